@@ -1,0 +1,124 @@
+"""Availability reads: one position, a batch, a location group, a promise date."""
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import date
+
+from atp import keys
+from atp.limits import BATCH_LOCATIONS_MAX, BATCH_POSITIONS_MAX, BATCH_SKUS_MAX, GROUP_LOCATIONS_MAX
+from atp.model import Channel, InvalidInput, Position, Supply
+from atp.redis_io import RedisIO
+from atp.rules import day_from_number, group_atp, promise_date
+from atp.scripts import load_script
+from atp.stock import position_from_reply
+from atp.validate import check_id, check_qty
+
+_READ = load_script("atp.lua", "read_positions")
+
+Pair = tuple[str, str]  # (sku, location)
+
+
+def _supplies(flat: list[str]) -> list[Supply]:
+    supplies = []
+    for supply_id, value in zip(flat[::2], flat[1::2], strict=True):
+        qty, day = value.split("|")
+        supplies.append(Supply(supply_id, int(qty), day_from_number(int(day))))
+    return supplies
+
+
+def _check_list(field: str, values: Sequence[str], limit: int) -> list[str]:
+    if isinstance(values, str) or not isinstance(values, Sequence):
+        raise InvalidInput(field, "must be a list")
+    if not 1 <= len(values) <= limit:
+        raise InvalidInput(field, f"must hold 1 to {limit} entries")
+    checked = [check_id(f"{field}[{i}]", v) for i, v in enumerate(values)]
+    if len(set(checked)) != len(checked):
+        raise InvalidInput(field, "must not repeat an entry")
+    return checked
+
+
+class Availability:
+    """Unknown SKUs and locations read as zero: a store that never stocked an item has none."""
+
+    def __init__(self, redis: RedisIO) -> None:
+        self._redis = redis
+
+    async def _read(
+        self, pairs: Sequence[Pair], with_supply: bool = False
+    ) -> dict[Pair, tuple[Position, list[Supply]]]:
+        # One call per hash slot on a cluster; a single Redis takes them all in one call.
+        if self._redis.cross_slot_scripts:
+            batches = [list(pairs)]
+        else:
+            by_partition: dict[int, list[Pair]] = defaultdict(list)
+            for pair in pairs:
+                by_partition[keys.partition_of_sku(pair[0])].append(pair)
+            batches = list(by_partition.values())
+        replies = await asyncio.gather(*(self._read_batch(b, with_supply) for b in batches))
+        return {pair: row for reply in replies for pair, row in reply}
+
+    async def _read_batch(
+        self, pairs: list[Pair], with_supply: bool
+    ) -> list[tuple[Pair, tuple[Position, list[Supply]]]]:
+        key_list = [keys.position(sku, loc) for sku, loc in pairs]
+        if with_supply:
+            key_list += [keys.incoming(sku, loc) for sku, loc in pairs]
+        flat, supplies = await self._redis.run(_READ, key_list, ["1" if with_supply else "0"])
+        rows = []
+        for i, (sku, loc) in enumerate(pairs):
+            position = position_from_reply(sku, loc, flat[4 * i : 4 * i + 4])
+            rows.append(((sku, loc), (position, _supplies(supplies[i]) if with_supply else [])))
+        return rows
+
+    async def position(self, sku: str, location: str) -> Position:
+        check_id("sku", sku)
+        check_id("location", location)
+        return (await self._read([(sku, location)]))[(sku, location)][0]
+
+    async def positions(self, skus: Sequence[str], locations: Sequence[str]) -> list[Position]:
+        """Every SKU x location asked, in one round trip on a single Redis (sku-major order)."""
+        skus = _check_list("skus", skus, BATCH_SKUS_MAX)
+        locations = _check_list("locations", locations, BATCH_LOCATIONS_MAX)
+        if len(skus) * len(locations) > BATCH_POSITIONS_MAX:
+            raise InvalidInput("skus", f"skus x locations must not exceed {BATCH_POSITIONS_MAX}")
+        pairs = [(sku, loc) for sku in skus for loc in locations]
+        rows = await self._read(pairs)
+        return [rows[pair][0] for pair in pairs]
+
+    async def define_group(self, name: str, locations: Sequence[str]) -> None:
+        check_id("group", name)
+        members = _check_list("locations", locations, GROUP_LOCATIONS_MAX)
+        group_key = keys.group(name)
+        await self._redis.command("DEL", group_key)
+        await self._redis.command("SADD", group_key, *members)
+
+    async def group_members(self, name: str) -> list[str]:
+        check_id("group", name)
+        members = await self._redis.command("SMEMBERS", keys.group(name))
+        if not members:
+            raise InvalidInput("group", f"unknown location group {name!r}")
+        return sorted(members)
+
+    async def group(self, sku: str, name: str, channel: Channel) -> tuple[list[Position], int]:
+        """Each member's position and the group's ATP (the sum of the members')."""
+        check_id("sku", sku)
+        members = await self.group_members(name)
+        rows = await self._read([(sku, loc) for loc in members])
+        positions = [rows[(sku, loc)][0] for loc in members]
+        return positions, group_atp(positions, channel)
+
+    async def promise(
+        self, sku: str, qty: int, locations: Sequence[str], channel: Channel, today: date
+    ) -> date | None:
+        """The earliest day ``qty`` can be promised over ``locations``, counting incoming."""
+        check_id("sku", sku)
+        check_qty("qty", qty)
+        locations = _check_list("locations", locations, GROUP_LOCATIONS_MAX)
+        rows = await self._read([(sku, loc) for loc in locations], with_supply=True)
+        return promise_date(rows.values(), qty, channel, today)
+
+    async def promise_in_group(
+        self, sku: str, qty: int, group: str, channel: Channel, today: date
+    ) -> date | None:
+        return await self.promise(sku, qty, await self.group_members(group), channel, today)

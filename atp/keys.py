@@ -1,0 +1,64 @@
+"""The Redis key schema.
+
+Every key one Lua call touches carries the same hash tag ``{pNN}``, so on a Redis Cluster
+they share a slot. Positions, incoming supply, reservation legs, the expiry index and the
+event stream of a partition live together; a reservation's header lives in the partition
+of its id.
+"""
+
+import zlib
+
+from atp.limits import LEDGER_PARTITIONS
+
+PREFIX = "atp"
+META_TAG = "{meta}"
+
+
+def partition_of_sku(sku: str) -> int:
+    return zlib.crc32(sku.encode()) % LEDGER_PARTITIONS
+
+
+def partition_of_reservation(reservation_id: str) -> int:
+    return zlib.crc32(b"r:" + reservation_id.encode()) % LEDGER_PARTITIONS
+
+
+def tag(partition: int) -> str:
+    return f"{{p{partition:02d}}}"
+
+
+def position(sku: str, location: str) -> str:
+    return f"{PREFIX}:{tag(partition_of_sku(sku))}:pos:{location}:{sku}"
+
+
+def incoming(sku: str, location: str) -> str:
+    return f"{PREFIX}:{tag(partition_of_sku(sku))}:inc:{location}:{sku}"
+
+
+def stream(partition: int) -> str:
+    return f"{PREFIX}:{tag(partition)}:events"
+
+
+def expiry_index(partition: int) -> str:
+    return f"{PREFIX}:{tag(partition)}:expiry"
+
+
+def operation(partition: int, op_id: str) -> str:
+    return f"{PREFIX}:{tag(partition)}:op:{op_id}"
+
+
+def header(reservation_id: str) -> str:
+    return f"{PREFIX}:{tag(partition_of_reservation(reservation_id))}:res:{reservation_id}"
+
+
+def leg(partition: int, reservation_id: str) -> str:
+    return f"{PREFIX}:{tag(partition)}:leg:{reservation_id}"
+
+
+def group(name: str) -> str:
+    return f"{PREFIX}:{META_TAG}:group:{name}"
+
+
+def partition_of_key(key: str) -> int:
+    """The partition a key of this schema belongs to (for ``atp:{pNN}:...`` keys)."""
+    start = key.index("{p") + 2
+    return int(key[start : key.index("}", start)])

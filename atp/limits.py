@@ -1,0 +1,46 @@
+"""Every bound the engine enforces, named once.
+
+The API constraints, the Lua scripts' arguments and the docs all read these, so they
+cannot disagree. Changing LEDGER_PARTITIONS changes the key schema: rebuild the ledger.
+"""
+
+from typing import Final
+
+# Key schema: SKUs hash into this many partitions; each partition is one Redis Cluster
+# hash slot holding its positions, reservation legs, expiry index and event stream.
+LEDGER_PARTITIONS: Final = 32
+
+ID_LENGTH_MAX: Final = 64  # sku, location, group, reservation and operation ids
+REASON_LENGTH_MAX: Final = 32
+
+QTY_MAX: Final = 1_000_000_000  # on hand, safety, incoming and deltas stay far below 2**53
+LINE_QTY_MAX: Final = 1_000_000
+ORDER_LINES_MAX: Final = 100
+
+BATCH_SKUS_MAX: Final = 500
+BATCH_LOCATIONS_MAX: Final = 100
+BATCH_POSITIONS_MAX: Final = 10_000  # skus x locations in one query
+GROUP_LOCATIONS_MAX: Final = 500
+INCOMING_PER_POSITION_MAX: Final = 100
+
+RESERVATION_TTL_S_MIN: Final = 1
+RESERVATION_TTL_S_DEFAULT: Final = 900
+RESERVATION_TTL_S_MAX: Final = 7 * 24 * 3600
+# A leg's own deadline trails its header's so the header, not the leg, decides expiry.
+LEG_EXPIRY_GRACE_MS: Final = 5_000
+# Finished reservations and operation receipts are kept this long for retries and lookups.
+RETENTION_S: Final = 7 * 24 * 3600
+
+EXPIRY_SWEEP_BATCH_MAX: Final = 200
+EXPIRY_SWEEP_INTERVAL_MS: Final = 100
+
+# Approximate per-partition stream cap (XADD MAXLEN ~): the journal must drain faster.
+EVENT_STREAM_MAXLEN: Final = 1_000_000
+
+PIPELINE_INFLIGHT_MAX: Final = 10_000  # commands written but not yet answered, per connection
+
+assert LINE_QTY_MAX <= QTY_MAX
+assert BATCH_SKUS_MAX * BATCH_LOCATIONS_MAX >= BATCH_POSITIONS_MAX
+assert RESERVATION_TTL_S_MIN <= RESERVATION_TTL_S_DEFAULT <= RESERVATION_TTL_S_MAX
+assert RETENTION_S >= RESERVATION_TTL_S_MAX
+assert QTY_MAX < 2**53  # Lua numbers are doubles

@@ -1,0 +1,57 @@
+-- Shared helpers, prepended to every script by atp.scripts at load time.
+-- A position is the hash {oh, rs, sf, in}: on hand, reserved, safety, incoming total.
+-- Scripts check everything first and write last: a Lua error after a write keeps the write.
+
+local function clock_ms(arg)
+  local given = tonumber(arg)
+  if given and given > 0 then return given end
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+local function read_pos(key)
+  local v = redis.call('HMGET', key, 'oh', 'rs', 'sf', 'in')
+  return {tonumber(v[1]) or 0, tonumber(v[2]) or 0, tonumber(v[3]) or 0, tonumber(v[4]) or 0}
+end
+
+local function write_pos(key, p)
+  redis.call('HSET', key, 'oh', p[1], 'rs', p[2], 'sf', p[3], 'in', p[4])
+end
+
+local function atp_online(p)
+  local a = p[1] - p[2] - p[3]
+  if a < 0 then return 0 end
+  return a
+end
+
+-- ev: {stream, maxlen, now, type, sku, loc, before, after, reason, rid, op}
+local function emit(ev)
+  local b, a = ev.before or {0, 0, 0, 0}, ev.after or {0, 0, 0, 0}
+  return redis.call('XADD', ev.stream, 'MAXLEN', '~', ev.maxlen, '*',
+    't', ev.type, 'sku', ev.sku or '', 'loc', ev.loc or '',
+    'doh', a[1] - b[1], 'drs', a[2] - b[2], 'dsf', a[3] - b[3], 'din', a[4] - b[4],
+    'oh', a[1], 'rs', a[2], 'sf', a[3], 'in', a[4],
+    'ab', atp_online(b), 'aa', atp_online(a),
+    'why', ev.reason or '', 'rid', ev.rid or '', 'op', ev.op or '', 'ts', ev.now)
+end
+
+-- Operation receipts make a retried write return its first reply instead of applying twice.
+local function receipt_replay(key, op_id, digest)
+  if op_id == '' then return nil end
+  local stored = redis.call('HMGET', key, 'd', 'r')
+  if not stored[1] then return nil end
+  if stored[1] ~= digest then return {'op_conflict'} end
+  local reply = cjson.decode(stored[2])
+  reply[1] = 'duplicate'
+  return reply
+end
+
+local function receipt_store(key, op_id, digest, reply, retention_s)
+  if op_id == '' then return end
+  redis.call('HSET', key, 'd', digest, 'r', cjson.encode(reply))
+  redis.call('EXPIRE', key, retention_s)
+end
+
+local function pos_reply(result, event_id, p)
+  return {result, event_id, p[1], p[2], p[3], p[4]}
+end

@@ -1,0 +1,21 @@
+-- set_on_hand: a cycle count; optionally only if on hand still equals an expected value.
+-- KEYS[1] position  KEYS[2] partition stream  KEYS[3] operation receipt
+-- ARGV sku, location, on_hand, expected ('' = unconditional), reason, op_id, digest, now_ms,
+--      maxlen, retention_s
+-- returns {result, event_id, oh, rs, sf, in}; result applied | duplicate | op_conflict |
+--         expected_mismatch. A count below reserved is accepted: the position shows it short.
+local sku, loc, on_hand, expected, reason = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
+local op_id, digest, now = ARGV[6], ARGV[7], clock_ms(ARGV[8])
+local replay = receipt_replay(KEYS[3], op_id, digest)
+if replay then return replay end
+local before = read_pos(KEYS[1])
+if expected ~= '' and tonumber(expected) ~= before[1] then
+  return pos_reply('expected_mismatch', '', before)
+end
+local after = {on_hand, before[2], before[3], before[4]}
+write_pos(KEYS[1], after)
+local id = emit({stream = KEYS[2], maxlen = ARGV[9], now = now, type = 'counted', sku = sku,
+  loc = loc, before = before, after = after, reason = reason, op = op_id})
+local reply = pos_reply('applied', id, after)
+receipt_store(KEYS[3], op_id, digest, reply, ARGV[10])
+return reply

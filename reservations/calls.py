@@ -1,0 +1,110 @@
+"""One typed wrapper per reservation script: which keys, which arguments, in which order."""
+
+from collections.abc import Sequence
+from typing import Any
+
+from atp import keys
+from atp.limits import EVENT_STREAM_MAXLEN, LEG_EXPIRY_GRACE_MS, RETENTION_S
+from atp.model import Channel
+from atp.redis_io import RedisIO
+from atp.scripts import load_script
+from reservations.model import Line
+
+_RESERVE_LEG = load_script("reservations.lua", "reserve_leg")
+_LEG_EXPIRE = load_script("reservations.lua", "leg_expire")
+_LEG_COMMIT = load_script("reservations.lua", "leg_commit")
+_LEG_SETTLE = load_script("reservations.lua", "leg_settle")
+_HEADER_CREATE = load_script("reservations.lua", "header_create")
+_HEADER_TOMBSTONE = load_script("reservations.lua", "header_tombstone")
+_HEADER_COMMIT = load_script("reservations.lua", "header_commit")
+_HEADER_EXTEND = load_script("reservations.lua", "header_extend")
+_HEADER_EXPIRE = load_script("reservations.lua", "header_expire")
+_HEADER_CLOSE = load_script("reservations.lua", "header_close")
+_DUE = load_script("reservations.lua", "due")
+
+Reply = list[Any]
+
+
+def _leg_keys(partition: int, rid: str, positions: Sequence[tuple[str, str]]) -> list[str]:
+    return [keys.leg(partition, rid), keys.stream(partition), keys.expiry_index(partition),
+            *(keys.position(sku, loc) for sku, loc in positions)]
+
+
+def _header_keys(rid: str) -> list[str]:
+    home = keys.partition_of_reservation(rid)
+    return [keys.header(rid), keys.stream(home), keys.expiry_index(home)]
+
+
+async def reserve_leg(
+    redis: RedisIO, rid: str, digest: str, channel: Channel, partition: int,
+    lines: Sequence[Line], ttl_ms: int, now_ms: int,
+) -> Reply:
+    args: list[str | int] = [rid, digest, channel.value, 1 if channel is Channel.store else 0,
+                             now_ms, ttl_ms + LEG_EXPIRY_GRACE_MS, EVENT_STREAM_MAXLEN]
+    for line in lines:
+        args += [line.sku, line.location, line.qty]
+    positions = [(ln.sku, ln.location) for ln in lines]
+    return list(await redis.run(_RESERVE_LEG, _leg_keys(partition, rid, positions), args))
+
+
+async def leg_expire(
+    redis: RedisIO, rid: str, partition: int, positions: Sequence[tuple[str, str]],
+    mode: str, now_ms: int,
+) -> Reply:
+    args = [rid, now_ms, EVENT_STREAM_MAXLEN, RETENTION_S, mode]
+    return list(await redis.run(_LEG_EXPIRE, _leg_keys(partition, rid, positions), args))
+
+
+async def leg_commit(redis: RedisIO, rid: str, partition: int) -> Reply:
+    leg_keys = [keys.leg(partition, rid), keys.expiry_index(partition)]
+    return list(await redis.run(_LEG_COMMIT, leg_keys, [rid]))
+
+
+async def leg_settle(
+    redis: RedisIO, rid: str, partition: int, action: str, header_committed: bool,
+    targets: Sequence[tuple[int, str, str, int]], op_id: str, op_digest: str, now_ms: int,
+) -> Reply:
+    """targets: (line index, sku, location, qty; 0 = all still open)."""
+    args: list[str | int] = [rid, action, 1 if header_committed else 0, now_ms,
+                             EVENT_STREAM_MAXLEN, RETENTION_S, op_id, op_digest]
+    for index, _, _, qty in targets:
+        args += [index, qty]
+    positions = [(sku, loc) for _, sku, loc, _ in targets]
+    return list(await redis.run(_LEG_SETTLE, _leg_keys(partition, rid, positions), args))
+
+
+async def header_create(
+    redis: RedisIO, rid: str, digest: str, channel: Channel, partitions: Sequence[int],
+    ttl_ms: int, now_ms: int,
+) -> Reply:
+    args = [rid, digest, channel.value, now_ms, ttl_ms, ",".join(map(str, partitions)),
+            EVENT_STREAM_MAXLEN]
+    return list(await redis.run(_HEADER_CREATE, _header_keys(rid), args))
+
+
+async def header_tombstone(redis: RedisIO, rid: str, channel: str, now_ms: int) -> Reply:
+    args = [rid, channel, now_ms, EVENT_STREAM_MAXLEN, RETENTION_S]
+    return list(await redis.run(_HEADER_TOMBSTONE, _header_keys(rid)[:2], args))
+
+
+async def header_commit(redis: RedisIO, rid: str, now_ms: int) -> Reply:
+    return list(await redis.run(_HEADER_COMMIT, _header_keys(rid), [rid, now_ms, EVENT_STREAM_MAXLEN]))
+
+
+async def header_extend(redis: RedisIO, rid: str, ttl_ms: int, now_ms: int) -> Reply:
+    args = [rid, now_ms, ttl_ms, EVENT_STREAM_MAXLEN]
+    return list(await redis.run(_HEADER_EXTEND, _header_keys(rid), args))
+
+
+async def header_expire(redis: RedisIO, rid: str, now_ms: int) -> Reply:
+    args = [rid, now_ms, EVENT_STREAM_MAXLEN, RETENTION_S]
+    return list(await redis.run(_HEADER_EXPIRE, _header_keys(rid), args))
+
+
+async def header_close(redis: RedisIO, rid: str, final: str, now_ms: int) -> Reply:
+    args = [rid, final, now_ms, EVENT_STREAM_MAXLEN, RETENTION_S]
+    return list(await redis.run(_HEADER_CLOSE, _header_keys(rid), args))
+
+
+async def due(redis: RedisIO, partition: int, now_ms: int, limit: int) -> list[str]:
+    return list(await redis.run(_DUE, [keys.expiry_index(partition)], [now_ms, limit]))

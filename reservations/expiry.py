@@ -1,0 +1,89 @@
+"""The expiry sweeper: every engine process runs one; scripts make each expiry happen once.
+
+Headers past their deadline expire and return their legs' units. Legs past their own
+(later) deadline follow their header: committed ones roll forward, those of expired or
+abandoned reservations return their units.
+"""
+
+import asyncio
+import contextlib
+import logging
+
+from atp import keys
+from atp.limits import EXPIRY_SWEEP_BATCH_MAX, EXPIRY_SWEEP_INTERVAL_MS, LEDGER_PARTITIONS, LEG_EXPIRY_GRACE_MS
+from reservations import calls
+from reservations.service import Reservations
+
+log = logging.getLogger(__name__)
+
+_FOLLOWS_COMMIT = frozenset({"committed", "fulfilled"})
+
+
+async def resolve_leg(service: Reservations, rid: str, partition: int) -> None:
+    redis = service.redis
+    state, channel = await redis.command("HMGET", keys.leg(partition, rid), "st", "ch")
+    if state is None:
+        await redis.command("ZREM", keys.expiry_index(partition), f"l:{rid}")
+        return
+    header_state = await redis.command("HGET", keys.header(rid), "st")
+    if header_state is None:
+        tomb = await calls.header_tombstone(redis, rid, channel or "", service.clock.now_ms())
+        header_state = "aborted" if tomb[0] == "aborted" else tomb[1]
+    if header_state == "held":
+        reply = await service.expire(rid)
+        if reply[0] == "not_due":  # the header's deadline moved (extended): look again then
+            deadline = int(reply[1]) + LEG_EXPIRY_GRACE_MS
+            await redis.command("ZADD", keys.expiry_index(partition), deadline, f"l:{rid}")
+            return
+    if header_state in _FOLLOWS_COMMIT:
+        await calls.leg_commit(redis, rid, partition)
+    else:
+        await service.expire_leg(rid, partition)
+
+
+class ExpirySweeper:
+    def __init__(self, service: Reservations, interval_ms: int = EXPIRY_SWEEP_INTERVAL_MS) -> None:
+        self.service = service
+        self.interval_s = interval_ms / 1000
+        self.expired_total = 0
+        self._task: asyncio.Task[None] | None = None
+
+    async def sweep_partition(self, partition: int) -> int:
+        """Resolves what is due in one partition; returns how many holds this call expired."""
+        members = await calls.due(
+            self.service.redis, partition, self.service.clock.now_ms(), EXPIRY_SWEEP_BATCH_MAX
+        )
+        expired = 0
+        for member in members:
+            kind, rid = member.split(":", 1)
+            if kind == "h":
+                reply = await self.service.expire(rid)
+                expired += reply[0] == "applied"
+            else:
+                await resolve_leg(self.service, rid, partition)
+        return expired
+
+    async def sweep_once(self) -> int:
+        counts = await asyncio.gather(*(self.sweep_partition(p) for p in range(LEDGER_PARTITIONS)))
+        total = sum(counts)
+        self.expired_total += total
+        return total
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.sweep_once()
+            except Exception:  # a Redis outage must not end the sweeper; it retries next tick
+                log.exception("expiry sweep failed")
+            await asyncio.sleep(self.interval_s)
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="expiry-sweeper")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None

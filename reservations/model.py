@@ -1,0 +1,153 @@
+"""Reservations as plain data and rules: requests, lifecycle states, outcomes."""
+
+import enum
+from collections import defaultdict
+from collections.abc import Sequence
+
+import msgspec
+
+from atp import keys
+from atp.limits import LINE_QTY_MAX, ORDER_LINES_MAX, RESERVATION_TTL_S_MAX, RESERVATION_TTL_S_MIN
+from atp.model import Channel, InvalidInput
+from atp.validate import check_id, check_int, check_qty
+
+
+class State(enum.StrEnum):
+    held = "held"
+    committed = "committed"
+    fulfilled = "fulfilled"
+    released = "released"
+    expired = "expired"
+    aborted = "aborted"  # an attempt whose coordinator died before it finished: never held
+
+
+TERMINAL = frozenset({State.fulfilled, State.released, State.expired, State.aborted})
+
+
+class Line(msgspec.Struct, frozen=True):
+    sku: str
+    location: str
+    qty: int
+
+
+class LineStatus(msgspec.Struct, frozen=True):
+    sku: str
+    location: str
+    qty: int
+    open: int  # still reserved
+    fulfilled: int = 0
+    released: int = 0
+    expired: int = 0  # expired, or rolled back when the attempt failed elsewhere
+
+
+class Shortfall(msgspec.Struct, frozen=True):
+    sku: str
+    location: str
+    requested: int
+    available: int
+
+
+class Reservation(msgspec.Struct, frozen=True):
+    id: str
+    channel: Channel
+    state: State
+    expires_at_ms: int | None
+    lines: list[LineStatus]
+
+
+class ReserveResult(enum.StrEnum):
+    reserved = "reserved"
+    already_exists = "already_exists"  # same id and body: the original, returned again
+    conflict = "conflict"  # same id, another body
+    insufficient = "insufficient"
+    aborted = "aborted"  # an earlier attempt with this id was abandoned and rolled back
+
+
+class TransitionResult(enum.StrEnum):
+    applied = "applied"
+    duplicate = "duplicate"  # already in the asked state, or the same op id replayed
+    not_found = "not_found"
+    expired = "expired"
+    illegal = "illegal"  # not allowed from the current state
+    exceeds_open = "exceeds_open"  # more than is still reserved on a line
+    unknown_line = "unknown_line"
+    on_hand_short = "on_hand_short"  # fulfil more than is on hand: count first
+    op_conflict = "op_conflict"
+
+
+class ReserveOutcome(msgspec.Struct, frozen=True):
+    result: ReserveResult
+    reservation: Reservation | None = None
+    shortfalls: list[Shortfall] = []
+
+    @property
+    def ok(self) -> bool:
+        return self.result in (ReserveResult.reserved, ReserveResult.already_exists)
+
+
+class TransitionOutcome(msgspec.Struct, frozen=True):
+    result: TransitionResult
+    reservation: Reservation | None = None
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.result in (TransitionResult.applied, TransitionResult.duplicate)
+
+
+class ReserveRequest(msgspec.Struct, frozen=True):
+    id: str
+    channel: Channel
+    lines: list[Line]
+    ttl_s: int
+
+    def digest(self) -> str:
+        """The body a retry must repeat: the same id with another body is a conflict."""
+        body = ";".join(f"{ln.location}|{ln.sku}|{ln.qty}" for ln in sorted_lines(self.lines))
+        return f"{self.channel.value}#{self.ttl_s}#{body}"
+
+
+def sorted_lines(lines: Sequence[Line]) -> list[Line]:
+    return sorted(lines, key=lambda ln: (ln.sku, ln.location))
+
+
+def make_request(
+    reservation_id: str, channel: Channel | str, lines: Sequence[Line], ttl_s: int
+) -> ReserveRequest:
+    check_id("id", reservation_id)
+    try:
+        channel = Channel(channel)
+    except ValueError:
+        raise InvalidInput("channel", "must be online or store") from None
+    check_int("ttl_s", ttl_s, RESERVATION_TTL_S_MIN, RESERVATION_TTL_S_MAX)
+    if not isinstance(lines, Sequence) or not 1 <= len(lines) <= ORDER_LINES_MAX:
+        raise InvalidInput("lines", f"must hold 1 to {ORDER_LINES_MAX} lines")
+    seen = set()
+    for i, line in enumerate(lines):
+        check_id(f"lines[{i}].sku", line.sku)
+        check_id(f"lines[{i}].location", line.location)
+        check_qty(f"lines[{i}].qty", line.qty, LINE_QTY_MAX)
+        if (line.sku, line.location) in seen:
+            raise InvalidInput(f"lines[{i}]", "repeats a sku and location of an earlier line")
+        seen.add((line.sku, line.location))
+    return ReserveRequest(reservation_id, channel, list(lines), ttl_s)
+
+
+def lines_by_partition(lines: Sequence[Line]) -> dict[int, list[Line]]:
+    """A reservation's legs: its lines grouped by partition, each sorted the same way."""
+    legs: dict[int, list[Line]] = defaultdict(list)
+    for line in sorted_lines(lines):
+        legs[keys.partition_of_sku(line.sku)].append(line)
+    return dict(sorted(legs.items()))
+
+
+def derived_state(header_state: State, lines: Sequence[LineStatus]) -> State:
+    """A reservation with no open unit has ended: fulfilled if any unit was, else released
+    (or expired, if its units expired). The header may lag its legs by a step after a crash
+    (it closes after its legs); the legs' counts do not."""
+    live = (State.held, State.committed, State.expired)
+    if header_state in live and lines and all(ln.open == 0 for ln in lines):
+        if any(ln.fulfilled for ln in lines):
+            return State.fulfilled
+        return State.expired if any(ln.expired for ln in lines) else State.released
+    return header_state

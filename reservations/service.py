@@ -1,0 +1,173 @@
+"""The reservation coordinator: holds, commits, extensions and reads.
+
+A reservation is a header in the partition of its id (the one authority for its state and
+deadline) plus one leg per partition its lines touch (the units). Legs are reserved first,
+each all-or-nothing in one script; if any is short, the others are rolled back; only when
+all hold is the header written. A coordinator that dies midway leaves legs without a
+header: the expiry sweeper finds them at their deadline, marks the id aborted and returns
+the units. See ARCHITECTURE.md.
+"""
+
+import asyncio
+from collections.abc import Sequence
+
+from atp import keys
+from atp.clock import Clock, ServerClock
+from atp.limits import RESERVATION_TTL_S_DEFAULT, RESERVATION_TTL_S_MAX, RESERVATION_TTL_S_MIN
+from atp.model import Channel
+from atp.redis_io import RedisIO
+from atp.validate import check_id, check_int
+from reservations import calls
+from reservations.legs import as_dict, leg_lines, partitions_of, reservation_from
+from reservations.settle import settle
+from reservations.model import (
+    Line,
+    LineStatus,
+    Reservation,
+    ReserveOutcome,
+    ReserveResult,
+    Shortfall,
+    State,
+    TransitionOutcome,
+    TransitionResult,
+    lines_by_partition,
+    make_request,
+    sorted_lines,
+)
+
+
+def _shortfalls(reply: list[object]) -> list[Shortfall]:
+    flat = reply[1:]
+    return [Shortfall(str(flat[i]), str(flat[i + 1]), int(str(flat[i + 2])), int(str(flat[i + 3])))
+            for i in range(0, len(flat), 4)]
+
+
+class Reservations:
+    def __init__(self, redis: RedisIO, clock: Clock | None = None) -> None:
+        self.redis = redis
+        self.clock = clock or ServerClock()
+
+    async def reserve(
+        self, reservation_id: str, channel: Channel | str, lines: Sequence[Line],
+        ttl_s: int = RESERVATION_TTL_S_DEFAULT,
+    ) -> ReserveOutcome:
+        """Hold every line or none. Retrying the same request returns the first result."""
+        request = make_request(reservation_id, channel, lines, ttl_s)
+        rid, digest, ttl_ms = request.id, request.digest(), request.ttl_s * 1000
+        legs = lines_by_partition(request.lines)
+        now = self.clock.now_ms()
+        replies = await asyncio.gather(*(
+            calls.reserve_leg(self.redis, rid, digest, request.channel, p, ls, ttl_ms, now)
+            for p, ls in legs.items()
+        ))
+        outcomes = dict(zip(legs, replies, strict=True))
+        fresh = [p for p, r in outcomes.items() if r[0] == "reserved"]
+        if any(r[0] == "conflict" for r in replies):
+            await self._roll_back(rid, fresh, legs)
+            return ReserveOutcome(ReserveResult.conflict)
+        short = [s for r in replies if r[0] == "insufficient" for s in _shortfalls(r)]
+        if short:
+            # Legs an earlier, abandoned attempt of this same request left held go back too.
+            stale = [p for p, r in outcomes.items() if r[0] == "already_exists" and r[1] == "held"]
+            await self._roll_back(rid, fresh + stale, legs)
+            return ReserveOutcome(ReserveResult.insufficient, shortfalls=short)
+        header = await calls.header_create(
+            self.redis, rid, digest, request.channel, list(legs), ttl_ms, now
+        )
+        if header[0] == "held":
+            lines_now = [LineStatus(ln.sku, ln.location, ln.qty, open=ln.qty)
+                         for ln in sorted_lines(request.lines)]
+            held = Reservation(rid, request.channel, State.held, int(header[1]), lines_now)
+            return ReserveOutcome(ReserveResult.reserved, held)
+        if header[0] == "already_exists":
+            return ReserveOutcome(ReserveResult.already_exists, await self.get(rid))
+        await self._roll_back(rid, fresh, legs)
+        if header[0] == "aborted":
+            return ReserveOutcome(ReserveResult.aborted, await self.get(rid))
+        return ReserveOutcome(ReserveResult.conflict)
+
+    async def _roll_back(self, rid: str, partitions: list[int], legs: dict[int, list[Line]]) -> None:
+        now = self.clock.now_ms()
+        await asyncio.gather(*(
+            calls.leg_expire(self.redis, rid, p, [(ln.sku, ln.location) for ln in legs[p]],
+                             "rolled_back", now)
+            for p in partitions
+        ))
+
+    async def read(self, rid: str) -> tuple[dict[str, str], dict[int, dict[str, str]]]:
+        """The raw header and legs (by partition); an empty header when the id is unknown."""
+        header = as_dict(await self.redis.command("HGETALL", keys.header(rid)))
+        if not header:
+            return header, {}
+        parts = partitions_of(header.get("parts", ""))
+        replies = await asyncio.gather(*(self.redis.command("HGETALL", keys.leg(p, rid)) for p in parts))
+        return header, {p: as_dict(r) for p, r in zip(parts, replies, strict=True) if r}
+
+    async def get(self, reservation_id: str) -> Reservation | None:
+        check_id("id", reservation_id)
+        header, legs = await self.read(reservation_id)
+        if not header:
+            return None
+        return reservation_from(reservation_id, header, list(legs.values()))
+
+    async def _outcome(self, rid: str, result: TransitionResult, detail: str = "") -> TransitionOutcome:
+        return TransitionOutcome(result, await self.get(rid), detail)
+
+    async def commit(self, reservation_id: str) -> TransitionOutcome:
+        """Held to committed: no expiry from here. A hold past its deadline cannot commit."""
+        rid = check_id("id", reservation_id)
+        reply = await calls.header_commit(self.redis, rid, self.clock.now_ms())
+        kind = reply[0]
+        if kind in ("applied", "duplicate"):
+            await asyncio.gather(*(calls.leg_commit(self.redis, rid, p)
+                                   for p in partitions_of(reply[1])))
+            return await self._outcome(rid, TransitionResult(kind))
+        if kind == "expired":
+            await self.expire(rid)
+            return await self._outcome(rid, TransitionResult.expired, "the hold expired")
+        if kind == "illegal":
+            return await self._outcome(rid, TransitionResult.illegal, f"reservation is {reply[1]}")
+        return TransitionOutcome(TransitionResult.not_found)
+
+    async def extend(self, reservation_id: str, ttl_s: int) -> TransitionOutcome:
+        """A live hold's deadline becomes now + ttl_s."""
+        rid = check_id("id", reservation_id)
+        check_int("ttl_s", ttl_s, RESERVATION_TTL_S_MIN, RESERVATION_TTL_S_MAX)
+        reply = await calls.header_extend(self.redis, rid, ttl_s * 1000, self.clock.now_ms())
+        kind = reply[0]
+        if kind == "expired":
+            await self.expire(rid)
+            return await self._outcome(rid, TransitionResult.expired, "the hold expired")
+        if kind == "illegal":
+            return await self._outcome(rid, TransitionResult.illegal, f"reservation is {reply[1]}")
+        if kind == "not_found":
+            return TransitionOutcome(TransitionResult.not_found)
+        return await self._outcome(rid, TransitionResult.applied)
+
+    async def fulfill(
+        self, reservation_id: str, lines: Sequence[Line] | None = None, op_id: str | None = None
+    ) -> TransitionOutcome:
+        """Units leave on hand and reserved: all still open, or the given quantities per line.
+        ``op_id`` makes a partial fulfilment safe to retry."""
+        return await settle(self, reservation_id, "fulfilled", lines, op_id)
+
+    async def release(
+        self, reservation_id: str, lines: Sequence[Line] | None = None, op_id: str | None = None
+    ) -> TransitionOutcome:
+        """Units go back to availability: all still open (a no-op when none is), or some."""
+        return await settle(self, reservation_id, "released", lines, op_id)
+
+    async def expire(self, reservation_id: str) -> list[object]:
+        """Expire a hold past its deadline and return its units, exactly once however many
+        processes race here. Returns the header script's reply."""
+        reply = await calls.header_expire(self.redis, reservation_id, self.clock.now_ms())
+        finished = reply[0] == "applied" or (reply[0] == "noop" and reply[1] in ("expired", "aborted"))
+        if finished:  # also completes an expiry whose process died between the two steps
+            parts = partitions_of(reply[1] if reply[0] == "applied" else reply[2])
+            await asyncio.gather(*(self.expire_leg(reservation_id, p) for p in parts))
+        return reply
+
+    async def expire_leg(self, rid: str, partition: int) -> None:
+        leg = as_dict(await self.redis.command("HGETALL", keys.leg(partition, rid)))
+        positions = [(ln.sku, ln.location) for ln in leg_lines(leg)]
+        await calls.leg_expire(self.redis, rid, partition, positions, "expired", self.clock.now_ms())

@@ -1,0 +1,111 @@
+"""Fulfilling and releasing a reservation's units, whole or per line."""
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from atp.limits import LINE_QTY_MAX, ORDER_LINES_MAX
+from atp.model import InvalidInput
+from atp.validate import check_id, check_optional_id, check_qty
+from reservations import calls
+from reservations.legs import leg_lines, reservation_from
+from reservations.model import Line, State, TransitionOutcome, TransitionResult
+
+if TYPE_CHECKING:
+    from reservations.service import Reservations
+
+Target = tuple[int, str, str, int]  # (line index in its leg, sku, location, qty; 0 = all open)
+
+_LEG_FAILURES = {
+    "not_found": TransitionResult.not_found,
+    "illegal": TransitionResult.illegal,
+    "exceeds_open": TransitionResult.exceeds_open,
+    "on_hand_short": TransitionResult.on_hand_short,
+    "op_conflict": TransitionResult.op_conflict,
+}
+
+
+def _check_lines(lines: Sequence[Line]) -> None:
+    if not 1 <= len(lines) <= ORDER_LINES_MAX:
+        raise InvalidInput("lines", f"must hold 1 to {ORDER_LINES_MAX} lines")
+    seen = set()
+    for i, line in enumerate(lines):
+        check_id(f"lines[{i}].sku", line.sku)
+        check_id(f"lines[{i}].location", line.location)
+        check_qty(f"lines[{i}].qty", line.qty, LINE_QTY_MAX)
+        if (line.sku, line.location) in seen:
+            raise InvalidInput(f"lines[{i}]", "repeats a sku and location of an earlier line")
+        seen.add((line.sku, line.location))
+
+
+def _targets(
+    legs: dict[int, dict[str, str]], lines: Sequence[Line] | None
+) -> dict[int, list[Target]] | TransitionOutcome:
+    index: dict[tuple[str, str], tuple[int, int, int]] = {}
+    for partition, leg in legs.items():
+        for i, status in enumerate(leg_lines(leg), start=1):
+            index[(status.sku, status.location)] = (partition, i, status.open)
+    targets: dict[int, list[Target]] = defaultdict(list)
+    if lines is None:
+        for (sku, loc), (partition, i, open_qty) in index.items():
+            if open_qty:
+                targets[partition].append((i, sku, loc, 0))
+        return targets
+    for line in lines:
+        found = index.get((line.sku, line.location))
+        if found is None:
+            return TransitionOutcome(TransitionResult.unknown_line,
+                                     detail=f"no line for {line.sku} at {line.location}")
+        partition, i, open_qty = found
+        if line.qty > open_qty:
+            return TransitionOutcome(
+                TransitionResult.exceeds_open,
+                detail=f"{line.sku} at {line.location}: {line.qty} asked, {open_qty} open",
+            )
+        targets[partition].append((i, line.sku, line.location, line.qty))
+    return targets
+
+
+async def settle(
+    service: "Reservations", reservation_id: str, action: str, lines: Sequence[Line] | None,
+    op_id: str | None,
+) -> TransitionOutcome:
+    """action: 'fulfilled' (units leave on hand and reserved) or 'released' (units return)."""
+    rid = check_id("id", reservation_id)
+    op = check_optional_id("op_id", op_id)
+    if lines is not None:
+        _check_lines(lines)
+    header, legs = await service.read(rid)
+    if not header:
+        return TransitionOutcome(TransitionResult.not_found)
+    before = reservation_from(rid, header, list(legs.values()))
+    allowed = (State.committed,) if action == "fulfilled" else (State.held, State.committed)
+    if before.state not in allowed:
+        if action == "released" and lines is None and before.state is State.released:
+            return TransitionOutcome(TransitionResult.duplicate, before)
+        result = TransitionResult.expired if before.state is State.expired else TransitionResult.illegal
+        return TransitionOutcome(result, before, f"reservation is {before.state.value}")
+    found = _targets(legs, lines)
+    if isinstance(found, TransitionOutcome):
+        return TransitionOutcome(found.result, before, found.detail)
+    digest = f"{action}|" + ";".join(
+        f"{p}.{i}.{q}" for p, ts in sorted(found.items()) for i, _, _, q in ts
+    )
+    committed = header["st"] == State.committed.value
+    now = service.clock.now_ms()
+    replies = await asyncio.gather(*(
+        calls.leg_settle(service.redis, rid, p, action, committed, ts, op, digest, now)
+        for p, ts in found.items()
+    ))
+    after = await service.get(rid)
+    assert after is not None
+    if after.state in (State.fulfilled, State.released):
+        await calls.header_close(service.redis, rid, after.state.value, now)
+    failures = [r for r in replies if r[0] in _LEG_FAILURES]
+    if failures:
+        detail = " ".join(str(v) for v in failures[0])
+        return TransitionOutcome(_LEG_FAILURES[failures[0][0]], after, detail)
+    if replies and all(r[0] == "duplicate" for r in replies):
+        return TransitionOutcome(TransitionResult.duplicate, after)
+    return TransitionOutcome(TransitionResult.applied, after)
