@@ -8,12 +8,26 @@ from atp.model import Event
 from atp.redis_io import RedisIO
 
 _INT_FIELDS = {
-    "doh": "d_on_hand", "drs": "d_reserved", "dsf": "d_safety", "din": "d_incoming",
-    "oh": "on_hand", "rs": "reserved", "sf": "safety", "in": "incoming",
-    "ab": "atp_before", "aa": "atp_after", "ts": "ts_ms",
+    "doh": "d_on_hand",
+    "drs": "d_reserved",
+    "dsf": "d_safety",
+    "din": "d_incoming",
+    "oh": "on_hand",
+    "rs": "reserved",
+    "sf": "safety",
+    "in": "incoming",
+    "ab": "atp_before",
+    "aa": "atp_after",
+    "ts": "ts_ms",
 }
-_STR_FIELDS = {"t": "type", "sku": "sku", "loc": "location", "why": "reason",
-               "rid": "reservation_id", "op": "op_id"}
+_STR_FIELDS = {
+    "t": "type",
+    "sku": "sku",
+    "loc": "location",
+    "why": "reason",
+    "rid": "reservation_id",
+    "op": "op_id",
+}
 
 
 def decode_entry(partition: int, stream_id: str, fields: dict[str, str]) -> Event:
@@ -31,7 +45,9 @@ def _as_dict(flat: list[str] | dict[str, str]) -> dict[str, str]:
     return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
-async def read_events(redis: RedisIO, partition: int, after: str = "-", count: int = 10_000) -> list[Event]:
+async def read_events(
+    redis: RedisIO, partition: int, after: str = "-", count: int = 10_000
+) -> list[Event]:
     """Events of one partition in order, from ``after`` (exclusive unless "-")."""
     start = after if after == "-" else f"({after}"
     entries = await redis.command("XRANGE", keys.stream(partition), start, "+", "COUNT", count)

@@ -114,7 +114,7 @@ class PipelinedRedis:
     async def _send(self, protocol: _ReplyProtocol, args: Sequence[Arg]) -> Any:
         async with self._room:
             future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-            self._outbox.append(hiredis.pack_command(tuple(args)))
+            self._outbox.append(hiredis.pack_command(tuple(args)))  # type: ignore[arg-type]
             protocol.waiting.append(future)
             if not self._flush_scheduled:
                 self._flush_scheduled = True
@@ -149,7 +149,7 @@ class ClusterRedis:
 
     cross_slot_scripts = False
 
-    def __init__(self, client: "RedisCluster[str]") -> None:
+    def __init__(self, client: RedisCluster) -> None:
         self.client = client
 
     @classmethod

@@ -11,10 +11,17 @@ from atp.limits import (
     RETENTION_S,
 )
 from atp.model import AdjustReason, InvalidInput, Position, StockOutcome, StockResult
-from atp.redis_io import RedisIO
+from atp.redis_io import Arg, RedisIO
 from atp.rules import check_adjust_sign, day_number
 from atp.scripts import load_script
-from atp.validate import check_count, check_id, check_int, check_optional_id, check_qty, check_reason
+from atp.validate import (
+    check_count,
+    check_id,
+    check_int,
+    check_optional_id,
+    check_qty,
+    check_reason,
+)
 
 _ADJUST = load_script("atp.lua", "adjust")
 _SET_ON_HAND = load_script("atp.lua", "set_on_hand")
@@ -47,7 +54,12 @@ class Stock:
         return keys.operation(keys.partition_of_sku(sku), op_id or "-")
 
     async def adjust(
-        self, sku: str, location: str, delta: int, reason: AdjustReason | str, op_id: str | None = None
+        self,
+        sku: str,
+        location: str,
+        delta: int,
+        reason: AdjustReason | str,
+        op_id: str | None = None,
     ) -> StockOutcome:
         """Change on hand by a signed delta; refused (negative_on_hand) below zero."""
         check_id("sku", sku)
@@ -61,28 +73,61 @@ class Stock:
         check_adjust_sign(reason, delta)
         op = check_optional_id("op_id", op_id)
         digest = f"adjust|{location}|{sku}|{delta}|{reason.value}"
-        keys_ = [keys.position(sku, location), keys.stream(keys.partition_of_sku(sku)),
-                 self._receipt_key(sku, op)]
-        args = [sku, location, delta, reason.value, op, digest, self._clock.now_ms(),
-                EVENT_STREAM_MAXLEN, RETENTION_S]
+        keys_ = [
+            keys.position(sku, location),
+            keys.stream(keys.partition_of_sku(sku)),
+            self._receipt_key(sku, op),
+        ]
+        args: list[Arg] = [
+            sku,
+            location,
+            delta,
+            reason.value,
+            op,
+            digest,
+            self._clock.now_ms(),
+            EVENT_STREAM_MAXLEN,
+            RETENTION_S,
+        ]
         return outcome_from_reply(sku, location, await self._redis.run(_ADJUST, keys_, args))
 
     async def set_on_hand(
-        self, sku: str, location: str, on_hand: int, *, expected_on_hand: int | None = None,
-        reason: str = "cycle_count", op_id: str | None = None,
+        self,
+        sku: str,
+        location: str,
+        on_hand: int,
+        *,
+        expected_on_hand: int | None = None,
+        reason: str = "cycle_count",
+        op_id: str | None = None,
     ) -> StockOutcome:
         """A count. With ``expected_on_hand`` it applies only if on hand still equals it."""
         check_id("sku", sku)
         check_id("location", location)
         check_count("on_hand", on_hand)
-        expected = "" if expected_on_hand is None else check_count("expected_on_hand", expected_on_hand)
+        expected = (
+            "" if expected_on_hand is None else check_count("expected_on_hand", expected_on_hand)
+        )
         check_reason("reason", reason)
         op = check_optional_id("op_id", op_id)
         digest = f"count|{location}|{sku}|{on_hand}|{expected}|{reason}"
-        keys_ = [keys.position(sku, location), keys.stream(keys.partition_of_sku(sku)),
-                 self._receipt_key(sku, op)]
-        args = [sku, location, on_hand, expected, reason, op, digest, self._clock.now_ms(),
-                EVENT_STREAM_MAXLEN, RETENTION_S]
+        keys_ = [
+            keys.position(sku, location),
+            keys.stream(keys.partition_of_sku(sku)),
+            self._receipt_key(sku, op),
+        ]
+        args: list[Arg] = [
+            sku,
+            location,
+            on_hand,
+            expected,
+            reason,
+            op,
+            digest,
+            self._clock.now_ms(),
+            EVENT_STREAM_MAXLEN,
+            RETENTION_S,
+        ]
         return outcome_from_reply(sku, location, await self._redis.run(_SET_ON_HAND, keys_, args))
 
     async def set_safety(
@@ -93,10 +138,21 @@ class Stock:
         check_count("safety", safety)
         op = check_optional_id("op_id", op_id)
         digest = f"safety|{location}|{sku}|{safety}"
-        keys_ = [keys.position(sku, location), keys.stream(keys.partition_of_sku(sku)),
-                 self._receipt_key(sku, op)]
-        args = [sku, location, safety, op, digest, self._clock.now_ms(), EVENT_STREAM_MAXLEN,
-                RETENTION_S]
+        keys_ = [
+            keys.position(sku, location),
+            keys.stream(keys.partition_of_sku(sku)),
+            self._receipt_key(sku, op),
+        ]
+        args: list[Arg] = [
+            sku,
+            location,
+            safety,
+            op,
+            digest,
+            self._clock.now_ms(),
+            EVENT_STREAM_MAXLEN,
+            RETENTION_S,
+        ]
         return outcome_from_reply(sku, location, await self._redis.run(_SET_SAFETY, keys_, args))
 
     async def add_incoming(
@@ -109,18 +165,32 @@ class Stock:
         check_qty("qty", qty)
         if not isinstance(expected_on, date):
             raise InvalidInput("expected_on", "must be a date")
-        keys_ = [keys.position(sku, location), keys.incoming(sku, location),
-                 keys.stream(keys.partition_of_sku(sku))]
-        args = [sku, location, supply_id, qty, day_number(expected_on), self._clock.now_ms(),
-                EVENT_STREAM_MAXLEN, INCOMING_PER_POSITION_MAX]
+        keys_ = [
+            keys.position(sku, location),
+            keys.incoming(sku, location),
+            keys.stream(keys.partition_of_sku(sku)),
+        ]
+        args: list[Arg] = [
+            sku,
+            location,
+            supply_id,
+            qty,
+            day_number(expected_on),
+            self._clock.now_ms(),
+            EVENT_STREAM_MAXLEN,
+            INCOMING_PER_POSITION_MAX,
+        ]
         return outcome_from_reply(sku, location, await self._redis.run(_INCOMING_ADD, keys_, args))
 
     async def remove_incoming(self, sku: str, location: str, supply_id: str) -> StockOutcome:
         check_id("sku", sku)
         check_id("location", location)
         check_id("supply_id", supply_id)
-        keys_ = [keys.position(sku, location), keys.incoming(sku, location),
-                 keys.stream(keys.partition_of_sku(sku))]
-        args = [sku, location, supply_id, self._clock.now_ms(), EVENT_STREAM_MAXLEN]
+        keys_ = [
+            keys.position(sku, location),
+            keys.incoming(sku, location),
+            keys.stream(keys.partition_of_sku(sku)),
+        ]
+        args: list[Arg] = [sku, location, supply_id, self._clock.now_ms(), EVENT_STREAM_MAXLEN]
         reply = await self._redis.run(_INCOMING_REMOVE, keys_, args)
         return outcome_from_reply(sku, location, reply)

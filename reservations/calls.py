@@ -6,7 +6,7 @@ from typing import Any
 from atp import keys
 from atp.limits import EVENT_STREAM_MAXLEN, LEG_EXPIRY_GRACE_MS, RETENTION_S
 from atp.model import Channel
-from atp.redis_io import RedisIO
+from atp.redis_io import Arg, RedisIO
 from atp.scripts import load_script
 from reservations.model import Line
 
@@ -26,8 +26,12 @@ Reply = list[Any]
 
 
 def _leg_keys(partition: int, rid: str, positions: Sequence[tuple[str, str]]) -> list[str]:
-    return [keys.leg(partition, rid), keys.stream(partition), keys.expiry_index(partition),
-            *(keys.position(sku, loc) for sku, loc in positions)]
+    return [
+        keys.leg(partition, rid),
+        keys.stream(partition),
+        keys.expiry_index(partition),
+        *(keys.position(sku, loc) for sku, loc in positions),
+    ]
 
 
 def _header_keys(rid: str) -> list[str]:
@@ -36,11 +40,24 @@ def _header_keys(rid: str) -> list[str]:
 
 
 async def reserve_leg(
-    redis: RedisIO, rid: str, digest: str, channel: Channel, partition: int,
-    lines: Sequence[Line], ttl_ms: int, now_ms: int,
+    redis: RedisIO,
+    rid: str,
+    digest: str,
+    channel: Channel,
+    partition: int,
+    lines: Sequence[Line],
+    ttl_ms: int,
+    now_ms: int,
 ) -> Reply:
-    args: list[str | int] = [rid, digest, channel.value, 1 if channel is Channel.store else 0,
-                             now_ms, ttl_ms + LEG_EXPIRY_GRACE_MS, EVENT_STREAM_MAXLEN]
+    args: list[Arg] = [
+        rid,
+        digest,
+        channel.value,
+        1 if channel is Channel.store else 0,
+        now_ms,
+        ttl_ms + LEG_EXPIRY_GRACE_MS,
+        EVENT_STREAM_MAXLEN,
+    ]
     for line in lines:
         args += [line.sku, line.location, line.qty]
     positions = [(ln.sku, ln.location) for ln in lines]
@@ -48,10 +65,14 @@ async def reserve_leg(
 
 
 async def leg_expire(
-    redis: RedisIO, rid: str, partition: int, positions: Sequence[tuple[str, str]],
-    mode: str, now_ms: int,
+    redis: RedisIO,
+    rid: str,
+    partition: int,
+    positions: Sequence[tuple[str, str]],
+    mode: str,
+    now_ms: int,
 ) -> Reply:
-    args = [rid, now_ms, EVENT_STREAM_MAXLEN, RETENTION_S, mode]
+    args: list[Arg] = [rid, now_ms, EVENT_STREAM_MAXLEN, RETENTION_S, mode]
     return list(await redis.run(_LEG_EXPIRE, _leg_keys(partition, rid, positions), args))
 
 
@@ -61,12 +82,27 @@ async def leg_commit(redis: RedisIO, rid: str, partition: int) -> Reply:
 
 
 async def leg_settle(
-    redis: RedisIO, rid: str, partition: int, action: str, header_committed: bool,
-    targets: Sequence[tuple[int, str, str, int]], op_id: str, op_digest: str, now_ms: int,
+    redis: RedisIO,
+    rid: str,
+    partition: int,
+    action: str,
+    header_committed: bool,
+    targets: Sequence[tuple[int, str, str, int]],
+    op_id: str,
+    op_digest: str,
+    now_ms: int,
 ) -> Reply:
     """targets: (line index, sku, location, qty; 0 = all still open)."""
-    args: list[str | int] = [rid, action, 1 if header_committed else 0, now_ms,
-                             EVENT_STREAM_MAXLEN, RETENTION_S, op_id, op_digest]
+    args: list[Arg] = [
+        rid,
+        action,
+        1 if header_committed else 0,
+        now_ms,
+        EVENT_STREAM_MAXLEN,
+        RETENTION_S,
+        op_id,
+        op_digest,
+    ]
     for index, _, _, qty in targets:
         args += [index, qty]
     positions = [(sku, loc) for _, sku, loc, _ in targets]
@@ -74,35 +110,49 @@ async def leg_settle(
 
 
 async def header_create(
-    redis: RedisIO, rid: str, digest: str, channel: Channel, partitions: Sequence[int],
-    ttl_ms: int, now_ms: int,
+    redis: RedisIO,
+    rid: str,
+    digest: str,
+    channel: Channel,
+    partitions: Sequence[int],
+    ttl_ms: int,
+    now_ms: int,
 ) -> Reply:
-    args = [rid, digest, channel.value, now_ms, ttl_ms, ",".join(map(str, partitions)),
-            EVENT_STREAM_MAXLEN]
+    args: list[Arg] = [
+        rid,
+        digest,
+        channel.value,
+        now_ms,
+        ttl_ms,
+        ",".join(map(str, partitions)),
+        EVENT_STREAM_MAXLEN,
+    ]
     return list(await redis.run(_HEADER_CREATE, _header_keys(rid), args))
 
 
 async def header_tombstone(redis: RedisIO, rid: str, channel: str, now_ms: int) -> Reply:
-    args = [rid, channel, now_ms, EVENT_STREAM_MAXLEN, RETENTION_S]
+    args: list[Arg] = [rid, channel, now_ms, EVENT_STREAM_MAXLEN, RETENTION_S]
     return list(await redis.run(_HEADER_TOMBSTONE, _header_keys(rid)[:2], args))
 
 
 async def header_commit(redis: RedisIO, rid: str, now_ms: int) -> Reply:
-    return list(await redis.run(_HEADER_COMMIT, _header_keys(rid), [rid, now_ms, EVENT_STREAM_MAXLEN]))
+    return list(
+        await redis.run(_HEADER_COMMIT, _header_keys(rid), [rid, now_ms, EVENT_STREAM_MAXLEN])
+    )
 
 
 async def header_extend(redis: RedisIO, rid: str, ttl_ms: int, now_ms: int) -> Reply:
-    args = [rid, now_ms, ttl_ms, EVENT_STREAM_MAXLEN]
+    args: list[Arg] = [rid, now_ms, ttl_ms, EVENT_STREAM_MAXLEN]
     return list(await redis.run(_HEADER_EXTEND, _header_keys(rid), args))
 
 
 async def header_expire(redis: RedisIO, rid: str, now_ms: int) -> Reply:
-    args = [rid, now_ms, EVENT_STREAM_MAXLEN, RETENTION_S]
+    args: list[Arg] = [rid, now_ms, EVENT_STREAM_MAXLEN, RETENTION_S]
     return list(await redis.run(_HEADER_EXPIRE, _header_keys(rid), args))
 
 
 async def header_close(redis: RedisIO, rid: str, final: str, now_ms: int) -> Reply:
-    args = [rid, final, now_ms, EVENT_STREAM_MAXLEN, RETENTION_S]
+    args: list[Arg] = [rid, final, now_ms, EVENT_STREAM_MAXLEN, RETENTION_S]
     return list(await redis.run(_HEADER_CLOSE, _header_keys(rid), args))
 
 

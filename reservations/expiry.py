@@ -10,7 +10,12 @@ import contextlib
 import logging
 
 from atp import keys
-from atp.limits import EXPIRY_SWEEP_BATCH_MAX, EXPIRY_SWEEP_INTERVAL_MS, LEDGER_PARTITIONS, LEG_EXPIRY_GRACE_MS
+from atp.limits import (
+    EXPIRY_SWEEP_BATCH_MAX,
+    EXPIRY_SWEEP_INTERVAL_MS,
+    LEDGER_PARTITIONS,
+    LEG_EXPIRY_GRACE_MS,
+)
 from reservations import calls
 from reservations.service import Reservations
 

@@ -15,16 +15,26 @@ def as_dict(reply: Sequence[str] | dict[str, str]) -> dict[str, str]:
 def leg_lines(leg: dict[str, str]) -> list[LineStatus]:
     lines = []
     for i in range(1, int(leg.get("n", 0)) + 1):
-        lines.append(LineStatus(
-            sku=leg[f"s{i}"], location=leg[f"l{i}"], qty=int(leg[f"q{i}"]),
-            open=int(leg[f"o{i}"]), fulfilled=int(leg[f"f{i}"]),
-            released=int(leg[f"r{i}"]), expired=int(leg[f"x{i}"]),
-        ))
+        lines.append(
+            LineStatus(
+                sku=leg[f"s{i}"],
+                location=leg[f"l{i}"],
+                qty=int(leg[f"q{i}"]),
+                open=int(leg[f"o{i}"]),
+                fulfilled=int(leg[f"f{i}"]),
+                released=int(leg[f"r{i}"]),
+                expired=int(leg[f"x{i}"]),
+            )
+        )
     return lines
 
 
-def reservation_from(reservation_id: str, header: dict[str, str], legs: list[dict[str, str]]) -> Reservation:
-    lines = sorted((ln for leg in legs for ln in leg_lines(leg)), key=lambda ln: (ln.sku, ln.location))
+def reservation_from(
+    reservation_id: str, header: dict[str, str], legs: list[dict[str, str]]
+) -> Reservation:
+    lines = sorted(
+        (ln for leg in legs for ln in leg_lines(leg)), key=lambda ln: (ln.sku, ln.location)
+    )
     state = State(header["st"])
     expires = int(header["exp"]) if state is State.held else None
     return Reservation(

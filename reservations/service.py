@@ -10,6 +10,7 @@ the units. See ARCHITECTURE.md.
 
 import asyncio
 from collections.abc import Sequence
+from typing import Any
 
 from atp import keys
 from atp.clock import Clock, ServerClock
@@ -19,7 +20,6 @@ from atp.redis_io import RedisIO
 from atp.validate import check_id, check_int
 from reservations import calls
 from reservations.legs import as_dict, leg_lines, partitions_of, reservation_from
-from reservations.settle import settle
 from reservations.model import (
     Line,
     LineStatus,
@@ -34,12 +34,15 @@ from reservations.model import (
     make_request,
     sorted_lines,
 )
+from reservations.settle import settle
 
 
 def _shortfalls(reply: list[object]) -> list[Shortfall]:
     flat = reply[1:]
-    return [Shortfall(str(flat[i]), str(flat[i + 1]), int(str(flat[i + 2])), int(str(flat[i + 3])))
-            for i in range(0, len(flat), 4)]
+    return [
+        Shortfall(str(flat[i]), str(flat[i + 1]), int(str(flat[i + 2])), int(str(flat[i + 3])))
+        for i in range(0, len(flat), 4)
+    ]
 
 
 class Reservations:
@@ -48,7 +51,10 @@ class Reservations:
         self.clock = clock or ServerClock()
 
     async def reserve(
-        self, reservation_id: str, channel: Channel | str, lines: Sequence[Line],
+        self,
+        reservation_id: str,
+        channel: Channel | str,
+        lines: Sequence[Line],
         ttl_s: int = RESERVATION_TTL_S_DEFAULT,
     ) -> ReserveOutcome:
         """Hold every line or none. Retrying the same request returns the first result."""
@@ -56,10 +62,12 @@ class Reservations:
         rid, digest, ttl_ms = request.id, request.digest(), request.ttl_s * 1000
         legs = lines_by_partition(request.lines)
         now = self.clock.now_ms()
-        replies = await asyncio.gather(*(
-            calls.reserve_leg(self.redis, rid, digest, request.channel, p, ls, ttl_ms, now)
-            for p, ls in legs.items()
-        ))
+        replies = await asyncio.gather(
+            *(
+                calls.reserve_leg(self.redis, rid, digest, request.channel, p, ls, ttl_ms, now)
+                for p, ls in legs.items()
+            )
+        )
         outcomes = dict(zip(legs, replies, strict=True))
         fresh = [p for p, r in outcomes.items() if r[0] == "reserved"]
         if any(r[0] == "conflict" for r in replies):
@@ -75,8 +83,10 @@ class Reservations:
             self.redis, rid, digest, request.channel, list(legs), ttl_ms, now
         )
         if header[0] == "held":
-            lines_now = [LineStatus(ln.sku, ln.location, ln.qty, open=ln.qty)
-                         for ln in sorted_lines(request.lines)]
+            lines_now = [
+                LineStatus(ln.sku, ln.location, ln.qty, open=ln.qty)
+                for ln in sorted_lines(request.lines)
+            ]
             held = Reservation(rid, request.channel, State.held, int(header[1]), lines_now)
             return ReserveOutcome(ReserveResult.reserved, held)
         if header[0] == "already_exists":
@@ -86,13 +96,23 @@ class Reservations:
             return ReserveOutcome(ReserveResult.aborted, await self.get(rid))
         return ReserveOutcome(ReserveResult.conflict)
 
-    async def _roll_back(self, rid: str, partitions: list[int], legs: dict[int, list[Line]]) -> None:
+    async def _roll_back(
+        self, rid: str, partitions: list[int], legs: dict[int, list[Line]]
+    ) -> None:
         now = self.clock.now_ms()
-        await asyncio.gather(*(
-            calls.leg_expire(self.redis, rid, p, [(ln.sku, ln.location) for ln in legs[p]],
-                             "rolled_back", now)
-            for p in partitions
-        ))
+        await asyncio.gather(
+            *(
+                calls.leg_expire(
+                    self.redis,
+                    rid,
+                    p,
+                    [(ln.sku, ln.location) for ln in legs[p]],
+                    "rolled_back",
+                    now,
+                )
+                for p in partitions
+            )
+        )
 
     async def read(self, rid: str) -> tuple[dict[str, str], dict[int, dict[str, str]]]:
         """The raw header and legs (by partition); an empty header when the id is unknown."""
@@ -100,7 +120,9 @@ class Reservations:
         if not header:
             return header, {}
         parts = partitions_of(header.get("parts", ""))
-        replies = await asyncio.gather(*(self.redis.command("HGETALL", keys.leg(p, rid)) for p in parts))
+        replies = await asyncio.gather(
+            *(self.redis.command("HGETALL", keys.leg(p, rid)) for p in parts)
+        )
         return header, {p: as_dict(r) for p, r in zip(parts, replies, strict=True) if r}
 
     async def get(self, reservation_id: str) -> Reservation | None:
@@ -110,7 +132,9 @@ class Reservations:
             return None
         return reservation_from(reservation_id, header, list(legs.values()))
 
-    async def _outcome(self, rid: str, result: TransitionResult, detail: str = "") -> TransitionOutcome:
+    async def _outcome(
+        self, rid: str, result: TransitionResult, detail: str = ""
+    ) -> TransitionOutcome:
         return TransitionOutcome(result, await self.get(rid), detail)
 
     async def commit(self, reservation_id: str) -> TransitionOutcome:
@@ -119,8 +143,9 @@ class Reservations:
         reply = await calls.header_commit(self.redis, rid, self.clock.now_ms())
         kind = reply[0]
         if kind in ("applied", "duplicate"):
-            await asyncio.gather(*(calls.leg_commit(self.redis, rid, p)
-                                   for p in partitions_of(reply[1])))
+            await asyncio.gather(
+                *(calls.leg_commit(self.redis, rid, p) for p in partitions_of(reply[1]))
+            )
             return await self._outcome(rid, TransitionResult(kind))
         if kind == "expired":
             await self.expire(rid)
@@ -157,11 +182,13 @@ class Reservations:
         """Units go back to availability: all still open (a no-op when none is), or some."""
         return await settle(self, reservation_id, "released", lines, op_id)
 
-    async def expire(self, reservation_id: str) -> list[object]:
+    async def expire(self, reservation_id: str) -> list[Any]:
         """Expire a hold past its deadline and return its units, exactly once however many
         processes race here. Returns the header script's reply."""
         reply = await calls.header_expire(self.redis, reservation_id, self.clock.now_ms())
-        finished = reply[0] == "applied" or (reply[0] == "noop" and reply[1] in ("expired", "aborted"))
+        finished = reply[0] == "applied" or (
+            reply[0] == "noop" and reply[1] in ("expired", "aborted")
+        )
         if finished:  # also completes an expiry whose process died between the two steps
             parts = partitions_of(reply[1] if reply[0] == "applied" else reply[2])
             await asyncio.gather(*(self.expire_leg(reservation_id, p) for p in parts))
@@ -170,4 +197,6 @@ class Reservations:
     async def expire_leg(self, rid: str, partition: int) -> None:
         leg = as_dict(await self.redis.command("HGETALL", keys.leg(partition, rid)))
         positions = [(ln.sku, ln.location) for ln in leg_lines(leg)]
-        await calls.leg_expire(self.redis, rid, partition, positions, "expired", self.clock.now_ms())
+        await calls.leg_expire(
+            self.redis, rid, partition, positions, "expired", self.clock.now_ms()
+        )

@@ -55,8 +55,9 @@ def _targets(
     for line in lines:
         found = index.get((line.sku, line.location))
         if found is None:
-            return TransitionOutcome(TransitionResult.unknown_line,
-                                     detail=f"no line for {line.sku} at {line.location}")
+            return TransitionOutcome(
+                TransitionResult.unknown_line, detail=f"no line for {line.sku} at {line.location}"
+            )
         partition, i, open_qty = found
         if line.qty > open_qty:
             return TransitionOutcome(
@@ -68,7 +69,10 @@ def _targets(
 
 
 async def settle(
-    service: "Reservations", reservation_id: str, action: str, lines: Sequence[Line] | None,
+    service: "Reservations",
+    reservation_id: str,
+    action: str,
+    lines: Sequence[Line] | None,
     op_id: str | None,
 ) -> TransitionOutcome:
     """action: 'fulfilled' (units leave on hand and reserved) or 'released' (units return)."""
@@ -84,7 +88,9 @@ async def settle(
     if before.state not in allowed:
         if action == "released" and lines is None and before.state is State.released:
             return TransitionOutcome(TransitionResult.duplicate, before)
-        result = TransitionResult.expired if before.state is State.expired else TransitionResult.illegal
+        result = (
+            TransitionResult.expired if before.state is State.expired else TransitionResult.illegal
+        )
         return TransitionOutcome(result, before, f"reservation is {before.state.value}")
     found = _targets(legs, lines)
     if isinstance(found, TransitionOutcome):
@@ -94,10 +100,12 @@ async def settle(
     )
     committed = header["st"] == State.committed.value
     now = service.clock.now_ms()
-    replies = await asyncio.gather(*(
-        calls.leg_settle(service.redis, rid, p, action, committed, ts, op, digest, now)
-        for p, ts in found.items()
-    ))
+    replies = await asyncio.gather(
+        *(
+            calls.leg_settle(service.redis, rid, p, action, committed, ts, op, digest, now)
+            for p, ts in found.items()
+        )
+    )
     after = await service.get(rid)
     assert after is not None
     if after.state in (State.fulfilled, State.released):
