@@ -12,7 +12,7 @@ COMMAND_MODULES = ("atp.demo", "api.commands", "journal.commands")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="atp", description="inventory availability-to-promise engine")
+    parser = argparse.ArgumentParser(prog="atp", description="availability-to-promise engine")
     subparsers = parser.add_subparsers(dest="command", required=True)
     for name in COMMAND_MODULES:
         package = name.rsplit(".", 1)[0]

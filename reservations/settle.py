@@ -26,7 +26,7 @@ _LEG_FAILURES = {
 }
 
 
-def _check_lines(lines: Sequence[Line]) -> None:
+def check_lines(lines: Sequence[Line]) -> None:
     if not 1 <= len(lines) <= ORDER_LINES_MAX:
         raise InvalidInput("lines", f"must hold 1 to {ORDER_LINES_MAX} lines")
     seen = set()
@@ -39,7 +39,7 @@ def _check_lines(lines: Sequence[Line]) -> None:
         seen.add((line.sku, line.location))
 
 
-def _targets(
+def settle_targets(
     legs: dict[int, dict[str, str]], lines: Sequence[Line] | None
 ) -> dict[int, list[Target]] | TransitionOutcome:
     index: dict[tuple[str, str], tuple[int, int, int]] = {}
@@ -79,7 +79,7 @@ async def settle(
     rid = check_id("id", reservation_id)
     op = check_optional_id("op_id", op_id)
     if lines is not None:
-        _check_lines(lines)
+        check_lines(lines)
     header, legs = await service.read(rid)
     if not header:
         return TransitionOutcome(TransitionResult.not_found)
@@ -92,7 +92,7 @@ async def settle(
             TransitionResult.expired if before.state is State.expired else TransitionResult.illegal
         )
         return TransitionOutcome(result, before, f"reservation is {before.state.value}")
-    found = _targets(legs, lines)
+    found = settle_targets(legs, lines)
     if isinstance(found, TransitionOutcome):
         return TransitionOutcome(found.result, before, found.detail)
     digest = f"{action}|" + ";".join(

@@ -35,12 +35,16 @@ local function emit(ev)
     'why', ev.reason or '', 'rid', ev.rid or '', 'op', ev.op or '', 'ts', ev.now)
 end
 
+local function pos_reply(result, event_id, p)
+  return {result, event_id, p[1], p[2], p[3], p[4]}
+end
+
 -- Operation receipts make a retried write return its first reply instead of applying twice.
-local function receipt_replay(key, op_id, digest)
+local function receipt_replay(key, op_id, digest, pos_key)
   if op_id == '' then return nil end
   local stored = redis.call('HMGET', key, 'd', 'r')
   if not stored[1] then return nil end
-  if stored[1] ~= digest then return {'op_conflict'} end
+  if stored[1] ~= digest then return pos_reply('op_conflict', '', read_pos(pos_key)) end
   local reply = cjson.decode(stored[2])
   reply[1] = 'duplicate'
   return reply
@@ -50,8 +54,4 @@ local function receipt_store(key, op_id, digest, reply, retention_s)
   if op_id == '' then return end
   redis.call('HSET', key, 'd', digest, 'r', cjson.encode(reply))
   redis.call('EXPIRE', key, retention_s)
-end
-
-local function pos_reply(result, event_id, p)
-  return {result, event_id, p[1], p[2], p[3], p[4]}
 end

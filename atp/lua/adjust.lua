@@ -4,7 +4,7 @@
 -- returns {result, event_id, oh, rs, sf, in}; result applied | duplicate | op_conflict | negative_on_hand
 local sku, loc, delta, reason = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local op_id, digest, now = ARGV[5], ARGV[6], clock_ms(ARGV[7])
-local replay = receipt_replay(KEYS[3], op_id, digest)
+local replay = receipt_replay(KEYS[3], op_id, digest, KEYS[1])
 if replay then return replay end
 local before = read_pos(KEYS[1])
 if before[1] + delta < 0 then return pos_reply('negative_on_hand', '', before) end

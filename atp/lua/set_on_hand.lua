@@ -6,7 +6,7 @@
 --         expected_mismatch. A count below reserved is accepted: the position shows it short.
 local sku, loc, on_hand, expected, reason = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
 local op_id, digest, now = ARGV[6], ARGV[7], clock_ms(ARGV[8])
-local replay = receipt_replay(KEYS[3], op_id, digest)
+local replay = receipt_replay(KEYS[3], op_id, digest, KEYS[1])
 if replay then return replay end
 local before = read_pos(KEYS[1])
 if expected ~= '' and tonumber(expected) ~= before[1] then

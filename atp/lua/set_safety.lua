@@ -4,7 +4,7 @@
 -- returns {result, event_id, oh, rs, sf, in}; result applied | duplicate | op_conflict
 local sku, loc, safety = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local op_id, digest, now = ARGV[4], ARGV[5], clock_ms(ARGV[6])
-local replay = receipt_replay(KEYS[3], op_id, digest)
+local replay = receipt_replay(KEYS[3], op_id, digest, KEYS[1])
 if replay then return replay end
 local before = read_pos(KEYS[1])
 local after = {before[1], before[2], safety, before[4]}

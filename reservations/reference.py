@@ -1,0 +1,379 @@
+"""The reference model of reservations: what the reservation scripts do, on plain dicts.
+
+Headers and legs are kept as the same string fields Redis holds, so reads reuse the real
+decoding (reservations.legs) and only the scripts' rules are written a second time here.
+"""
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+from atp import keys
+from atp.limits import LEDGER_PARTITIONS, LEG_EXPIRY_GRACE_MS
+from atp.model import Channel
+from atp.reference import ReferenceLedger
+from reservations.legs import leg_lines, partitions_of, reservation_from
+from reservations.model import (
+    Line,
+    LineStatus,
+    Reservation,
+    ReserveOutcome,
+    ReserveResult,
+    Shortfall,
+    State,
+    TransitionOutcome,
+    TransitionResult,
+    lines_by_partition,
+    make_request,
+    sorted_lines,
+)
+from reservations.settle import check_lines, settle_targets
+
+Hash = dict[str, str]
+
+
+class ReferenceReservations:
+    def __init__(self, ledger: ReferenceLedger) -> None:
+        self.ledger = ledger
+        self.headers: dict[str, Hash] = {}
+        self.legs: dict[tuple[int, str], Hash] = {}
+        self.expiry: dict[int, dict[str, int]] = defaultdict(dict)
+
+    # -- scripts -----------------------------------------------------------------------
+    def _reserve_leg(
+        self,
+        rid: str,
+        digest: str,
+        channel: Channel,
+        p: int,
+        lines: list[Line],
+        ttl_ms: int,
+        now: int,
+    ) -> list[object]:
+        leg = self.legs.get((p, rid))
+        if leg is not None:
+            return ["already_exists", leg["st"]] if leg["d"] == digest else ["conflict"]
+        short: list[object] = []
+        for ln in lines:
+            v = self.ledger.vector(ln.sku, ln.location)
+            available = v[0] - v[1] - (0 if channel is Channel.store else v[2])
+            if ln.qty > available:
+                short += [ln.sku, ln.location, ln.qty, max(0, available)]
+        if short:
+            return ["insufficient", *short]
+        leg = {"rid": rid, "d": digest, "st": "held", "ch": channel.value, "n": str(len(lines))}
+        for i, ln in enumerate(lines, start=1):
+            before = self.ledger.vector(ln.sku, ln.location)
+            after = [before[0], before[1] + ln.qty, before[2], before[3]]
+            self.ledger.write(
+                ln.sku, ln.location, before, after, now, "reserved", channel.value, rid
+            )
+            leg |= {
+                f"s{i}": ln.sku,
+                f"l{i}": ln.location,
+                f"q{i}": str(ln.qty),
+                f"o{i}": str(ln.qty),
+                f"f{i}": "0",
+                f"r{i}": "0",
+                f"x{i}": "0",
+            }
+        self.legs[(p, rid)] = leg
+        self.expiry[p][f"l:{rid}"] = now + ttl_ms + LEG_EXPIRY_GRACE_MS
+        return ["reserved"]
+
+    def _leg_expire(self, rid: str, p: int, mode: str, now: int) -> None:
+        self.expiry[p].pop(f"l:{rid}", None)
+        leg = self.legs.get((p, rid))
+        if leg is None or leg["st"] != "held":
+            return
+        for i, line in enumerate(leg_lines(leg), start=1):
+            if line.open > 0:
+                before = self.ledger.vector(line.sku, line.location)
+                after = [before[0], before[1] - line.open, before[2], before[3]]
+                self.ledger.write(line.sku, line.location, before, after, now, mode, mode, rid)
+                leg[f"o{i}"] = "0"
+                leg[f"x{i}"] = str(int(leg[f"x{i}"]) + line.open)
+        if mode == "rolled_back":
+            del self.legs[(p, rid)]
+        else:
+            leg["st"] = "expired"
+
+    def _leg_commit(self, rid: str, p: int) -> None:
+        self.expiry[p].pop(f"l:{rid}", None)
+        leg = self.legs.get((p, rid))
+        if leg is not None and leg["st"] == "held":
+            leg["st"] = "committed"
+
+    def _home_expiry(self, rid: str) -> dict[str, int]:
+        return self.expiry[keys.partition_of_reservation(rid)]
+
+    def _header_expire(self, rid: str, now: int) -> list[object]:
+        h = self.headers.get(rid)
+        if h is None:
+            self._home_expiry(rid).pop(f"h:{rid}", None)
+            return ["not_found"]
+        if h["st"] != "held":
+            self._home_expiry(rid).pop(f"h:{rid}", None)
+            return ["noop", h["st"], h["parts"]]
+        if now < int(h["exp"]):
+            return ["not_due", int(h["exp"])]
+        h["st"] = "expired"
+        self._home_expiry(rid).pop(f"h:{rid}", None)
+        self.ledger.emit_header(rid, "reservation_expired", "expired", now)
+        return ["applied", h["parts"]]
+
+    # -- coordinator -------------------------------------------------------------------
+    def reserve(
+        self, rid: str, channel: Channel | str, lines: Sequence[Line], ttl_s: int, now: int
+    ) -> ReserveOutcome:
+        request = make_request(rid, channel, lines, ttl_s)
+        digest, ttl_ms = request.digest(), request.ttl_s * 1000
+        legs = lines_by_partition(request.lines)
+        replies = {
+            p: self._reserve_leg(rid, digest, request.channel, p, ls, ttl_ms, now)
+            for p, ls in legs.items()
+        }
+        fresh = [p for p, r in replies.items() if r[0] == "reserved"]
+        if any(r[0] == "conflict" for r in replies.values()):
+            for p in fresh:
+                self._leg_expire(rid, p, "rolled_back", now)
+            return ReserveOutcome(ReserveResult.conflict)
+        short = [
+            Shortfall(str(r[i]), str(r[i + 1]), int(str(r[i + 2])), int(str(r[i + 3])))
+            for r in replies.values()
+            if r[0] == "insufficient"
+            for i in range(1, len(r), 4)
+        ]
+        if short:
+            stale = [p for p, r in replies.items() if r[0] == "already_exists" and r[1] == "held"]
+            for p in fresh + stale:
+                self._leg_expire(rid, p, "rolled_back", now)
+            return ReserveOutcome(ReserveResult.insufficient, shortfalls=short)
+        header = self.headers.get(rid)
+        if header is not None:
+            for p in fresh:
+                self._leg_expire(rid, p, "rolled_back", now)
+            if header["st"] == "aborted":
+                return ReserveOutcome(ReserveResult.aborted, self.get(rid))
+            if header["d"] != digest:
+                return ReserveOutcome(ReserveResult.conflict)
+            return ReserveOutcome(ReserveResult.already_exists, self.get(rid))
+        expires = now + ttl_ms
+        self.headers[rid] = {
+            "st": "held",
+            "d": digest,
+            "ch": request.channel.value,
+            "exp": str(expires),
+            "ts": str(now),
+            "parts": ",".join(map(str, legs)),
+        }
+        self._home_expiry(rid)[f"h:{rid}"] = expires
+        self.ledger.emit_header(rid, "reservation_held", request.channel.value, now)
+        lines_now = [
+            LineStatus(ln.sku, ln.location, ln.qty, open=ln.qty)
+            for ln in sorted_lines(request.lines)
+        ]
+        return ReserveOutcome(
+            ReserveResult.reserved,
+            Reservation(rid, request.channel, State.held, expires, lines_now),
+        )
+
+    def _read(self, rid: str) -> tuple[Hash, dict[int, Hash]]:
+        header = self.headers.get(rid)
+        if header is None:
+            return {}, {}
+        parts = partitions_of(header["parts"])
+        return header, {p: self.legs[(p, rid)] for p in parts if (p, rid) in self.legs}
+
+    def get(self, rid: str) -> Reservation | None:
+        header, legs = self._read(rid)
+        return reservation_from(rid, header, list(legs.values())) if header else None
+
+    def _outcome(self, rid: str, result: TransitionResult) -> TransitionOutcome:
+        return TransitionOutcome(result, self.get(rid))
+
+    def commit(self, rid: str, now: int) -> TransitionOutcome:
+        h = self.headers.get(rid)
+        if h is None:
+            return TransitionOutcome(TransitionResult.not_found)
+        if h["st"] == "expired" or (h["st"] == "held" and now >= int(h["exp"])):
+            self.expire(rid, now)
+            return self._outcome(rid, TransitionResult.expired)
+        if h["st"] not in ("held", "committed"):
+            return self._outcome(rid, TransitionResult.illegal)
+        result = TransitionResult.duplicate if h["st"] == "committed" else TransitionResult.applied
+        if result is TransitionResult.applied:
+            h["st"] = "committed"
+            self._home_expiry(rid).pop(f"h:{rid}", None)
+            self.ledger.emit_header(rid, "reservation_committed", "committed", now)
+        for p in partitions_of(h["parts"]):
+            self._leg_commit(rid, p)
+        return self._outcome(rid, result)
+
+    def extend(self, rid: str, ttl_s: int, now: int) -> TransitionOutcome:
+        h = self.headers.get(rid)
+        if h is None:
+            return TransitionOutcome(TransitionResult.not_found)
+        if h["st"] == "expired" or (h["st"] == "held" and now >= int(h["exp"])):
+            self.expire(rid, now)
+            return self._outcome(rid, TransitionResult.expired)
+        if h["st"] != "held":
+            return self._outcome(rid, TransitionResult.illegal)
+        expires = now + ttl_s * 1000
+        h["exp"] = str(expires)
+        self._home_expiry(rid)[f"h:{rid}"] = expires
+        self.ledger.emit_header(rid, "reservation_extended", str(expires), now)
+        return self._outcome(rid, TransitionResult.applied)
+
+    def expire(self, rid: str, now: int) -> list[object]:
+        reply = self._header_expire(rid, now)
+        finished = reply[0] == "applied" or (
+            reply[0] == "noop" and reply[1] in ("expired", "aborted")
+        )
+        if finished:
+            for p in partitions_of(str(reply[1] if reply[0] == "applied" else reply[2])):
+                self._leg_expire(rid, p, "expired", now)
+        return reply
+
+    def settle(
+        self, rid: str, action: str, lines: Sequence[Line] | None, op_id: str, now: int
+    ) -> TransitionOutcome:
+        if lines is not None:
+            check_lines(lines)
+        header, legs = self._read(rid)
+        if not header:
+            return TransitionOutcome(TransitionResult.not_found)
+        before = reservation_from(rid, header, list(legs.values()))
+        allowed = (State.committed,) if action == "fulfilled" else (State.held, State.committed)
+        if before.state not in allowed:
+            if action == "released" and lines is None and before.state is State.released:
+                return TransitionOutcome(TransitionResult.duplicate, before)
+            expired = before.state is State.expired
+            return TransitionOutcome(
+                TransitionResult.expired if expired else TransitionResult.illegal, before
+            )
+        found = settle_targets(legs, lines)
+        if isinstance(found, TransitionOutcome):
+            return TransitionOutcome(found.result, before)
+        digest = f"{action}|" + ";".join(
+            f"{p}.{i}.{q}" for p, ts in sorted(found.items()) for i, _, _, q in ts
+        )
+        committed = header["st"] == "committed"
+        replies = [
+            self._leg_settle(rid, p, action, committed, ts, op_id, digest, now)
+            for p, ts in found.items()
+        ]
+        after = self.get(rid)
+        assert after is not None
+        if after.state in (State.fulfilled, State.released) and header["st"] in (
+            "held",
+            "committed",
+        ):
+            header["st"] = after.state.value
+            self._home_expiry(rid).pop(f"h:{rid}", None)
+            self.ledger.emit_header(rid, f"reservation_{after.state.value}", after.state.value, now)
+        failures = [r for r in replies if r not in ("applied", "duplicate")]
+        if failures:
+            return TransitionOutcome(TransitionResult(failures[0]), after)
+        if replies and all(r == "duplicate" for r in replies):
+            return TransitionOutcome(TransitionResult.duplicate, after)
+        return TransitionOutcome(TransitionResult.applied, after)
+
+    def _leg_settle(
+        self,
+        rid: str,
+        p: int,
+        action: str,
+        committed: bool,
+        targets: list[tuple[int, str, str, int]],
+        op_id: str,
+        digest: str,
+        now: int,
+    ) -> str:
+        leg = self.legs.get((p, rid))
+        if leg is None:
+            return "not_found"
+        if op_id:
+            seen = leg.get(f"op:{op_id}")
+            if seen == digest:
+                return "duplicate"
+            if seen is not None:
+                return "op_conflict"
+        state = "committed" if leg["st"] == "held" and committed else leg["st"]
+        if state == "closed" and action == "released" and all(q == 0 for *_, q in targets):
+            return "duplicate"
+        if state != "committed" and not (action == "released" and state == "held"):
+            return "illegal"
+        plan = []
+        for index, sku, loc, qty in targets:
+            open_qty = int(leg[f"o{index}"])
+            qty = qty or open_qty
+            if qty > open_qty:
+                return "exceeds_open"
+            if action == "fulfilled" and self.ledger.vector(sku, loc)[0] < qty:
+                return "on_hand_short"
+            plan.append((index, sku, loc, qty))
+        for index, sku, loc, qty in plan:
+            if qty == 0:
+                continue
+            before = self.ledger.vector(sku, loc)
+            after = [
+                before[0] - (qty if action == "fulfilled" else 0),
+                before[1] - qty,
+                before[2],
+                before[3],
+            ]
+            self.ledger.write(sku, loc, before, after, now, action, action, rid, op_id)
+            leg[f"o{index}"] = str(int(leg[f"o{index}"]) - qty)
+            field = f"{'f' if action == 'fulfilled' else 'r'}{index}"
+            leg[field] = str(int(leg[field]) + qty)
+        if op_id:
+            leg[f"op:{op_id}"] = digest
+        if all(line.open == 0 for line in leg_lines(leg)):
+            state = "closed"
+        if state != "held":
+            self.expiry[p].pop(f"l:{rid}", None)
+        leg["st"] = state
+        return "applied"
+
+    # -- sweeper -----------------------------------------------------------------------
+    def sweep(self, now: int) -> int:
+        expired = 0
+        for p in range(LEDGER_PARTITIONS):
+            due = sorted(
+                (score, member) for member, score in self.expiry[p].items() if score <= now
+            )
+            for _, member in due:
+                kind, rid = member.split(":", 1)
+                if kind == "h":
+                    expired += self.expire(rid, now)[0] == "applied"
+                else:
+                    self._resolve_leg(rid, p, now)
+        return expired
+
+    def _resolve_leg(self, rid: str, p: int, now: int) -> None:
+        leg = self.legs.get((p, rid))
+        if leg is None:
+            self.expiry[p].pop(f"l:{rid}", None)
+            return
+        header = self.headers.get(rid)
+        if header is None:
+            self.headers[rid] = {
+                "st": "aborted",
+                "d": "",
+                "ch": leg["ch"],
+                "exp": str(now),
+                "ts": str(now),
+                "parts": "",
+            }
+            self.ledger.emit_header(rid, "reservation_aborted", "coordinator_lost", now)
+            header = self.headers[rid]
+        state = header["st"]
+        if state == "held":
+            reply = self.expire(rid, now)
+            if reply[0] == "not_due":
+                self.expiry[p][f"l:{rid}"] = int(str(reply[1])) + LEG_EXPIRY_GRACE_MS
+                return
+        if state in ("committed", "fulfilled"):
+            self._leg_commit(rid, p)
+        else:
+            self._leg_expire(rid, p, "expired", now)
