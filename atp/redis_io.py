@@ -10,7 +10,7 @@ RedisCluster. The engine code above them is the same.
 import asyncio
 import collections
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 from urllib.parse import urlparse
 
 import hiredis
@@ -22,6 +22,7 @@ from atp.limits import PIPELINE_INFLIGHT_MAX
 from atp.scripts import Script
 
 Arg = str | int
+ScriptCall = tuple[Script, Sequence[str], Sequence[Arg]]
 
 
 class RedisIO(Protocol):
@@ -29,6 +30,10 @@ class RedisIO(Protocol):
     cross_slot_scripts: bool
 
     async def run(self, script: Script, keys: Sequence[str], args: Sequence[Arg]) -> Any: ...
+
+    async def run_many(self, calls: Sequence[ScriptCall]) -> list[Any]:
+        """Several scripts at once (one write on a single Redis); replies in order."""
+        ...
 
     async def command(self, *args: Arg) -> Any: ...
 
@@ -40,14 +45,18 @@ class _ReplyProtocol(asyncio.Protocol):
         self.reader = hiredis.Reader(encoding="utf-8", replyError=ResponseError)
         self.waiting: collections.deque[asyncio.Future[Any]] = collections.deque()
         self.transport: asyncio.Transport | None = None
+        self.room = asyncio.Event()  # set while fewer than PIPELINE_INFLIGHT_MAX are waiting
+        self.room.set()
         self._on_lost = on_lost
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # uvloop's transports are not asyncio.Transport subclasses; both have write/close.
+        self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         self.reader.feed(data)
+        if not self.room.is_set() and len(self.waiting) < PIPELINE_INFLIGHT_MAX:
+            self.room.set()
         while (reply := self.reader.gets()) is not False:
             future = self.waiting.popleft()
             if future.done():  # its caller was cancelled; the reply still had to be read
@@ -77,7 +86,7 @@ class PipelinedRedis:
         self._connecting: asyncio.Lock | None = None
         self._outbox: list[bytes] = []
         self._flush_scheduled = False
-        self._room = asyncio.Semaphore(PIPELINE_INFLIGHT_MAX)
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @classmethod
     def from_url(cls, url: str) -> "PipelinedRedis":
@@ -92,13 +101,13 @@ class PipelinedRedis:
             self._connecting = asyncio.Lock()
         async with self._connecting:
             if self._protocol is None:
-                loop = asyncio.get_running_loop()
-                _, protocol = await loop.create_connection(
+                self._loop = asyncio.get_running_loop()
+                _, protocol = await self._loop.create_connection(
                     lambda: _ReplyProtocol(self._lost), self.host, self.port
                 )
-                self._protocol = protocol
                 if self.db:
-                    await self._send(protocol, ("SELECT", self.db))
+                    await self._queue(protocol, ("SELECT", self.db))
+                self._protocol = protocol
         return self._protocol
 
     def _lost(self, exc: Exception | None) -> None:
@@ -111,15 +120,23 @@ class PipelinedRedis:
             if not future.done():
                 future.set_exception(error)
 
-    async def _send(self, protocol: _ReplyProtocol, args: Sequence[Arg]) -> Any:
-        async with self._room:
-            future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-            self._outbox.append(hiredis.pack_command(tuple(args)))  # type: ignore[arg-type]
-            protocol.waiting.append(future)
-            if not self._flush_scheduled:
-                self._flush_scheduled = True
-                asyncio.get_running_loop().call_soon(self._flush, protocol)
-            return await future
+    def _queue(self, protocol: _ReplyProtocol, args: Sequence[Arg]) -> "asyncio.Future[Any]":
+        loop = self._loop
+        assert loop is not None
+        future: asyncio.Future[Any] = loop.create_future()
+        self._outbox.append(hiredis.pack_command(tuple(args)))  # type: ignore[arg-type]
+        protocol.waiting.append(future)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            loop.call_soon(self._flush, protocol)
+        return future
+
+    async def _ready(self) -> _ReplyProtocol:
+        protocol = self._protocol or await self._connection()
+        if len(protocol.waiting) >= PIPELINE_INFLIGHT_MAX:
+            protocol.room.clear()
+            await protocol.room.wait()
+        return protocol
 
     def _flush(self, protocol: _ReplyProtocol) -> None:
         self._flush_scheduled = False
@@ -130,13 +147,25 @@ class PipelinedRedis:
         protocol.transport.write(b"".join(outbox))
 
     async def command(self, *args: Arg) -> Any:
-        return await self._send(await self._connection(), args)
+        return await self._queue(await self._ready(), args)
 
     async def run(self, script: Script, keys: Sequence[str], args: Sequence[Arg]) -> Any:
         try:
             return await self.command("EVALSHA", script.sha, len(keys), *keys, *args)
         except NoScriptError:  # Redis restarted or flushed its script cache
             return await self.command("EVAL", script.source, len(keys), *keys, *args)
+
+    async def run_many(self, calls: Sequence[ScriptCall]) -> list[Any]:
+        protocol = await self._ready()
+        # Futures, not tasks: queued in this turn, they leave in the same write.
+        futures = [self._queue(protocol, ("EVALSHA", s.sha, len(k), *k, *a)) for s, k, a in calls]
+        replies = []
+        for future, (script, keys, args) in zip(futures, calls, strict=True):
+            try:
+                replies.append(await future)
+            except NoScriptError:
+                replies.append(await self.command("EVAL", script.source, len(keys), *keys, *args))
+        return replies
 
     async def close(self) -> None:
         if self._protocol is not None and self._protocol.transport is not None:
@@ -164,6 +193,9 @@ class ClusterRedis:
             return await self.client.evalsha(script.sha, len(keys), *keys, *args)
         except NoScriptError:
             return await self.client.eval(script.source, len(keys), *keys, *args)
+
+    async def run_many(self, calls: Sequence[ScriptCall]) -> list[Any]:
+        return list(await asyncio.gather(*(self.run(s, k, a) for s, k, a in calls)))
 
     async def close(self) -> None:
         await self.client.aclose()

@@ -18,6 +18,10 @@ class Script:
 
 
 def load_script(package: str, name: str) -> Script:
-    prelude = resources.files(_PRELUDE_PACKAGE).joinpath("_prelude.lua").read_text()
-    body = resources.files(package).joinpath(f"{name}.lua").read_text()
-    return Script(name, f"{prelude}\n{body}")
+    """The shared prelude, the package's own ``_prelude.lua`` if it has one, then the script."""
+    parts = [resources.files(_PRELUDE_PACKAGE).joinpath("_prelude.lua").read_text()]
+    own = resources.files(package).joinpath("_prelude.lua")
+    if package != _PRELUDE_PACKAGE and own.is_file():
+        parts.append(own.read_text())
+    parts.append(resources.files(package).joinpath(f"{name}.lua").read_text())
+    return Script(name, "\n".join(parts))

@@ -11,6 +11,7 @@ from atp.scripts import load_script
 from reservations.model import Line
 
 _RESERVE_LEG = load_script("reservations.lua", "reserve_leg")
+_RESERVE_ATOMIC = load_script("reservations.lua", "reserve_atomic")
 _LEG_EXPIRE = load_script("reservations.lua", "leg_expire")
 _LEG_COMMIT = load_script("reservations.lua", "leg_commit")
 _LEG_SETTLE = load_script("reservations.lua", "leg_settle")
@@ -62,6 +63,37 @@ async def reserve_leg(
         args += [line.sku, line.location, line.qty]
     positions = [(ln.sku, ln.location) for ln in lines]
     return list(await redis.run(_RESERVE_LEG, _leg_keys(partition, rid, positions), args))
+
+
+async def reserve_atomic(
+    redis: RedisIO,
+    rid: str,
+    digest: str,
+    channel: Channel,
+    legs: dict[int, list[Line]],
+    ttl_ms: int,
+    now_ms: int,
+) -> Reply:
+    """Every leg and the header in one script: only on a single Redis (cross-slot)."""
+    keys_ = _header_keys(rid)
+    args: list[Arg] = [
+        rid,
+        digest,
+        channel.value,
+        1 if channel is Channel.store else 0,
+        now_ms,
+        ttl_ms,
+        LEG_EXPIRY_GRACE_MS,
+        EVENT_STREAM_MAXLEN,
+        ",".join(map(str, legs)),
+        RETENTION_S,
+    ]
+    for partition, lines in legs.items():
+        keys_ += _leg_keys(partition, rid, [(ln.sku, ln.location) for ln in lines])
+        args.append(len(lines))
+        for line in lines:
+            args += [line.sku, line.location, line.qty]
+    return list(await redis.run(_RESERVE_ATOMIC, keys_, args))
 
 
 async def leg_expire(

@@ -32,34 +32,36 @@ Hash = dict[str, str]
 
 
 class ReferenceReservations:
-    def __init__(self, ledger: ReferenceLedger) -> None:
+    """``atomic``: the single-Redis path (reserve_atomic.lua), where a refused request writes
+    nothing; otherwise the cluster path, whose legs reserve then roll back."""
+
+    def __init__(self, ledger: ReferenceLedger, atomic: bool = True) -> None:
         self.ledger = ledger
+        self.atomic = atomic
         self.headers: dict[str, Hash] = {}
         self.legs: dict[tuple[int, str], Hash] = {}
         self.expiry: dict[int, dict[str, int]] = defaultdict(dict)
 
     # -- scripts -----------------------------------------------------------------------
-    def _reserve_leg(
-        self,
-        rid: str,
-        digest: str,
-        channel: Channel,
-        p: int,
-        lines: list[Line],
-        ttl_ms: int,
-        now: int,
-    ) -> list[object]:
-        leg = self.legs.get((p, rid))
-        if leg is not None:
-            return ["already_exists", leg["st"]] if leg["d"] == digest else ["conflict"]
+    def _leg_shortfalls(self, channel: Channel, lines: list[Line]) -> list[object]:
         short: list[object] = []
         for ln in lines:
             v = self.ledger.vector(ln.sku, ln.location)
             available = v[0] - v[1] - (0 if channel is Channel.store else v[2])
             if ln.qty > available:
                 short += [ln.sku, ln.location, ln.qty, max(0, available)]
-        if short:
-            return ["insufficient", *short]
+        return short
+
+    def _leg_hold(
+        self,
+        rid: str,
+        digest: str,
+        channel: Channel,
+        p: int,
+        lines: list[Line],
+        deadline: int,
+        now: int,
+    ) -> None:
         leg = {"rid": rid, "d": digest, "st": "held", "ch": channel.value, "n": str(len(lines))}
         for i, ln in enumerate(lines, start=1):
             before = self.ledger.vector(ln.sku, ln.location)
@@ -77,7 +79,25 @@ class ReferenceReservations:
                 f"x{i}": "0",
             }
         self.legs[(p, rid)] = leg
-        self.expiry[p][f"l:{rid}"] = now + ttl_ms + LEG_EXPIRY_GRACE_MS
+        self.expiry[p][f"l:{rid}"] = deadline
+
+    def _reserve_leg(
+        self,
+        rid: str,
+        digest: str,
+        channel: Channel,
+        p: int,
+        lines: list[Line],
+        ttl_ms: int,
+        now: int,
+    ) -> list[object]:
+        leg = self.legs.get((p, rid))
+        if leg is not None:
+            return ["already_exists", leg["st"]] if leg["d"] == digest else ["conflict"]
+        short = self._leg_shortfalls(channel, lines)
+        if short:
+            return ["insufficient", *short]
+        self._leg_hold(rid, digest, channel, p, lines, now + ttl_ms + LEG_EXPIRY_GRACE_MS, now)
         return ["reserved"]
 
     def _leg_expire(self, rid: str, p: int, mode: str, now: int) -> None:
@@ -128,6 +148,10 @@ class ReferenceReservations:
         request = make_request(rid, channel, lines, ttl_s)
         digest, ttl_ms = request.digest(), request.ttl_s * 1000
         legs = lines_by_partition(request.lines)
+        if self.atomic:
+            return self._reserve_atomic(
+                rid, request.channel, digest, legs, ttl_ms, now, request.lines
+            )
         replies = {
             p: self._reserve_leg(rid, digest, request.channel, p, ls, ttl_ms, now)
             for p, ls in legs.items()
@@ -175,6 +199,79 @@ class ReferenceReservations:
         return ReserveOutcome(
             ReserveResult.reserved,
             Reservation(rid, request.channel, State.held, expires, lines_now),
+        )
+
+    def _reserve_atomic(
+        self,
+        rid: str,
+        channel: Channel,
+        digest: str,
+        legs: dict[int, list[Line]],
+        ttl_ms: int,
+        now: int,
+        lines: list[Line],
+    ) -> ReserveOutcome:
+        header = self.headers.get(rid)
+        if header is not None:
+            return self._existing(rid, header, digest)
+        existing = {p: self.legs.get((p, rid)) for p in legs}
+        if any(leg is not None and leg["d"] != digest for leg in existing.values()):
+            return ReserveOutcome(ReserveResult.conflict)
+        flat = [
+            x
+            for p, ls in legs.items()
+            if existing[p] is None
+            for x in self._leg_shortfalls(channel, ls)
+        ]
+        if flat:
+            for p, leg in existing.items():
+                if leg is not None and leg["st"] == "held":
+                    self._leg_expire(rid, p, "rolled_back", now)
+            short = [
+                Shortfall(
+                    str(flat[i]), str(flat[i + 1]), int(str(flat[i + 2])), int(str(flat[i + 3]))
+                )
+                for i in range(0, len(flat), 4)
+            ]
+            return ReserveOutcome(ReserveResult.insufficient, shortfalls=short)
+        for p, ls in legs.items():
+            if existing[p] is None:
+                self._leg_hold(rid, digest, channel, p, ls, now + ttl_ms + LEG_EXPIRY_GRACE_MS, now)
+        return self._create_header(rid, channel, digest, list(legs), ttl_ms, now, lines)
+
+    def _existing(self, rid: str, header: Hash, digest: str) -> ReserveOutcome:
+        if header["st"] == "aborted":
+            return ReserveOutcome(ReserveResult.aborted, self.get(rid))
+        if header["d"] != digest:
+            return ReserveOutcome(ReserveResult.conflict)
+        return ReserveOutcome(ReserveResult.already_exists, self.get(rid))
+
+    def _create_header(
+        self,
+        rid: str,
+        channel: Channel,
+        digest: str,
+        parts: list[int],
+        ttl_ms: int,
+        now: int,
+        lines: list[Line],
+    ) -> ReserveOutcome:
+        expires = now + ttl_ms
+        self.headers[rid] = {
+            "st": "held",
+            "d": digest,
+            "ch": channel.value,
+            "exp": str(expires),
+            "ts": str(now),
+            "parts": ",".join(map(str, parts)),
+        }
+        self._home_expiry(rid)[f"h:{rid}"] = expires
+        self.ledger.emit_header(rid, "reservation_held", channel.value, now)
+        lines_now = [
+            LineStatus(ln.sku, ln.location, ln.qty, open=ln.qty) for ln in sorted_lines(lines)
+        ]
+        return ReserveOutcome(
+            ReserveResult.reserved, Reservation(rid, channel, State.held, expires, lines_now)
         )
 
     def _read(self, rid: str) -> tuple[Hash, dict[int, Hash]]:

@@ -25,6 +25,7 @@ from reservations.model import (
     LineStatus,
     Reservation,
     ReserveOutcome,
+    ReserveRequest,
     ReserveResult,
     Shortfall,
     State,
@@ -59,9 +60,28 @@ class Reservations:
     ) -> ReserveOutcome:
         """Hold every line or none. Retrying the same request returns the first result."""
         request = make_request(reservation_id, channel, lines, ttl_s)
-        rid, digest, ttl_ms = request.id, request.digest(), request.ttl_s * 1000
         legs = lines_by_partition(request.lines)
         now = self.clock.now_ms()
+        if self.redis.cross_slot_scripts:
+            reply = await calls.reserve_atomic(
+                self.redis,
+                request.id,
+                request.digest(),
+                request.channel,
+                legs,
+                request.ttl_s * 1000,
+                now,
+            )
+            if reply[0] == "insufficient":
+                return ReserveOutcome(ReserveResult.insufficient, shortfalls=_shortfalls(reply))
+            return await self._created(request, reply)
+        return await self._reserve_by_legs(request, legs, now)
+
+    async def _reserve_by_legs(
+        self, request: ReserveRequest, legs: dict[int, list[Line]], now: int
+    ) -> ReserveOutcome:
+        """The cluster path: each leg in its own slot, then the header."""
+        rid, digest, ttl_ms = request.id, request.digest(), request.ttl_s * 1000
         replies = await asyncio.gather(
             *(
                 calls.reserve_leg(self.redis, rid, digest, request.channel, p, ls, ttl_ms, now)
@@ -82,18 +102,23 @@ class Reservations:
         header = await calls.header_create(
             self.redis, rid, digest, request.channel, list(legs), ttl_ms, now
         )
+        if header[0] not in ("held", "already_exists"):
+            await self._roll_back(rid, fresh, legs)
+        return await self._created(request, header)
+
+    async def _created(self, request: ReserveRequest, header: list[Any]) -> ReserveOutcome:
+        """The outcome once the header script has answered."""
         if header[0] == "held":
             lines_now = [
                 LineStatus(ln.sku, ln.location, ln.qty, open=ln.qty)
                 for ln in sorted_lines(request.lines)
             ]
-            held = Reservation(rid, request.channel, State.held, int(header[1]), lines_now)
+            held = Reservation(request.id, request.channel, State.held, int(header[1]), lines_now)
             return ReserveOutcome(ReserveResult.reserved, held)
         if header[0] == "already_exists":
-            return ReserveOutcome(ReserveResult.already_exists, await self.get(rid))
-        await self._roll_back(rid, fresh, legs)
+            return ReserveOutcome(ReserveResult.already_exists, await self.get(request.id))
         if header[0] == "aborted":
-            return ReserveOutcome(ReserveResult.aborted, await self.get(rid))
+            return ReserveOutcome(ReserveResult.aborted, await self.get(request.id))
         return ReserveOutcome(ReserveResult.conflict)
 
     async def _roll_back(

@@ -42,6 +42,10 @@ def _no_id(events: list) -> list:
 
 
 class LedgerMachine(RuleBasedStateMachine):
+    # True: one script per reservation (a single Redis). False: the cluster protocol, leg by
+    # leg then the header, driven against the same single Redis.
+    ATOMIC = True
+
     def __init__(self) -> None:
         super().__init__()
         client = sync_redis.Redis.from_url(REDIS_URL)
@@ -50,8 +54,9 @@ class LedgerMachine(RuleBasedStateMachine):
         self.loop = asyncio.new_event_loop()
         self.clock = ManualClock()
         self.engine = Engine.connect(REDIS_URL, self.clock)
+        self.engine.redis.cross_slot_scripts = self.ATOMIC
         self.ledger = ReferenceLedger()
-        self.model = ReferenceReservations(self.ledger)
+        self.model = ReferenceReservations(self.ledger, atomic=self.ATOMIC)
         self.last_request: tuple[str, Channel, list[Line], int] | None = None
 
     def run(self, coro):  # type: ignore[no-untyped-def]
@@ -199,8 +204,15 @@ class LedgerMachine(RuleBasedStateMachine):
         self.run(check_ledger_invariants(self.engine.redis, events))
 
 
-LedgerMachine.TestCase.settings = settings(
-    max_examples=80, stateful_step_count=50, deadline=None,
+class LegByLegMachine(LedgerMachine):
+    ATOMIC = False
+
+
+_SETTINGS = settings(
+    max_examples=60, stateful_step_count=50, deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
-TestLedgerAgainstReference = LedgerMachine.TestCase
+LedgerMachine.TestCase.settings = _SETTINGS
+LegByLegMachine.TestCase.settings = _SETTINGS
+TestAtomicReservations = LedgerMachine.TestCase
+TestLegByLegReservations = LegByLegMachine.TestCase
