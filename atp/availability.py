@@ -11,7 +11,6 @@ from atp.model import Channel, InvalidInput, Position, Supply
 from atp.redis_io import RedisIO
 from atp.rules import day_from_number, group_atp, promise_date
 from atp.scripts import load_script
-from atp.stock import position_from_reply
 from atp.validate import check_id, check_qty
 
 _READ = load_script("atp.lua", "read_positions")
@@ -49,12 +48,14 @@ class Availability:
     ) -> dict[Pair, tuple[Position, list[Supply]]]:
         # One call per hash slot on a cluster; a single Redis takes them all in one call.
         if self._redis.cross_slot_scripts:
-            batches = [list(pairs)]
+            return dict(await self._read_batch(list(pairs), with_supply))
         else:
             by_partition: dict[int, list[Pair]] = defaultdict(list)
             for pair in pairs:
                 by_partition[keys.partition_of_sku(pair[0])].append(pair)
             batches = list(by_partition.values())
+        if len(batches) == 1:
+            return dict(await self._read_batch(batches[0], with_supply))
         replies = await asyncio.gather(*(self._read_batch(b, with_supply) for b in batches))
         return {pair: row for reply in replies for pair, row in reply}
 
@@ -67,7 +68,8 @@ class Availability:
         flat, supplies = await self._redis.run(_READ, key_list, ["1" if with_supply else "0"])
         rows = []
         for i, (sku, loc) in enumerate(pairs):
-            position = position_from_reply(sku, loc, flat[4 * i : 4 * i + 4])
+            at = 4 * i
+            position = Position(sku, loc, flat[at], flat[at + 1], flat[at + 2], flat[at + 3])
             rows.append(((sku, loc), (position, _supplies(supplies[i]) if with_supply else [])))
         return rows
 

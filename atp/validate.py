@@ -9,6 +9,14 @@ from atp.model import InvalidInput
 _ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-/]*")
 
 
+def is_plain_id(value: object) -> bool:
+    return (
+        type(value) is str
+        and len(value) <= ID_LENGTH_MAX
+        and _ID_PATTERN.fullmatch(value) is not None
+    )
+
+
 def check_id(field: str, value: object) -> str:
     if not isinstance(value, str):
         raise InvalidInput(field, "must be a string")

@@ -9,7 +9,7 @@ import msgspec
 from atp import keys
 from atp.limits import LINE_QTY_MAX, ORDER_LINES_MAX, RESERVATION_TTL_S_MAX, RESERVATION_TTL_S_MIN
 from atp.model import Channel, InvalidInput
-from atp.validate import check_id, check_int, check_qty
+from atp.validate import check_id, check_int, check_qty, is_plain_id
 
 
 class State(enum.StrEnum):
@@ -120,17 +120,33 @@ def make_request(
     except ValueError:
         raise InvalidInput("channel", "must be online or store") from None
     check_int("ttl_s", ttl_s, RESERVATION_TTL_S_MIN, RESERVATION_TTL_S_MAX)
-    if not isinstance(lines, Sequence) or not 1 <= len(lines) <= ORDER_LINES_MAX:
+    check_lines(lines)
+    return ReserveRequest(reservation_id, channel, list(lines), ttl_s)
+
+
+def check_lines(lines: Sequence[Line]) -> None:
+    """Order lines: 1 to ORDER_LINES_MAX, valid ids and quantities, no sku-location twice."""
+    if isinstance(lines, str) or not isinstance(lines, Sequence):
+        raise InvalidInput("lines", "must be a list of lines")
+    if not 1 <= len(lines) <= ORDER_LINES_MAX:
         raise InvalidInput("lines", f"must hold 1 to {ORDER_LINES_MAX} lines")
     seen = set()
     for i, line in enumerate(lines):
-        check_id(f"lines[{i}].sku", line.sku)
-        check_id(f"lines[{i}].location", line.location)
-        check_qty(f"lines[{i}].qty", line.qty, LINE_QTY_MAX)
-        if (line.sku, line.location) in seen:
+        if not isinstance(line, Line):
+            raise InvalidInput(f"lines[{i}]", "must be a line of sku, location and qty")
+        pair = (line.sku, line.location)
+        # The common case, checked cheaply; the checkers below name the exact problem.
+        if not (is_plain_id(line.sku) and is_plain_id(line.location) and is_qty(line.qty)):
+            check_id(f"lines[{i}].sku", line.sku)
+            check_id(f"lines[{i}].location", line.location)
+            check_qty(f"lines[{i}].qty", line.qty, LINE_QTY_MAX)
+        if pair in seen:
             raise InvalidInput(f"lines[{i}]", "repeats a sku and location of an earlier line")
-        seen.add((line.sku, line.location))
-    return ReserveRequest(reservation_id, channel, list(lines), ttl_s)
+        seen.add(pair)
+
+
+def is_qty(value: object) -> bool:
+    return type(value) is int and 1 <= value <= LINE_QTY_MAX
 
 
 def lines_by_partition(lines: Sequence[Line]) -> dict[int, list[Line]]:

@@ -22,11 +22,12 @@ from reservations.model import (
     State,
     TransitionOutcome,
     TransitionResult,
+    check_lines,
     lines_by_partition,
     make_request,
     sorted_lines,
 )
-from reservations.settle import check_lines, settle_targets
+from reservations.settle import settle_targets
 
 Hash = dict[str, str]
 

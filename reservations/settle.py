@@ -5,12 +5,10 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from atp.limits import LINE_QTY_MAX, ORDER_LINES_MAX
-from atp.model import InvalidInput
-from atp.validate import check_id, check_optional_id, check_qty
+from atp.validate import check_id, check_optional_id
 from reservations import calls
 from reservations.legs import leg_lines, reservation_from
-from reservations.model import Line, State, TransitionOutcome, TransitionResult
+from reservations.model import Line, State, TransitionOutcome, TransitionResult, check_lines
 
 if TYPE_CHECKING:
     from reservations.service import Reservations
@@ -24,19 +22,6 @@ _LEG_FAILURES = {
     "on_hand_short": TransitionResult.on_hand_short,
     "op_conflict": TransitionResult.op_conflict,
 }
-
-
-def check_lines(lines: Sequence[Line]) -> None:
-    if not 1 <= len(lines) <= ORDER_LINES_MAX:
-        raise InvalidInput("lines", f"must hold 1 to {ORDER_LINES_MAX} lines")
-    seen = set()
-    for i, line in enumerate(lines):
-        check_id(f"lines[{i}].sku", line.sku)
-        check_id(f"lines[{i}].location", line.location)
-        check_qty(f"lines[{i}].qty", line.qty, LINE_QTY_MAX)
-        if (line.sku, line.location) in seen:
-            raise InvalidInput(f"lines[{i}]", "repeats a sku and location of an earlier line")
-        seen.add((line.sku, line.location))
 
 
 def settle_targets(
