@@ -27,7 +27,7 @@ from reservations.model import (
     make_request,
     sorted_lines,
 )
-from reservations.settle import settle_targets
+from reservations.settle import precheck, settle_targets, target_digest
 
 Hash = dict[str, str]
 
@@ -343,7 +343,11 @@ class ReferenceReservations:
         before = reservation_from(rid, header, list(legs.values()))
         allowed = (State.committed,) if action == "fulfilled" else (State.held, State.committed)
         if before.state not in allowed:
-            if action == "released" and lines is None and before.state is State.released:
+            if (
+                action == "released"
+                and lines is None
+                and before.state in (State.released, State.fulfilled)
+            ):
                 return TransitionOutcome(TransitionResult.duplicate, before)
             expired = before.state is State.expired
             return TransitionOutcome(
@@ -352,9 +356,10 @@ class ReferenceReservations:
         found = settle_targets(legs, lines)
         if isinstance(found, TransitionOutcome):
             return TransitionOutcome(found.result, before)
-        digest = f"{action}|" + ";".join(
-            f"{p}.{i}.{q}" for p, ts in sorted(found.items()) for i, _, _, q in ts
-        )
+        digest = target_digest(action, found)
+        refused = precheck(legs, found, op_id, digest)
+        if refused is not None:
+            return TransitionOutcome(refused[0], before)
         committed = header["st"] == "committed"
         replies = [
             self._leg_settle(rid, p, action, committed, ts, op_id, digest, now)

@@ -27,6 +27,7 @@ _LEG_FAILURES = {
 def settle_targets(
     legs: dict[int, dict[str, str]], lines: Sequence[Line] | None
 ) -> dict[int, list[Target]] | TransitionOutcome:
+    """Which line of which leg each asked line is; every line still open when none are named."""
     index: dict[tuple[str, str], tuple[int, int, int]] = {}
     for partition, leg in legs.items():
         for i, status in enumerate(leg_lines(leg), start=1):
@@ -43,14 +44,37 @@ def settle_targets(
             return TransitionOutcome(
                 TransitionResult.unknown_line, detail=f"no line for {line.sku} at {line.location}"
             )
-        partition, i, open_qty = found
-        if line.qty > open_qty:
-            return TransitionOutcome(
-                TransitionResult.exceeds_open,
-                detail=f"{line.sku} at {line.location}: {line.qty} asked, {open_qty} open",
-            )
+        partition, i, _ = found
         targets[partition].append((i, line.sku, line.location, line.qty))
     return targets
+
+
+def target_digest(action: str, targets: dict[int, list[Target]]) -> str:
+    return f"{action}|" + ";".join(
+        f"{p}.{i}.{q}" for p, ts in sorted(targets.items()) for i, _, _, q in ts
+    )
+
+
+def precheck(
+    legs: dict[int, dict[str, str]], targets: dict[int, list[Target]], op_id: str, digest: str
+) -> tuple[TransitionResult, str] | None:
+    """A retried op id answers from its receipt before quantities are judged, since the
+    first attempt already took them; otherwise no line may ask for more than is open."""
+    if op_id:
+        seen = {legs[p].get(f"op:{op_id}") for p in targets} - {None}
+        if seen == {digest}:
+            return TransitionResult.duplicate, ""
+        if seen:
+            return TransitionResult.op_conflict, f"op_id {op_id} was used for another request"
+    for p, ts in targets.items():
+        for i, sku, loc, qty in ts:
+            open_qty = int(legs[p][f"o{i}"])
+            if qty > open_qty:
+                return (
+                    TransitionResult.exceeds_open,
+                    f"{sku} at {loc}: {qty} asked, {open_qty} open",
+                )
+    return None
 
 
 async def settle(
@@ -71,7 +95,11 @@ async def settle(
     before = reservation_from(rid, header, list(legs.values()))
     allowed = (State.committed,) if action == "fulfilled" else (State.held, State.committed)
     if before.state not in allowed:
-        if action == "released" and lines is None and before.state is State.released:
+        if (
+            action == "released"
+            and lines is None
+            and before.state in (State.released, State.fulfilled)
+        ):
             return TransitionOutcome(TransitionResult.duplicate, before)
         result = (
             TransitionResult.expired if before.state is State.expired else TransitionResult.illegal
@@ -80,9 +108,10 @@ async def settle(
     found = settle_targets(legs, lines)
     if isinstance(found, TransitionOutcome):
         return TransitionOutcome(found.result, before, found.detail)
-    digest = f"{action}|" + ";".join(
-        f"{p}.{i}.{q}" for p, ts in sorted(found.items()) for i, _, _, q in ts
-    )
+    digest = target_digest(action, found)
+    refused = precheck(legs, found, op, digest)
+    if refused is not None:
+        return TransitionOutcome(refused[0], before, refused[1])
     committed = header["st"] == State.committed.value
     now = service.clock.now_ms()
     replies = await asyncio.gather(

@@ -1,0 +1,76 @@
+"""The pure core, without servers."""
+
+from datetime import date
+
+import pytest
+
+from atp.model import AdjustReason, Channel, InvalidInput, Position, Supply
+from atp.rules import check_adjust_sign, group_atp, promise_date
+from reservations.model import Line, LineStatus, State, derived_state, make_request
+
+TODAY = date(2026, 12, 1)
+
+
+def test_online_atp_keeps_safety_back_and_the_counter_does_not() -> None:
+    p = Position("K", "S1", on_hand=10, reserved=3, safety=2)
+    assert (p.atp(Channel.online), p.atp(Channel.store)) == (5, 7)
+    short = Position("K", "S1", on_hand=2, reserved=5, safety=1)
+    assert (short.atp(Channel.online), short.atp(Channel.store), short.short) == (0, 0, 3)
+
+
+def test_a_group_sums_members_each_clamped_at_zero() -> None:
+    members = [Position("K", "A", on_hand=1, reserved=4), Position("K", "B", on_hand=6)]
+    assert group_atp(members, Channel.store) == 6
+
+
+def test_promise_is_today_when_stock_covers_it() -> None:
+    stock = [(Position("K", "A", on_hand=5), [])]
+    assert promise_date(stock, 5, Channel.online, TODAY) == TODAY
+
+
+def test_promise_waits_for_incoming_and_covers_an_oversold_member_first() -> None:
+    a = (Position("K", "A", on_hand=0, reserved=2), [Supply("po1", 3, date(2026, 12, 5))])
+    b = (Position("K", "B", on_hand=1), [Supply("po2", 4, date(2026, 12, 9))])
+    assert promise_date([a, b], 2, Channel.online, TODAY) == date(2026, 12, 5)  # 1 + (3 - 2)
+    assert promise_date([a, b], 3, Channel.online, TODAY) == date(2026, 12, 9)
+    assert promise_date([a, b], 7, Channel.online, TODAY) is None
+
+
+def test_late_supply_counts_from_today() -> None:
+    late = (Position("K", "A"), [Supply("po1", 2, date(2026, 11, 20))])
+    assert promise_date([late], 2, Channel.store, TODAY) == TODAY
+
+
+@pytest.mark.parametrize(
+    ("reason", "delta"),
+    [
+        (AdjustReason.receipt, -1),
+        (AdjustReason.sale, 1),
+        (AdjustReason.damage, 2),
+        (AdjustReason.count_correction, 0),
+    ],
+)
+def test_the_delta_sign_must_fit_the_reason(reason: AdjustReason, delta: int) -> None:
+    with pytest.raises(InvalidInput):
+        check_adjust_sign(reason, delta)
+
+
+def test_the_request_digest_ignores_line_order() -> None:
+    lines = [Line("B", "S1", 1), Line("A", "S2", 2)]
+    first = make_request("r", "online", lines, 60)
+    again = make_request("r", "online", lines[::-1], 60)
+    other = make_request("r", "online", lines, 61)
+    assert first.digest() == again.digest() != other.digest()
+
+
+def test_a_reservation_with_nothing_open_has_ended() -> None:
+    done = [LineStatus("A", "S", 2, open=0, fulfilled=1, released=1)]
+    gone = [LineStatus("A", "S", 2, open=0, expired=2)]
+    dropped = [LineStatus("A", "S", 2, open=0, released=2)]
+    assert derived_state(State.committed, done) is State.fulfilled
+    assert derived_state(State.expired, gone) is State.expired
+    assert derived_state(State.held, dropped) is State.released
+    assert (
+        derived_state(State.committed, [LineStatus("A", "S", 2, open=1, fulfilled=1)])
+        is State.committed
+    )
