@@ -4,7 +4,6 @@ ATP_TEST_REDIS_URL picks the database (default db 15), so parallel work can be i
 Tests that kill or restart Redis start private servers (tests/servers.py), never this one.
 """
 
-import os
 import shutil
 import subprocess
 import time
@@ -12,11 +11,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 import redis
+from testenv import REDIS_URL
 
 from atp.clock import ManualClock
 from atp.engine import Engine
-
-REDIS_URL = os.environ.get("ATP_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 def _ensure_local_redis() -> None:

@@ -6,11 +6,11 @@ from datetime import date, timedelta
 
 import msgspec
 import redis as sync_redis
-from conftest import REDIS_URL
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 from invariants_ledger import check_ledger_invariants
+from testenv import REDIS_URL
 
 from atp.clock import ManualClock
 from atp.engine import Engine
@@ -32,7 +32,9 @@ op_ids = st.sampled_from(["", "", "op1", "op2"])
 rids = st.sampled_from(RESERVATION_IDS)
 channels = st.sampled_from(list(Channel))
 order_lines = st.lists(
-    st.tuples(skus, locations, st.integers(1, 3)), min_size=1, max_size=3,
+    st.tuples(skus, locations, st.integers(1, 3)),
+    min_size=1,
+    max_size=3,
     unique_by=lambda t: (t[0], t[1]),
 ).map(lambda ts: [Line(*t) for t in ts])
 
@@ -74,8 +76,10 @@ class LedgerMachine(RuleBasedStateMachine):
     def same_stock(real, model) -> None:  # type: ignore[no-untyped-def]
         assert (real.result, real.position) == (model.result, model.position)
 
-    @initialize(on_hand=st.lists(st.integers(0, 9), min_size=8, max_size=8),
-                safety=st.lists(st.integers(0, 2), min_size=8, max_size=8))
+    @initialize(
+        on_hand=st.lists(st.integers(0, 9), min_size=8, max_size=8),
+        safety=st.lists(st.integers(0, 2), min_size=8, max_size=8),
+    )
     def stock_up(self, on_hand: list[int], safety: list[int]) -> None:
         pairs = [(sku, loc) for sku in SKUS for loc in LOCATIONS]
         for (sku, loc), qty, buffer in zip(pairs, on_hand, safety, strict=True):
@@ -89,18 +93,28 @@ class LedgerMachine(RuleBasedStateMachine):
         real = self.run(self.engine.stock.adjust(sku, loc, delta, reason, op or None))
         self.same_stock(real, self.ledger.adjust(sku, loc, delta, reason, op, self.now))
 
-    @rule(sku=skus, loc=locations, delta=st.integers(-6, 12).filter(bool), op=op_ids, data=st.data())
+    @rule(
+        sku=skus, loc=locations, delta=st.integers(-6, 12).filter(bool), op=op_ids, data=st.data()
+    )
     def adjust(self, sku: str, loc: str, delta: int, op: str, data: st.DataObject) -> None:
         ups = [AdjustReason.receipt, AdjustReason.return_, AdjustReason.count_correction]
         downs = [AdjustReason.sale, AdjustReason.damage, AdjustReason.count_correction]
         reason = data.draw(st.sampled_from(ups if delta > 0 else downs)).value
         self.adjust_both(sku, loc, delta, reason, op)
 
-    @rule(sku=skus, loc=locations, value=st.integers(0, 12), expected=st.none() | st.integers(0, 12),
-          op=op_ids)
+    @rule(
+        sku=skus,
+        loc=locations,
+        value=st.integers(0, 12),
+        expected=st.none() | st.integers(0, 12),
+        op=op_ids,
+    )
     def count(self, sku: str, loc: str, value: int, expected: int | None, op: str) -> None:
-        real = self.run(self.engine.stock.set_on_hand(
-            sku, loc, value, expected_on_hand=expected, op_id=op or None))
+        real = self.run(
+            self.engine.stock.set_on_hand(
+                sku, loc, value, expected_on_hand=expected, op_id=op or None
+            )
+        )
         model = self.ledger.set_on_hand(sku, loc, value, expected, "cycle_count", op, self.now)
         self.same_stock(real, model)
 
@@ -109,8 +123,13 @@ class LedgerMachine(RuleBasedStateMachine):
         real = self.run(self.engine.stock.set_safety(sku, loc, safety, op or None))
         self.same_stock(real, self.ledger.set_safety(sku, loc, safety, op, self.now))
 
-    @rule(sku=skus, loc=locations, supply=st.sampled_from(["po1", "po2"]), qty=st.integers(1, 5),
-          days=st.integers(0, 9))
+    @rule(
+        sku=skus,
+        loc=locations,
+        supply=st.sampled_from(["po1", "po2"]),
+        qty=st.integers(1, 5),
+        days=st.integers(0, 9),
+    )
     def add_incoming(self, sku: str, loc: str, supply: str, qty: int, days: int) -> None:
         on = TODAY + timedelta(days=days)
         real = self.run(self.engine.stock.add_incoming(sku, loc, supply, qty, on))
@@ -165,8 +184,14 @@ class LedgerMachine(RuleBasedStateMachine):
         current = self.model.get(rid)
         if current is None or data.draw(st.booleans()):
             return None  # the whole reservation
-        picked = data.draw(st.lists(st.sampled_from(current.lines), min_size=1, max_size=2,
-                                    unique_by=lambda ln: (ln.sku, ln.location)))
+        picked = data.draw(
+            st.lists(
+                st.sampled_from(current.lines),
+                min_size=1,
+                max_size=2,
+                unique_by=lambda ln: (ln.sku, ln.location),
+            )
+        )
         return [Line(ln.sku, ln.location, data.draw(st.integers(1, 3))) for ln in picked]
 
     @precondition(lambda self: bool(self.model.headers))
@@ -209,7 +234,9 @@ class LegByLegMachine(LedgerMachine):
 
 
 _SETTINGS = settings(
-    max_examples=60, stateful_step_count=50, deadline=None,
+    max_examples=60,
+    stateful_step_count=50,
+    deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
 LedgerMachine.TestCase.settings = _SETTINGS
