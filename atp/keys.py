@@ -6,6 +6,7 @@ event stream of a partition live together; a reservation's header lives in the p
 of its id.
 """
 
+import functools
 import zlib
 
 from atp.limits import LEDGER_PARTITIONS
@@ -14,6 +15,11 @@ PREFIX = "atp"
 META_TAG = "{meta}"
 
 
+# Hot paths build keys per line; a bounded cache of the sku -> partition hash pays off.
+PARTITION_CACHE_MAX = 1 << 16
+
+
+@functools.lru_cache(maxsize=PARTITION_CACHE_MAX)
 def partition_of_sku(sku: str) -> int:
     return zlib.crc32(sku.encode()) % LEDGER_PARTITIONS
 
@@ -22,12 +28,15 @@ def partition_of_reservation(reservation_id: str) -> int:
     return zlib.crc32(b"r:" + reservation_id.encode()) % LEDGER_PARTITIONS
 
 
+_TAGS = tuple(f"{{p{partition:02d}}}" for partition in range(LEDGER_PARTITIONS))
+
+
 def tag(partition: int) -> str:
-    return f"{{p{partition:02d}}}"
+    return _TAGS[partition]
 
 
 def position(sku: str, location: str) -> str:
-    return f"{PREFIX}:{tag(partition_of_sku(sku))}:pos:{location}:{sku}"
+    return f"{PREFIX}:{_TAGS[partition_of_sku(sku)]}:pos:{location}:{sku}"
 
 
 def incoming(sku: str, location: str) -> str:
