@@ -13,6 +13,8 @@ from atp.limits import LEDGER_PARTITIONS
 
 PREFIX = "atp"
 META_TAG = "{meta}"
+# Set when a ledger is made; a rebuild sets a new one, so replicas know to reload.
+EPOCH = f"{PREFIX}:{META_TAG}:epoch"
 
 
 # Hot paths build keys per line; a bounded cache of the sku -> partition hash pays off.

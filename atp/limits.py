@@ -44,3 +44,9 @@ assert BATCH_SKUS_MAX * BATCH_LOCATIONS_MAX >= BATCH_POSITIONS_MAX
 assert RESERVATION_TTL_S_MIN <= RESERVATION_TTL_S_DEFAULT <= RESERVATION_TTL_S_MAX
 assert RETENTION_S >= RESERVATION_TTL_S_MAX
 assert QTY_MAX < 2**53  # Lua numbers are doubles
+
+# The in-memory replica (atp/replica.py).
+REPLICA_READ_BATCH_MAX = 1_000  # entries per XREAD, keys per SCAN page and snapshot read
+REPLICA_BLOCK_MS = 100  # a tail read waits at most this long for new entries
+REPLICA_CHECK_INTERVAL_MS = 1_000  # how often gaps (trimmed streams) and rebuilds are looked for
+REPLICA_LAG_SAMPLES_MAX = 10_000  # recent lags kept for percentiles

@@ -1,0 +1,258 @@
+"""The in-memory replica of the ledger in every engine process.
+
+Load: note each partition's stream position, then SCAN and read every position (not
+atomically), then tail the streams from the noted positions. Each event carries the
+position *after* it, so applying an event is idempotent and the copy converges to Redis;
+it is ready once it has applied everything Redis had when the load finished. It reloads
+rather than guessing when a stream was trimmed past its cursor or the ledger's epoch
+changed (a rebuild, or a Redis that came back empty). Writes never go through it.
+"""
+
+import asyncio
+import collections
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from atp import keys
+from atp.limits import (
+    LEDGER_PARTITIONS,
+    REPLICA_BLOCK_MS,
+    REPLICA_CHECK_INTERVAL_MS,
+    REPLICA_LAG_SAMPLES_MAX,
+    REPLICA_READ_BATCH_MAX,
+)
+from atp.model import Supply
+from atp.packed import PackedPositions
+from atp.redis_io import RedisIO
+from atp.rules import day_from_number
+from atp.scripts import load_script
+
+log = logging.getLogger(__name__)
+_READ = load_script("atp.lua", "read_positions")
+
+
+async def ensure_epoch(redis: RedisIO) -> str:
+    """The ledger's epoch: made once when the ledger is new; a rebuild sets a new one."""
+    await redis.command("SET", keys.EPOCH, uuid.uuid4().hex, "NX")
+    return str(await redis.command("GET", keys.EPOCH))
+
+
+def _stream_id(value: str) -> tuple[int, int]:
+    ms, _, seq = value.partition("-")
+    return int(ms), int(seq or 0)
+
+
+class Replica:
+    def __init__(self, redis: RedisIO, tail: RedisIO) -> None:
+        """``tail`` is a connection of its own: blocking reads would stall ``redis``.
+        One multi-stream XREAD follows every partition, so this needs a single Redis."""
+        if not (redis.cross_slot_scripts and tail.cross_slot_scripts):
+            raise ValueError("the replica follows all partitions in one XREAD: single Redis only")
+        self._redis = redis
+        self.tail = tail
+        self.positions = PackedPositions()
+        self.cursors = ["0-0"] * LEDGER_PARTITIONS  # last applied entry per partition
+        self.applied = [0] * LEDGER_PARTITIONS  # global index of that entry in its stream
+        self.epoch: str | None = None
+        self.ready = False
+        self.loads = 0
+        self.lag_ms: collections.deque[float] = collections.deque(maxlen=REPLICA_LAG_SAMPLES_MAX)
+        self._targets: list[tuple[int, int]] = []
+        self._changed = asyncio.Condition()
+        self._task: asyncio.Task[None] | None = None
+
+    # -- loading -----------------------------------------------------------------------
+    async def _stream_info(self) -> list[tuple[str, int, int]]:
+        """(last id, entries ever added, length) per partition; zeros for a missing stream."""
+        info = []
+        for partition in range(LEDGER_PARTITIONS):
+            try:
+                raw = await self._redis.command("XINFO", "STREAM", keys.stream(partition))
+            except Exception as error:  # no such key: the stream has no entry yet
+                if "no such key" not in str(error):
+                    raise
+                info.append(("0-0", 0, 0))
+                continue
+            fields = raw if isinstance(raw, dict) else dict(zip(raw[::2], raw[1::2], strict=False))
+            info.append(
+                (
+                    str(fields["last-generated-id"]),
+                    int(fields["entries-added"]),
+                    int(fields["length"]),
+                )
+            )
+        return info
+
+    async def _scan(self, pattern: str) -> list[str]:
+        found: list[str] = []
+        cursor = "0"
+        while True:
+            cursor, batch = await self._redis.command(
+                "SCAN", cursor, "MATCH", pattern, "COUNT", REPLICA_READ_BATCH_MAX
+            )
+            found += batch
+            if str(cursor) == "0":
+                return found
+
+    async def load(self) -> None:
+        self.ready = False
+        self.epoch = await ensure_epoch(self._redis)
+        started = await self._stream_info()
+        self.positions = PackedPositions()
+        self.cursors = [last for last, _, _ in started]
+        self.applied = [added for _, added, _ in started]
+        pairs = []
+        for key in await self._scan(f"{keys.PREFIX}:*:pos:*"):
+            location, sku = key.split(":pos:", 1)[1].split(":", 1)
+            pairs.append((sku, location))
+        for at in range(0, len(pairs), REPLICA_READ_BATCH_MAX):
+            await self._load_batch(pairs[at : at + REPLICA_READ_BATCH_MAX])
+        finished = await self._stream_info()
+        self._targets = [_stream_id(last) for last, _, _ in finished]
+        self.loads += 1
+        self._check_ready()
+
+    async def _load_batch(self, pairs: list[tuple[str, str]]) -> None:
+        key_list = [keys.position(s, loc) for s, loc in pairs] + [
+            keys.incoming(s, loc) for s, loc in pairs
+        ]
+        if self._redis.cross_slot_scripts:
+            groups = [list(range(len(pairs)))]
+        else:
+            by_partition: dict[int, list[int]] = collections.defaultdict(list)
+            for i, (sku, _) in enumerate(pairs):
+                by_partition[keys.partition_of_sku(sku)].append(i)
+            groups = list(by_partition.values())
+        calls = [
+            (_READ, [key_list[i] for i in g] + [key_list[len(pairs) + i] for i in g], ["1"])
+            for g in groups
+        ]
+        for group, (flat, supplies) in zip(groups, await self._redis.run_many(calls), strict=True):
+            for n, i in enumerate(group):
+                sku, location = pairs[i]
+                values = (flat[4 * n], flat[4 * n + 1], flat[4 * n + 2], flat[4 * n + 3])
+                self.positions.set(sku, location, values)
+                raw = supplies[n]
+                for supply_id, value in zip(raw[::2], raw[1::2], strict=True):
+                    qty, day = value.split("|")
+                    self.positions.set_supply(
+                        sku, location, Supply(supply_id, int(qty), day_from_number(int(day)))
+                    )
+
+    def _check_ready(self) -> None:
+        if not self.ready and all(
+            _stream_id(c) >= t for c, t in zip(self.cursors, self._targets, strict=True)
+        ):
+            self.ready = True
+
+    # -- tailing -----------------------------------------------------------------------
+    def apply(self, partition: int, stream_id: str, fields: dict[str, str], now_ms: float) -> None:
+        sku = fields.get("sku")
+        if sku:
+            location = fields["loc"]
+            values = (int(fields["oh"]), int(fields["rs"]), int(fields["sf"]), int(fields["in"]))
+            self.positions.set(sku, location, values)
+            kind = fields["t"]
+            if kind == "incoming_added":
+                supply_id, _, day = fields["why"].rpartition("@")
+                supply = Supply(supply_id, int(fields["din"]), day_from_number(int(day)))
+                self.positions.set_supply(sku, location, supply)
+            elif kind == "incoming_removed":
+                self.positions.drop_supply(sku, location, fields["why"])
+        self.cursors[partition] = stream_id
+        self.applied[partition] += 1
+        self.lag_ms.append(now_ms - _stream_id(stream_id)[0])
+
+    async def _read_once(self) -> int:
+        streams = [keys.stream(p) for p in range(LEDGER_PARTITIONS)]
+        reply = await self.tail.command(
+            "XREAD",
+            "COUNT",
+            REPLICA_READ_BATCH_MAX,
+            "BLOCK",
+            REPLICA_BLOCK_MS,
+            "STREAMS",
+            *streams,
+            *self.cursors,
+        )
+        if not reply:
+            return 0
+        now_ms = time.time() * 1000
+        applied = 0
+        for stream, entries in _stream_entries(reply):
+            partition = keys.partition_of_key(stream)
+            for stream_id, flat in entries:
+                fields = (
+                    flat
+                    if isinstance(flat, dict)
+                    else dict(zip(flat[::2], flat[1::2], strict=True))
+                )
+                self.apply(partition, stream_id, fields, now_ms)
+                applied += 1
+        self._check_ready()
+        async with self._changed:
+            self._changed.notify_all()
+        return applied
+
+    async def _needs_reload(self) -> bool:
+        epoch = await self._redis.command("GET", keys.EPOCH)
+        if epoch != self.epoch:
+            log.warning("ledger epoch changed (%s -> %s): reloading the replica", self.epoch, epoch)
+            return True
+        for partition, (_, added, length) in enumerate(await self._stream_info()):
+            if self.applied[partition] < added - length:
+                log.warning("partition %d trimmed past the replica's cursor: reloading", partition)
+                return True
+        return False
+
+    async def _run(self) -> None:
+        checked = time.monotonic()
+        while True:
+            try:
+                if time.monotonic() - checked >= REPLICA_CHECK_INTERVAL_MS / 1000:
+                    checked = time.monotonic()
+                    if await self._needs_reload():
+                        await self.load()
+                await self._read_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # Redis away: stay up, say not ready, load again when it is back
+                log.exception("replica tail failed; reloading when Redis answers")
+                self.ready = False
+                await asyncio.sleep(REPLICA_CHECK_INTERVAL_MS / 1000)
+                with contextlib.suppress(Exception):
+                    await self.load()
+
+    async def start(self) -> None:
+        await self.load()
+        self._task = asyncio.create_task(self._run(), name="replica-tail")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def caught_up(self, targets: Sequence[tuple[int, str]], timeout_s: float) -> bool:
+        """Waits until every (partition, stream id) given has been applied."""
+        wanted = [(p, _stream_id(i)) for p, i in targets]
+
+        def done() -> bool:
+            return all(_stream_id(self.cursors[p]) >= i for p, i in wanted)
+
+        async with self._changed:
+            try:
+                async with asyncio.timeout(timeout_s):
+                    await self._changed.wait_for(done)
+            except TimeoutError:
+                return False
+        return True
+
+
+def _stream_entries(reply: Any) -> list[tuple[str, list[Any]]]:
+    return [(stream, entries) for stream, entries in reply]
