@@ -13,7 +13,9 @@ LEDGER_PARTITIONS: Final = 32
 ID_LENGTH_MAX: Final = 64  # sku, location, group, reservation and operation ids
 REASON_LENGTH_MAX: Final = 32
 
-QTY_MAX: Final = 1_000_000_000  # on hand, safety, incoming and deltas stay far below 2**53
+# On hand, safety, a supply, a delta. The replica packs counts in int32 cells: on hand and
+# reserved stay <= QTY_MAX, incoming <= QTY_MAX x INCOMING_PER_POSITION_MAX < 2**31.
+QTY_MAX: Final = 20_000_000
 LINE_QTY_MAX: Final = 1_000_000
 ORDER_LINES_MAX: Final = 100
 
@@ -44,6 +46,7 @@ assert BATCH_SKUS_MAX * BATCH_LOCATIONS_MAX >= BATCH_POSITIONS_MAX
 assert RESERVATION_TTL_S_MIN <= RESERVATION_TTL_S_DEFAULT <= RESERVATION_TTL_S_MAX
 assert RETENTION_S >= RESERVATION_TTL_S_MAX
 assert QTY_MAX < 2**53  # Lua numbers are doubles
+assert QTY_MAX * INCOMING_PER_POSITION_MAX < 2**31
 
 # The in-memory replica (atp/replica.py).
 REPLICA_READ_BATCH_MAX = 1_000  # entries per XREAD, keys per SCAN page and snapshot read

@@ -66,6 +66,7 @@ class StockResult(enum.StrEnum):
     duplicate = "duplicate"  # same op id and body: the first reply, replayed
     op_conflict = "op_conflict"  # same op id, another body
     negative_on_hand = "negative_on_hand"
+    over_limit = "over_limit"  # on hand would pass QTY_MAX
     expected_mismatch = "expected_mismatch"
     supply_conflict = "supply_conflict"  # supply id exists with another qty or date
     supply_not_found = "supply_not_found"

@@ -1,8 +1,8 @@
-"""Positions packed in arrays: one int64 column per location, four cells per SKU index.
+"""Positions packed in arrays: one int32 column per location, four cells per SKU index.
 
-A dict of Position objects costs ~300 bytes a position; this costs 32 bytes per cell of the
-SKU x location grid plus each name once, so dense retail grids stay well under 64 bytes a
-position (measured in bench/replica.py). Cells never written read as zero, like the ledger.
+A dict of Position objects costs ~300 bytes a position; this costs 16 bytes (four int32, see
+QTY_MAX) per cell of the SKU x location grid plus each name once, so dense retail grids stay
+well under 64 bytes a position (bench/replica.py). Cells never written read as zero.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ class PackedPositions:
         index = self.location_index.get(location)
         if index is None:
             index = self.location_index[location] = len(self.columns)
-            self.columns.append(array("q"))
+            self.columns.append(array("i"))
         return self.columns[index]
 
     def set(self, sku: str, location: str, values: tuple[int, int, int, int]) -> None:
@@ -57,6 +57,27 @@ class PackedPositions:
 
     def position(self, sku: str, location: str) -> Position:
         return Position(sku, location, *self.get(sku, location))
+
+    def rows(
+        self, skus: list[str], locations: list[str]
+    ) -> list[tuple[str, str, int, int, int, int]]:
+        """Every sku x location (sku-major), each name looked up once: a storefront page."""
+        columns = []
+        for location in locations:
+            at = self.location_index.get(location)
+            columns.append((location, self.columns[at] if at is not None else None))
+        rows = []
+        for sku in skus:
+            index = self.sku_index.get(sku)
+            at = -1 if index is None else index * FIELDS
+            for location, column in columns:
+                if column is None or at < 0 or at >= len(column):
+                    rows.append((sku, location, 0, 0, 0, 0))
+                else:
+                    rows.append(
+                        (sku, location, column[at], column[at + 1], column[at + 2], column[at + 3])
+                    )
+        return rows
 
     def set_supply(self, sku: str, location: str, supply: Supply) -> None:
         self.supplies.setdefault((sku, location), {})[supply.supply_id] = supply

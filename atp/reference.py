@@ -122,6 +122,8 @@ class ReferenceLedger:
         def change(v: Vector) -> Vector | StockResult:
             if v[0] + delta < 0:
                 return StockResult.negative_on_hand
+            if v[0] + delta > QTY_MAX:
+                return StockResult.over_limit
             return [v[0] + delta, v[1], v[2], v[3]]
 
         digest = f"adjust|{loc}|{sku}|{delta}|{reason}"

@@ -10,6 +10,7 @@ changed (a rebuild, or a Redis that came back empty). Writes never go through it
 
 import asyncio
 import collections
+import collections.abc
 import contextlib
 import logging
 import time
@@ -87,16 +88,17 @@ class Replica:
             )
         return info
 
-    async def _scan(self, pattern: str) -> list[str]:
-        found: list[str] = []
+    async def _scan(self, pattern: str) -> "collections.abc.AsyncIterator[list[str]]":
+        """SCAN page by page: a million keys are never held at once."""
         cursor = "0"
         while True:
             cursor, batch = await self._redis.command(
                 "SCAN", cursor, "MATCH", pattern, "COUNT", REPLICA_READ_BATCH_MAX
             )
-            found += batch
+            if batch:
+                yield batch
             if str(cursor) == "0":
-                return found
+                return
 
     async def load(self) -> None:
         self.ready = False
@@ -105,12 +107,12 @@ class Replica:
         self.positions = PackedPositions()
         self.cursors = [last for last, _, _ in started]
         self.applied = [added for _, added, _ in started]
-        pairs = []
-        for key in await self._scan(f"{keys.PREFIX}:*:pos:*"):
-            location, sku = key.split(":pos:", 1)[1].split(":", 1)
-            pairs.append((sku, location))
-        for at in range(0, len(pairs), REPLICA_READ_BATCH_MAX):
-            await self._load_batch(pairs[at : at + REPLICA_READ_BATCH_MAX])
+        async for page in self._scan(f"{keys.PREFIX}:*:pos:*"):
+            pairs = []
+            for key in page:
+                location, sku = key.split(":pos:", 1)[1].split(":", 1)
+                pairs.append((sku, location))
+            await self._load_batch(pairs)
         finished = await self._stream_info()
         self._targets = [_stream_id(last) for last, _, _ in finished]
         self.loads += 1

@@ -88,6 +88,7 @@ class Stock:
             self._clock.now_ms(),
             EVENT_STREAM_MAXLEN,
             RETENTION_S,
+            QTY_MAX,
         ]
         return outcome_from_reply(sku, location, await self._redis.run(_ADJUST, keys_, args))
 

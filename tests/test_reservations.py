@@ -92,3 +92,11 @@ async def test_a_count_below_reserved_is_accepted_and_shows_the_position_short(
     assert counted.ok and counted.position.short == 2
     stale = await engine.stock.set_on_hand("TEE", "OSL-1", 9, expected_on_hand=5)
     assert stale.result.value == "expected_mismatch" and stale.position.on_hand == 2
+
+
+async def test_on_hand_never_passes_the_quantity_limit(engine: Engine) -> None:
+    from atp.limits import QTY_MAX
+
+    assert (await engine.stock.adjust("TEE", "OSL-1", QTY_MAX, "receipt")).ok
+    over = await engine.stock.adjust("TEE", "OSL-1", 1, "receipt")
+    assert over.result.value == "over_limit" and over.position.on_hand == QTY_MAX

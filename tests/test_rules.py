@@ -74,3 +74,19 @@ def test_a_reservation_with_nothing_open_has_ended() -> None:
         derived_state(State.committed, [LineStatus("A", "S", 2, open=1, fulfilled=1)])
         is State.committed
     )
+
+
+def test_packed_rows_read_unknown_cells_as_zero() -> None:
+    from atp.packed import PackedPositions
+
+    packed = PackedPositions()
+    packed.set("A", "S1", (3, 1, 0, 2))
+    packed.set("B", "S2", (5, 0, 1, 0))
+    assert packed.rows(["A", "B", "C"], ["S1", "S2"]) == [
+        ("A", "S1", 3, 1, 0, 2),
+        ("A", "S2", 0, 0, 0, 0),
+        ("B", "S1", 0, 0, 0, 0),
+        ("B", "S2", 5, 0, 1, 0),
+        ("C", "S1", 0, 0, 0, 0),
+        ("C", "S2", 0, 0, 0, 0),
+    ]

@@ -1,0 +1,196 @@
+"""Store registers (POS) replaying their offline queues: sales, returns and voids.
+
+Two steps per batch, each idempotent:
+1. ``pos_claim.lua`` records every event in the device's log (one hash in the partition of
+   the device id), in device order: an event id is claimed once with its body's digest,
+   a device_seq belongs to one event id. Conflicts are answered here and go no further.
+2. ``pos_apply.lua`` applies each claimed event to its position (the partition of its SKU)
+   guarded by a receipt, so a replay after a crash between the steps applies it once.
+A sale is always accepted: the customer has the item in hand. What it takes beyond the
+store's availability is recorded as an oversell, never as a silent negative.
+"""
+
+import asyncio
+import enum
+import functools
+import zlib
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Final
+
+import msgspec
+
+from atp import keys
+from atp.clock import Clock, ServerClock
+from atp.limits import EVENT_STREAM_MAXLEN, LEDGER_PARTITIONS, LINE_QTY_MAX, RETENTION_S
+from atp.model import InvalidInput
+from atp.redis_io import Arg, RedisIO
+from atp.scripts import load_script
+from atp.validate import check_id, check_int
+
+# Bounds of one replay call; an offline register sends its queue in batches of this size.
+POS_BATCH_MAX: Final = 500
+DEVICE_SEQ_MAX: Final = 2**53 - 1  # device counters travel as JSON numbers
+
+_CLAIM = load_script("atp.lua", "pos_claim")
+_APPLY = load_script("atp.lua", "pos_apply")
+_OVERSOLD = load_script("atp.lua", "pos_oversold")
+
+
+class PosKind(enum.StrEnum):
+    sale = "sale"
+    return_ = "return"
+    void = "void"
+
+
+class PosStatus(enum.StrEnum):
+    applied = "applied"
+    duplicate = "duplicate"  # same event id and body, seen before: nothing changed again
+    conflict = "conflict"  # same event id (or device_seq) with another body
+
+
+class PosEvent(msgspec.Struct, frozen=True):
+    kind: PosKind
+    event_id: str
+    device_seq: int
+    occurred_at_ms: int
+    sku: str = ""
+    location: str = ""
+    qty: int = 0
+    voids: str = ""  # a void's target event id
+
+    def digest(self) -> str:
+        return (
+            f"{self.kind.value}|{self.device_seq}|{self.occurred_at_ms}|{self.sku}|"
+            f"{self.location}|{self.qty}|{self.voids}"
+        )
+
+
+class PosResult(msgspec.Struct, frozen=True):
+    event_id: str
+    status: PosStatus
+    oversold: int = 0
+    detail: str = ""
+
+
+# -- keys (all carry the partition hash tag of atp.keys) -------------------------------
+
+
+def partition_of_device(device_id: str) -> int:
+    return zlib.crc32(b"d:" + device_id.encode()) % LEDGER_PARTITIONS
+
+
+def device_log(device_id: str) -> str:
+    return f"{keys.PREFIX}:{keys.tag(partition_of_device(device_id))}:posdev:{device_id}"
+
+
+@functools.lru_cache(maxsize=65_536)
+def _position_key(sku: str, location: str) -> str:
+    """Availability reads ask for the same hot positions again and again (crc32 and
+    formatting cost more than the Redis call's share per position)."""
+    return keys.position(sku, location)
+
+
+def receipt(sku: str, device_id: str, event_id: str) -> str:
+    """Lives beside the SKU's position, so the apply script touches one slot."""
+    return f"{keys.PREFIX}:{keys.tag(keys.partition_of_sku(sku))}:posrc:{device_id}:{event_id}"
+
+
+# -- validation ------------------------------------------------------------------------
+
+
+def check_batch(device_id: str, events: Sequence[PosEvent]) -> None:
+    check_id("device_id", device_id)
+    if not 1 <= len(events) <= POS_BATCH_MAX:
+        raise InvalidInput("events", f"must hold 1 to {POS_BATCH_MAX} events")
+    previous = -1
+    for i, event in enumerate(events):
+        at = f"events[{i}]"
+        check_id(f"{at}.event_id", event.event_id)
+        check_int(f"{at}.device_seq", event.device_seq, 0, DEVICE_SEQ_MAX)
+        if event.device_seq <= previous:
+            raise InvalidInput(f"{at}.device_seq", "must increase within a batch (device order)")
+        previous = event.device_seq
+        if event.kind is PosKind.void:
+            check_id(f"{at}.voids", event.voids)
+        else:
+            check_id(f"{at}.sku", event.sku)
+            check_id(f"{at}.location", event.location)
+            check_int(f"{at}.qty", event.qty, 1, LINE_QTY_MAX)
+
+
+class Pos:
+    def __init__(self, redis: RedisIO, clock: Clock | None = None) -> None:
+        self._redis = redis
+        self._clock = clock or ServerClock()
+
+    async def replay(self, device_id: str, events: Sequence[PosEvent]) -> list[PosResult]:
+        """Apply a register's queue in device order; each event takes effect once."""
+        check_batch(device_id, events)
+        args: list[Arg] = [RETENTION_S]
+        for e in events:
+            args += [e.event_id, e.device_seq, e.digest(), e.kind.value]
+            args += [e.sku, e.location, e.qty, e.voids]
+        flat = await self._redis.run(_CLAIM, [device_log(device_id)], args)
+        results: list[PosResult | None] = [None] * len(events)
+        # Order matters within a position (oversells, voids), and a void shares its
+        # target's SKU: apply each partition's events in device order, partitions at once.
+        by_partition: dict[int, list[tuple[int, PosEvent, list[str]]]] = defaultdict(list)
+        for i, event in enumerate(events):
+            status, kind, sku, loc, qty, detail = (str(v) for v in flat[6 * i : 6 * i + 6])
+            if status == "conflict":
+                results[i] = PosResult(event.event_id, PosStatus.conflict, 0, detail)
+                continue
+            by_partition[keys.partition_of_sku(sku)].append((i, event, [kind, sku, loc, qty]))
+        await asyncio.gather(
+            *(self._apply_in_order(device_id, batch, results) for batch in by_partition.values())
+        )
+        return [r for r in results if r is not None]
+
+    async def _apply_in_order(
+        self,
+        device_id: str,
+        batch: list[tuple[int, PosEvent, list[str]]],
+        results: list[PosResult | None],
+    ) -> None:
+        for i, event, (kind, sku, loc, qty) in batch:
+            own = receipt(sku, device_id, event.event_id)
+            target = receipt(sku, device_id, event.voids) if event.voids else own
+            keys_ = [keys.position(sku, loc), keys.stream(keys.partition_of_sku(sku)), own, target]
+            mode = "void" if event.kind is PosKind.void else kind
+            args: list[Arg] = [
+                mode,
+                sku,
+                loc,
+                qty,
+                f"{device_id}/{event.event_id}",
+                self._clock.now_ms(),
+                EVENT_STREAM_MAXLEN,
+                RETENTION_S,
+                event.event_id,
+            ]
+            status, oversold, detail = await self._redis.run(_APPLY, keys_, args)
+            results[i] = PosResult(event.event_id, PosStatus(status), int(oversold), str(detail))
+
+    async def oversold(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """Units oversold at each (sku, location); one call per partition on a cluster."""
+        if not pairs:
+            return {}
+        if self._redis.cross_slot_scripts:
+            batches = [list(pairs)]
+        else:
+            grouped: dict[int, list[tuple[str, str]]] = defaultdict(list)
+            for pair in pairs:
+                grouped[keys.partition_of_sku(pair[0])].append(pair)
+            batches = list(grouped.values())
+        replies = await asyncio.gather(
+            *(
+                self._redis.run(_OVERSOLD, [_position_key(s, loc) for s, loc in batch], [])
+                for batch in batches
+            )
+        )
+        return {
+            pair: int(v)
+            for batch, reply in zip(batches, replies, strict=True)
+            for pair, v in zip(batch, reply, strict=True)
+        }
