@@ -1,0 +1,1 @@
+"""PostgreSQL system of record: catalog, event journal, durability, rebuild and bulk loads."""

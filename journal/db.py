@@ -1,0 +1,57 @@
+"""Where PostgreSQL is and how to reach it; pools are created by their owners' lifespans."""
+
+import os
+from typing import TYPE_CHECKING, TypeAlias
+from urllib.parse import urlparse, urlunparse
+
+import asyncpg
+
+if TYPE_CHECKING:
+    from asyncpg.pool import PoolConnectionProxy
+
+    # A bare connection or one borrowed from a pool: the code using it cannot tell.
+    Conn: TypeAlias = asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]
+else:
+    Conn = asyncpg.Connection
+
+DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/atp"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def dsn_from_env() -> str:
+    return os.environ.get("ATP_PG_DSN", DEFAULT_DSN)
+
+
+def redis_url_from_env() -> str:
+    return os.environ.get("ATP_REDIS_URL", DEFAULT_REDIS_URL)
+
+
+def database_name(dsn: str) -> str:
+    name = urlparse(dsn).path.lstrip("/")
+    if not name:
+        raise ValueError(f"the PostgreSQL DSN names no database: {dsn}")
+    return name
+
+
+async def create_database(dsn: str) -> bool:
+    """Creates the DSN's database if it is missing (via the server's postgres database).
+    Returns True when it was created."""
+    name = database_name(dsn)
+    admin = urlunparse(urlparse(dsn)._replace(path="/postgres"))
+    conn = await asyncpg.connect(admin)
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if exists:
+            return False
+        # Identifiers cannot be parameters; quote_ident makes any name safe.
+        quoted = await conn.fetchval("SELECT quote_ident($1)", name)
+        await conn.execute(f"CREATE DATABASE {quoted}")
+        return True
+    finally:
+        await conn.close()
+
+
+async def create_pool(dsn: str, max_size: int = 4) -> asyncpg.Pool:
+    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=max_size)
+    assert pool is not None
+    return pool

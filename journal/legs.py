@@ -1,0 +1,171 @@
+"""Folding journaled events back into the Redis structures a rebuild restores: incoming
+supply hashes, live reservations (headers, legs, expiry entries) and stock op receipts."""
+
+import json
+import time
+from collections import defaultdict
+from collections.abc import Iterable
+
+import asyncpg
+import msgspec
+
+from atp import keys
+from atp.limits import LEG_EXPIRY_GRACE_MS, RETENTION_S
+from journal.bulk import BulkWriter
+from journal.db import Conn
+
+_RID_CHUNK = 5_000
+Row = asyncpg.Record
+
+
+async def load_incoming(conn: Conn, pipe: BulkWriter) -> int:
+    rows = await conn.fetch(
+        "SELECT sku, location, type, reason, d_incoming FROM ledger_events"
+        " WHERE type IN ('incoming_added', 'incoming_removed')"
+        " ORDER BY partition, stream_ms, stream_seq"
+    )
+    supplies: dict[tuple[str, str], dict[str, str]] = defaultdict(dict)
+    for r in rows:
+        held = supplies[(r["sku"], r["location"])]
+        if r["type"] == "incoming_added":  # reason is "<supply id>@<day number>"
+            supply_id, day = r["reason"].rsplit("@", 1)
+            held[supply_id] = f"{r['d_incoming']}|{day}"
+        else:
+            held.pop(r["reason"], None)
+    count = 0
+    for (sku, location), held in supplies.items():
+        if held:
+            flat = [v for item in held.items() for v in item]
+            await pipe.command("HSET", keys.incoming(sku, location), *flat)
+            count += len(held)
+    return count
+
+
+class _Line(msgspec.Struct):
+    sku: str
+    location: str
+    qty: int = 0
+    open: int = 0
+    fulfilled: int = 0
+    released: int = 0
+    expired: int = 0
+
+
+def fold_legs(rows: Iterable[Row]) -> dict[tuple[str, int], list[_Line]]:
+    """Per (reservation id, partition), the leg's lines in order, from its position events."""
+    legs: dict[tuple[str, int], list[_Line]] = {}
+    for row in rows:
+        key = (str(row["reservation_id"]), int(row["partition"]))
+        kind, moved = str(row["type"]), abs(int(row["d_reserved"]))
+        if kind == "rolled_back":  # the leg was deleted: an attempt that failed elsewhere
+            legs.pop(key, None)
+            continue
+        lines = legs.setdefault(key, [])
+        if kind == "reserved":
+            lines.append(_Line(str(row["sku"]), str(row["location"]), moved, moved))
+            continue
+        line = next(
+            (ln for ln in lines if (ln.sku, ln.location) == (row["sku"], row["location"])), None
+        )
+        if line is None:
+            continue  # its reserved event was never journaled: nothing left to restore
+        line.open -= moved
+        if kind == "fulfilled":
+            line.fulfilled += moved
+        elif kind == "released":
+            line.released += moved
+        elif kind == "expired":
+            line.expired += moved
+    return legs
+
+
+def _leg_fields(rid: str, digest: str, state: str, channel: str, lines: list[_Line]) -> list[str]:
+    fields = ["rid", rid, "d", digest, "st", state, "ch", channel, "n", str(len(lines))]
+    for i, ln in enumerate(lines, start=1):
+        fields += [f"s{i}", ln.sku, f"l{i}", ln.location, f"q{i}", str(ln.qty)]
+        fields += [f"o{i}", str(ln.open), f"f{i}", str(ln.fulfilled)]
+        fields += [f"r{i}", str(ln.released), f"x{i}", str(ln.expired)]
+    return fields
+
+
+# (expiry index key, deadline ms, member): added only after the epoch is set, so a sweeper
+# cannot expire a restored hold (writing stream entries) while the rebuild is still running.
+ExpiryEntry = tuple[str, int, str]
+
+
+async def load_reservations(conn: Conn, pipe: BulkWriter, later: list[ExpiryEntry]) -> int:
+    headers = await conn.fetch(
+        "SELECT id, channel, state, digest, expires_at_ms, created_ms, parts FROM reservations"
+        " WHERE state IN ('held', 'committed')"
+    )
+    for start in range(0, len(headers), _RID_CHUNK):
+        chunk = headers[start : start + _RID_CHUNK]
+        events = await conn.fetch(
+            "SELECT partition, type, sku, location, d_reserved, reservation_id FROM ledger_events"
+            " WHERE reservation_id = ANY($1::text[]) AND sku <> ''"
+            " ORDER BY partition, stream_ms, stream_seq",
+            [h["id"] for h in chunk],
+        )
+        legs = fold_legs(events)
+        by_rid: dict[str, dict[int, list[_Line]]] = defaultdict(dict)
+        for (rid, partition), lines in legs.items():
+            if lines:
+                by_rid[rid][partition] = lines
+        for h in chunk:
+            await _restore_one(h, by_rid.get(h["id"], {}), pipe, later)
+    return len(headers)
+
+
+async def _restore_one(
+    row: Row, legs: dict[int, list[_Line]], pipe: BulkWriter, later: list[ExpiryEntry]
+) -> None:
+    rid, state, exp = str(row["id"]), str(row["state"]), int(row["expires_at_ms"])
+    digest, channel = str(row["digest"]), str(row["channel"])
+    parts = str(row["parts"]) or ",".join(str(p) for p in sorted(legs))
+    home = keys.partition_of_reservation(rid)
+    await pipe.command(
+        "HSET", keys.header(rid), "st", state, "d", digest, "ch", channel, "exp", exp,
+        "ts", int(row["created_ms"]), "parts", parts,
+    )  # fmt: skip
+    if state == "held":
+        later.append((keys.expiry_index(home), exp, f"h:{rid}"))
+    for partition, lines in legs.items():
+        open_units = sum(ln.open for ln in lines)
+        leg_state = state if open_units else "closed"
+        await pipe.command(
+            "HSET", keys.leg(partition, rid), *_leg_fields(rid, digest, leg_state, channel, lines)
+        )
+        if leg_state == "held":
+            deadline = exp + LEG_EXPIRY_GRACE_MS
+            later.append((keys.expiry_index(partition), deadline, f"l:{rid}"))
+
+
+def _receipt_digest(kind: str, row: Row) -> str:
+    sku, loc = row["sku"], row["location"]
+    if kind == "adjusted":
+        return f"adjust|{loc}|{sku}|{row['d_on_hand']}|{row['reason']}"
+    if kind == "safety_set":
+        return f"safety|{loc}|{sku}|{row['safety']}"
+    # A count's digest names its expected on hand, which the event does not carry: restore
+    # the unconditional form; a retried conditional count then answers op_conflict.
+    return f"count|{loc}|{sku}|{row['on_hand']}||{row['reason']}"
+
+
+async def load_receipts(conn: Conn, pipe: BulkWriter) -> int:
+    """Receipts of idempotent stock writes still within RETENTION_S, so a client retrying
+    an acknowledged write after a rebuild gets 'duplicate', not a second application."""
+    now_ms = int(time.time() * 1000)
+    rows = await conn.fetch(
+        "SELECT * FROM ledger_events WHERE op_id <> ''"
+        " AND type IN ('adjusted', 'counted', 'safety_set') AND ts_ms >= $1",
+        now_ms - RETENTION_S * 1000,
+    )
+    for row in rows:
+        reply: list[object] = ["applied", f"{row['stream_ms']}-{row['stream_seq']}"]
+        reply += [row["on_hand"], row["reserved"], row["safety"], row["incoming"]]
+        key = keys.operation(int(row["partition"]), str(row["op_id"]))
+        ttl_s = max(1, RETENTION_S - (now_ms - int(row["ts_ms"])) // 1000)
+        digest = _receipt_digest(str(row["type"]), row)
+        await pipe.command("HSET", key, "d", digest, "r", json.dumps(reply))
+        await pipe.command("EXPIRE", key, ttl_s)
+    return len(rows)

@@ -1,0 +1,201 @@
+"""Rebuilding the Redis ledger from PostgreSQL, and deciding when that is needed.
+
+What is restored: every position (the position after its newest journaled event), incoming
+supply, live reservations (held and committed headers with their legs and expiry entries,
+so they can still be committed, fulfilled, released or expired), location groups, stock
+operation receipts within RETENTION_S, and each stream's last id (new events sort after
+the journal's). Order: the epoch key is deleted first and set last, so an engine that sees
+an epoch sees a complete ledger.
+"""
+
+import asyncio
+import time
+
+import msgspec
+
+from atp import keys
+from atp.limits import LEDGER_PARTITIONS
+from atp.redis_io import PipelinedRedis, RedisIO
+from journal.bulk import BulkWriter
+from journal.db import Conn
+from journal.legs import ExpiryEntry, load_incoming, load_receipts, load_reservations
+from journal.limits import LOCK_REBUILD, REBUILD_ATTEMPTS_MAX, REBUILD_PIPELINE_MAX
+from journal.streams import EPOCH_KEY, PARTITIONS, current_epoch, id_tuple, last_ids
+from journal.writer import create_groups
+
+
+class RebuildReport(msgspec.Struct):
+    epoch: int
+    reason: str
+    positions: int = 0
+    reservations: int = 0
+    supplies: int = 0
+    receipts: int = 0
+    seconds: float = 0.0
+
+
+class RebuildError(RuntimeError):
+    pass
+
+
+def bulk_writer(redis: RedisIO) -> BulkWriter:
+    """A bulk connection to the same Redis; a rebuild needs a single Redis."""
+    if not isinstance(redis, PipelinedRedis):
+        raise RebuildError("rebuild supports a single Redis (redis://), not a cluster yet")
+    return BulkWriter(f"redis://{redis.host}:{redis.port}/{redis.db}")
+
+
+# The ledger's keys: everything of a partition ({pNN}) and the location group sets. Other
+# atp: keys (API keys, idempotency records, the API's ledger marker) are not the ledger's
+# and a rebuild leaves them alone.
+LEDGER_PATTERNS = (f"{keys.PREFIX}:{{p*}}:*", keys.group("*"))
+
+
+async def _scan(redis: RedisIO, pattern: str, first_only: bool = False) -> list[str]:
+    cursor, found = "0", []
+    while True:
+        cursor, batch = await redis.command("SCAN", cursor, "MATCH", pattern, "COUNT", 10_000)
+        found += batch
+        if str(cursor) == "0" or (first_only and found):
+            return found
+
+
+async def _wipe(redis: RedisIO) -> None:
+    for pattern in LEDGER_PATTERNS:
+        found = await _scan(redis, pattern)
+        for start in range(0, len(found), REBUILD_PIPELINE_MAX):
+            await redis.command("UNLINK", *found[start : start + REBUILD_PIPELINE_MAX])
+
+
+async def _load_positions(conn: Conn, pipe: BulkWriter) -> int:
+    count = 0
+    async with conn.transaction():
+        query = "SELECT sku, location, on_hand, reserved, safety, incoming FROM positions"
+        async for r in conn.cursor(query, prefetch=REBUILD_PIPELINE_MAX):
+            await pipe.command(
+                "HSET", keys.position(r["sku"], r["location"]), "oh", r["on_hand"],
+                "rs", r["reserved"], "sf", r["safety"], "in", r["incoming"],
+            )  # fmt: skip
+            count += 1
+    return count
+
+
+async def _load_groups(conn: Conn, pipe: BulkWriter) -> None:
+    rows = await conn.fetch("SELECT group_name, location_id FROM location_group_members")
+    for r in rows:
+        await pipe.command("SADD", keys.group(r["group_name"]), r["location_id"])
+
+
+# One index probe per partition (a loose index scan), not a scan of the journal.
+_NEWEST_IDS = """
+SELECT p AS partition, e.stream_ms, e.stream_seq
+FROM generate_series(0, $1::int - 1) AS p
+CROSS JOIN LATERAL (
+    SELECT stream_ms, stream_seq FROM ledger_events WHERE partition = p
+    ORDER BY stream_ms DESC, stream_seq DESC LIMIT 1
+) AS e
+"""
+
+
+async def _has_ledger_keys(redis: RedisIO) -> bool:
+    return bool(await _scan(redis, LEDGER_PATTERNS[0], first_only=True))
+
+
+async def _set_stream_ids(conn: Conn, redis: RedisIO) -> None:
+    """Each stream resumes after the journal's newest id: XADD at that id, then XDEL, leaves
+    an empty stream whose next ``*`` id is larger, whatever the clock did meanwhile."""
+    for r in await conn.fetch(_NEWEST_IDS, LEDGER_PARTITIONS):
+        stream, last = keys.stream(r["partition"]), f"{r['stream_ms']}-{r['stream_seq']}"
+        await redis.command("XADD", stream, last, "t", "rebuild_marker")
+        await redis.command("XDEL", stream, last)
+    await create_groups(redis, "$")
+
+
+async def _streams_clean(redis: RedisIO) -> bool:
+    """No entry in any stream: nobody wrote into the ledger while it was being rebuilt."""
+    lengths = await asyncio.gather(*(redis.command("XLEN", keys.stream(p)) for p in PARTITIONS))
+    return not any(lengths)
+
+
+async def rebuild(redis: RedisIO, conn: Conn, reason: str) -> RebuildReport:
+    """Replaces the ledger in Redis with the journal's. Holds the rebuild advisory lock."""
+    await conn.execute("SELECT pg_advisory_lock($1)", LOCK_REBUILD)
+    try:
+        return await _rebuild_locked(redis, conn, reason)
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", LOCK_REBUILD)
+
+
+async def _rebuild_locked(redis: RedisIO, conn: Conn, reason: str) -> RebuildReport:
+    started = time.monotonic()
+    epoch = await conn.fetchval(
+        "INSERT INTO ledger_epochs (reason) VALUES ($1) RETURNING epoch", reason
+    )
+    report = RebuildReport(epoch=epoch, reason=reason)
+    for _ in range(REBUILD_ATTEMPTS_MAX):
+        await redis.command("DEL", EPOCH_KEY)
+        await _wipe(redis)
+        expiries: list[ExpiryEntry] = []
+        async with bulk_writer(redis) as pipe:
+            report.positions = await _load_positions(conn, pipe)
+            report.supplies = await load_incoming(conn, pipe)
+            report.reservations = await load_reservations(conn, pipe, expiries)
+            report.receipts = await load_receipts(conn, pipe)
+            await _load_groups(conn, pipe)
+        await _set_stream_ids(conn, redis)
+        if await _streams_clean(redis):
+            break
+    else:
+        raise RebuildError(
+            f"engines kept writing while the ledger was rebuilt ({REBUILD_ATTEMPTS_MAX} tries)"
+        )
+    await redis.command("SET", EPOCH_KEY, str(epoch))
+    async with bulk_writer(redis) as pipe:
+        for key, deadline, member in expiries:
+            await pipe.command("ZADD", key, deadline, member)
+    report.seconds = time.monotonic() - started
+    await conn.execute(
+        "UPDATE ledger_epochs SET positions = $2, reservations = $3, seconds = $4"
+        " WHERE epoch = $1",
+        epoch, report.positions, report.reservations, report.seconds,
+    )  # fmt: skip
+    return report
+
+
+async def ledger_state(redis: RedisIO, conn: Conn) -> str:
+    """'ok', or why Redis cannot serve: 'missing' (no epoch: restarted empty or never built),
+    'behind' (a stream's last id is older than the journal's newest event of it)."""
+    if await current_epoch(redis) is None:
+        return "missing"
+    rows = await conn.fetch(_NEWEST_IDS, LEDGER_PARTITIONS)
+    redis_ids = await last_ids(redis)
+    for r in rows:
+        if id_tuple(redis_ids[r["partition"]]) < (r["stream_ms"], r["stream_seq"]):
+            return "behind"
+    return "ok"
+
+
+async def ensure_ledger(redis: RedisIO, conn: Conn) -> RebuildReport | None:
+    """Rebuilds when Redis lost or is behind its ledger; None when it was fine.
+
+    A Redis that holds ledger keys but never had an epoch, while PostgreSQL has none either,
+    is adopted as is (a ledger built before the journal existed): the journal writer copies
+    its streams. Wiping it would lose everything."""
+    state = await ledger_state(redis, conn)
+    if state == "ok":
+        return None
+    has_epochs = await conn.fetchval("SELECT count(*) FROM ledger_epochs")
+    if state == "missing" and not has_epochs and await _has_ledger_keys(redis):
+        epoch = await conn.fetchval(
+            "INSERT INTO ledger_epochs (reason) VALUES ('adopted') RETURNING epoch"
+        )
+        await redis.command("SET", EPOCH_KEY, str(epoch))
+        return None
+    await conn.execute("SELECT pg_advisory_lock($1)", LOCK_REBUILD)
+    try:
+        # Another process may have rebuilt while we waited for the lock.
+        if await ledger_state(redis, conn) == "ok":
+            return None
+        return await _rebuild_locked(redis, conn, f"ledger {state}")
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", LOCK_REBUILD)

@@ -1,0 +1,89 @@
+"""Reading the partition streams and the ledger epoch, the same way on one Redis or a cluster."""
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from redis.exceptions import ResponseError
+
+from atp import keys
+from atp.limits import LEDGER_PARTITIONS
+from atp.redis_io import RedisIO
+from journal.store import Entry
+
+# The incarnation of the ledger Redis holds; set last by a rebuild. Missing means Redis lost
+# (or never had) its ledger: engines must not serve until it is rebuilt from PostgreSQL.
+EPOCH_KEY = f"{keys.PREFIX}:{keys.META_TAG}:epoch"
+
+PARTITIONS = tuple(range(LEDGER_PARTITIONS))
+# The fields every event carries (atp/lua/_prelude.lua emit); more may be added, not fewer.
+EVENT_FIELDS = frozenset(
+    ("t", "sku", "loc", "doh", "drs", "dsf", "din", "oh", "rs", "sf", "in", "ab", "aa",
+     "why", "rid", "op", "ts")
+)  # fmt: skip
+log = logging.getLogger(__name__)
+
+
+def fields_of(raw: Any) -> dict[str, str] | None:
+    if raw is None:
+        return None
+    if isinstance(raw, dict):
+        return raw
+    pairs = iter(raw)  # zip of one iterator with itself pairs it up: ~2.5x faster than slices
+    return dict(zip(pairs, pairs))  # noqa: B905 (Redis replies come in whole pairs)
+
+
+def entries_of(partition: int, raw: Sequence[Any] | None) -> tuple[list[Entry], list[str]]:
+    """Entries with fields, and the ids of entries whose body was trimmed away (nil)."""
+    entries: list[Entry] = []
+    gone: list[str] = []
+    for item in raw or ():
+        stream_id, body = item[0], fields_of(item[1])
+        if body is None:
+            gone.append(stream_id)
+        elif body.keys() >= EVENT_FIELDS:
+            entries.append((partition, stream_id, body))
+        else:  # not a ledger event (a rebuild's id marker): nothing to journal
+            log.warning("skipping stream entry %s-%s without event fields", partition, stream_id)
+            gone.append(stream_id)
+    return entries, gone
+
+
+async def xrange_after(redis: RedisIO, partition: int, after: str, count: int) -> list[Entry]:
+    """Entries strictly after ``after`` ("0-0" for all), at most ``count``."""
+    raw = await redis.command(
+        "XRANGE",
+        keys.stream(partition),
+        f"({after}" if after != "0-0" else "-",
+        "+",
+        "COUNT",
+        count,
+    )
+    return entries_of(partition, raw)[0]
+
+
+async def last_id(redis: RedisIO, partition: int) -> str:
+    """The stream's last generated id (survives trimming and XDEL); "0-0" if no stream."""
+    try:
+        info = await redis.command("XINFO", "STREAM", keys.stream(partition))
+    except ResponseError as error:
+        if "no such key" in str(error).lower():
+            return "0-0"
+        raise
+    return str(fields_of(info)["last-generated-id"])  # type: ignore[index]
+
+
+async def last_ids(redis: RedisIO) -> dict[int, str]:
+    ids = await asyncio.gather(*(last_id(redis, p) for p in PARTITIONS))
+    return dict(zip(PARTITIONS, ids, strict=True))
+
+
+def id_tuple(stream_id: str) -> tuple[int, int]:
+    ms, _, seq = stream_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+async def current_epoch(redis: RedisIO) -> str | None:
+    value = await redis.command("GET", EPOCH_KEY)
+    return None if value is None else str(value)
