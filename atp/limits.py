@@ -40,6 +40,7 @@ EXPIRY_SWEEP_INTERVAL_MS: Final = 100
 EVENT_STREAM_MAXLEN: Final = 1_000_000
 
 PIPELINE_INFLIGHT_MAX: Final = 10_000  # commands written but not yet answered, per connection
+CLUSTER_INFLIGHT_MAX: Final = 64  # concurrent commands per process on a cluster (= pool size)
 
 assert LINE_QTY_MAX <= QTY_MAX
 assert BATCH_SKUS_MAX * BATCH_LOCATIONS_MAX >= BATCH_POSITIONS_MAX

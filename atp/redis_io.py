@@ -15,10 +15,12 @@ from urllib.parse import urlparse
 
 import hiredis
 from redis.asyncio.cluster import RedisCluster
+from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
+from redis.retry import Retry
 
-from atp.limits import PIPELINE_INFLIGHT_MAX
+from atp.limits import CLUSTER_INFLIGHT_MAX, PIPELINE_INFLIGHT_MAX
 from atp.scripts import Script
 
 Arg = str | int
@@ -174,25 +176,52 @@ class PipelinedRedis:
 
 
 class ClusterRedis:
-    """A Redis Cluster through redis-py, which follows MOVED/ASK and knows the slot map."""
+    """A Redis Cluster through redis-py, which follows MOVED/ASK and knows the slot map.
+
+    Configured never to resend a command after a connection error: redis-py's default
+    closes every connection after a few MOVED replies and resends what was in flight, which
+    applied scripts twice (tests/test_cluster.py). Our writes answer retries themselves
+    (ids, op receipts); a lost reply surfaces to the caller instead.
+    """
 
     cross_slot_scripts = False
 
     def __init__(self, client: RedisCluster) -> None:
         self.client = client
+        self._initialized = False
+        # redis-py raises instead of waiting when a node's pool is exhausted.
+        self._room = asyncio.Semaphore(CLUSTER_INFLIGHT_MAX)
 
     @classmethod
-    def from_url(cls, url: str) -> "ClusterRedis":
-        return cls(RedisCluster.from_url(url, decode_responses=True))
+    def from_url(cls, url: str, **options: Any) -> "ClusterRedis":
+        client = RedisCluster.from_url(
+            url,
+            decode_responses=True,
+            retry=Retry(NoBackoff(), 0),
+            reinitialize_steps=0,  # patch the moved slot; never drop live connections
+            max_connections=CLUSTER_INFLIGHT_MAX,
+            **options,
+        )
+        return cls(client)
+
+    async def _ready(self) -> RedisCluster:
+        if not self._initialized:
+            await self.client.initialize()  # the slot map first: no burst of MOVED replies
+            self._initialized = True
+        return self.client
 
     async def command(self, *args: Arg) -> Any:
-        return await self.client.execute_command(*args)
+        client = await self._ready()
+        async with self._room:
+            return await client.execute_command(*args)
 
     async def run(self, script: Script, keys: Sequence[str], args: Sequence[Arg]) -> Any:
-        try:
-            return await self.client.evalsha(script.sha, len(keys), *keys, *args)
-        except NoScriptError:
-            return await self.client.eval(script.source, len(keys), *keys, *args)
+        client = await self._ready()
+        async with self._room:
+            try:
+                return await client.evalsha(script.sha, len(keys), *keys, *args)
+            except NoScriptError:
+                return await client.eval(script.source, len(keys), *keys, *args)
 
     async def run_many(self, calls: Sequence[ScriptCall]) -> list[Any]:
         return list(await asyncio.gather(*(self.run(s, k, a) for s, k, a in calls)))

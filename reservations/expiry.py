@@ -40,10 +40,20 @@ async def resolve_leg(service: Reservations, rid: str, partition: int) -> None:
             deadline = int(reply[1]) + LEG_EXPIRY_GRACE_MS
             await redis.command("ZADD", keys.expiry_index(partition), deadline, f"l:{rid}")
             return
+        # A commit may have landed since the header was read: act on the script's answer.
+        header_state = state_after_expire(reply)
     if header_state in _FOLLOWS_COMMIT:
         await calls.leg_commit(redis, rid, partition)
     else:
         await service.expire_leg(rid, partition)
+
+
+def state_after_expire(reply: list[object]) -> str:
+    if reply[0] == "applied":
+        return "expired"
+    if reply[0] == "noop":
+        return str(reply[1])
+    return "aborted"  # no header any more: the leg is an orphan
 
 
 class ExpirySweeper:

@@ -11,6 +11,7 @@ from atp import keys
 from atp.limits import LEDGER_PARTITIONS, LEG_EXPIRY_GRACE_MS
 from atp.model import Channel
 from atp.reference import ReferenceLedger
+from reservations.expiry import state_after_expire
 from reservations.legs import leg_lines, partitions_of, reservation_from
 from reservations.model import (
     Line,
@@ -27,7 +28,7 @@ from reservations.model import (
     make_request,
     sorted_lines,
 )
-from reservations.settle import precheck, settle_targets, target_digest
+from reservations.settle import exceeding, receipt, request_digest, settle_targets
 
 Hash = dict[str, str]
 
@@ -341,6 +342,10 @@ class ReferenceReservations:
         if not header:
             return TransitionOutcome(TransitionResult.not_found)
         before = reservation_from(rid, header, list(legs.values()))
+        digest = request_digest(action, lines)
+        replayed = receipt(legs, op_id, digest)
+        if replayed is not None:
+            return TransitionOutcome(replayed[0], before)
         allowed = (State.committed,) if action == "fulfilled" else (State.held, State.committed)
         if before.state not in allowed:
             if (
@@ -356,8 +361,7 @@ class ReferenceReservations:
         found = settle_targets(legs, lines)
         if isinstance(found, TransitionOutcome):
             return TransitionOutcome(found.result, before)
-        digest = target_digest(action, found)
-        refused = precheck(legs, found, op_id, digest)
+        refused = exceeding(legs, found)
         if refused is not None:
             return TransitionOutcome(refused[0], before)
         committed = header["st"] == "committed"
@@ -476,6 +480,7 @@ class ReferenceReservations:
             if reply[0] == "not_due":
                 self.expiry[p][f"l:{rid}"] = int(str(reply[1])) + LEG_EXPIRY_GRACE_MS
                 return
+            state = state_after_expire(reply)
         if state in ("committed", "fulfilled"):
             self._leg_commit(rid, p)
         else:

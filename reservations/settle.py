@@ -8,7 +8,14 @@ from typing import TYPE_CHECKING
 from atp.validate import check_id, check_optional_id
 from reservations import calls
 from reservations.legs import leg_lines, reservation_from
-from reservations.model import Line, State, TransitionOutcome, TransitionResult, check_lines
+from reservations.model import (
+    Line,
+    State,
+    TransitionOutcome,
+    TransitionResult,
+    check_lines,
+    sorted_lines,
+)
 
 if TYPE_CHECKING:
     from reservations.service import Reservations
@@ -49,23 +56,32 @@ def settle_targets(
     return targets
 
 
-def target_digest(action: str, targets: dict[int, list[Target]]) -> str:
-    return f"{action}|" + ";".join(
-        f"{p}.{i}.{q}" for p, ts in sorted(targets.items()) for i, _, _, q in ts
-    )
+def request_digest(action: str, lines: Sequence[Line] | None) -> str:
+    """What an op id's retry must repeat: the action and the lines asked (or all)."""
+    if lines is None:
+        return f"{action}|all"
+    return f"{action}|" + ";".join(f"{ln.location}|{ln.sku}|{ln.qty}" for ln in sorted_lines(lines))
 
 
-def precheck(
-    legs: dict[int, dict[str, str]], targets: dict[int, list[Target]], op_id: str, digest: str
+def receipt(
+    legs: dict[int, dict[str, str]], op_id: str, digest: str
 ) -> tuple[TransitionResult, str] | None:
-    """A retried op id answers from its receipt before quantities are judged, since the
-    first attempt already took them; otherwise no line may ask for more than is open."""
-    if op_id:
-        seen = {legs[p].get(f"op:{op_id}") for p in targets} - {None}
-        if seen == {digest}:
-            return TransitionResult.duplicate, ""
-        if seen:
-            return TransitionResult.op_conflict, f"op_id {op_id} was used for another request"
+    """A retried op id answers from its receipts before anything else is judged: the first
+    attempt may have ended the reservation or taken the quantities asked."""
+    if not op_id:
+        return None
+    seen = {leg.get(f"op:{op_id}") for leg in legs.values()} - {None}
+    if seen == {digest}:
+        return TransitionResult.duplicate, ""
+    if seen:
+        return TransitionResult.op_conflict, f"op_id {op_id} was used for another request"
+    return None
+
+
+def exceeding(
+    legs: dict[int, dict[str, str]], targets: dict[int, list[Target]]
+) -> tuple[TransitionResult, str] | None:
+    """No line may ask for more than is still open on it."""
     for p, ts in targets.items():
         for i, sku, loc, qty in ts:
             open_qty = int(legs[p][f"o{i}"])
@@ -93,6 +109,10 @@ async def settle(
     if not header:
         return TransitionOutcome(TransitionResult.not_found)
     before = reservation_from(rid, header, list(legs.values()))
+    digest = request_digest(action, lines)
+    replayed = receipt(legs, op, digest)
+    if replayed is not None:
+        return TransitionOutcome(replayed[0], before, replayed[1])
     allowed = (State.committed,) if action == "fulfilled" else (State.held, State.committed)
     if before.state not in allowed:
         if (
@@ -108,8 +128,7 @@ async def settle(
     found = settle_targets(legs, lines)
     if isinstance(found, TransitionOutcome):
         return TransitionOutcome(found.result, before, found.detail)
-    digest = target_digest(action, found)
-    refused = precheck(legs, found, op, digest)
+    refused = exceeding(legs, found)
     if refused is not None:
         return TransitionOutcome(refused[0], before, refused[1])
     committed = header["st"] == State.committed.value

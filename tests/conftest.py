@@ -71,3 +71,8 @@ async def engine(redis_url: str, clock: ManualClock) -> AsyncIterator[Engine]:
     eng = Engine.connect(redis_url, clock)
     yield eng
     await eng.close()
+
+
+# Private servers the tests start and end themselves (tests/servers.py): the session's
+# 3-master cluster (``redis_cluster``, ``cluster_url``) and a standalone ``private_redis``.
+from servers import cluster_url, private_redis, redis_cluster  # noqa: E402, F401
