@@ -11,7 +11,7 @@ from atp.model import Channel, InvalidInput, Position, Supply
 from atp.redis_io import RedisIO
 from atp.rules import day_from_number, group_atp, promise_date
 from atp.scripts import load_script
-from atp.validate import check_id, check_qty
+from atp.validate import check_id, check_qty, is_plain_id
 
 _READ = load_script("atp.lua", "read_positions")
 
@@ -74,9 +74,14 @@ class Availability:
         return rows
 
     async def position(self, sku: str, location: str) -> Position:
-        check_id("sku", sku)
-        check_id("location", location)
-        return (await self._read([(sku, location)]))[(sku, location)][0]
+        if not (is_plain_id(sku) and is_plain_id(location)):
+            check_id("sku", sku)
+            check_id("location", location)
+        # A plain HMGET: cheaper than a script for the client and for Redis.
+        values = await self._redis.command(
+            "HMGET", keys.position(sku, location), "oh", "rs", "sf", "in"
+        )
+        return Position(sku, location, *(int(v) if v is not None else 0 for v in values))
 
     async def positions(self, skus: Sequence[str], locations: Sequence[str]) -> list[Position]:
         """Every SKU x location asked, in one round trip on a single Redis (sku-major order)."""

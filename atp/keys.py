@@ -45,12 +45,16 @@ def incoming(sku: str, location: str) -> str:
     return f"{PREFIX}:{tag(partition_of_sku(sku))}:inc:{location}:{sku}"
 
 
+_STREAMS = tuple(f"{PREFIX}:{t}:events" for t in _TAGS)
+_EXPIRY_INDEXES = tuple(f"{PREFIX}:{t}:expiry" for t in _TAGS)
+
+
 def stream(partition: int) -> str:
-    return f"{PREFIX}:{tag(partition)}:events"
+    return _STREAMS[partition]
 
 
 def expiry_index(partition: int) -> str:
-    return f"{PREFIX}:{tag(partition)}:expiry"
+    return _EXPIRY_INDEXES[partition]
 
 
 def operation(partition: int, op_id: str) -> str:

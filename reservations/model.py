@@ -1,6 +1,7 @@
 """Reservations as plain data and rules: requests, lifecycle states, outcomes."""
 
 import enum
+import itertools
 from collections import defaultdict
 from collections.abc import Sequence
 
@@ -98,17 +99,21 @@ class TransitionOutcome(msgspec.Struct, frozen=True):
 class ReserveRequest(msgspec.Struct, frozen=True):
     id: str
     channel: Channel
-    lines: list[Line]
+    lines: list[Line]  # sorted by (sku, location): the order legs and digests use
     ttl_s: int
 
     def digest(self) -> str:
         """The body a retry must repeat: the same id with another body is a conflict."""
-        body = ";".join(f"{ln.location}|{ln.sku}|{ln.qty}" for ln in sorted_lines(self.lines))
+        body = ";".join(f"{ln.location}|{ln.sku}|{ln.qty}" for ln in self.lines)
         return f"{self.channel.value}#{self.ttl_s}#{body}"
 
 
 def sorted_lines(lines: Sequence[Line]) -> list[Line]:
     return sorted(lines, key=lambda ln: (ln.sku, ln.location))
+
+
+def is_sorted(lines: Sequence[Line]) -> bool:
+    return all((a.sku, a.location) < (b.sku, b.location) for a, b in itertools.pairwise(lines))
 
 
 def make_request(
@@ -121,7 +126,7 @@ def make_request(
         raise InvalidInput("channel", "must be online or store") from None
     check_int("ttl_s", ttl_s, RESERVATION_TTL_S_MIN, RESERVATION_TTL_S_MAX)
     check_lines(lines)
-    return ReserveRequest(reservation_id, channel, list(lines), ttl_s)
+    return ReserveRequest(reservation_id, channel, sorted_lines(lines), ttl_s)
 
 
 def check_lines(lines: Sequence[Line]) -> None:
@@ -152,7 +157,7 @@ def is_qty(value: object) -> bool:
 def lines_by_partition(lines: Sequence[Line]) -> dict[int, list[Line]]:
     """A reservation's legs: its lines grouped by partition, each sorted the same way."""
     legs: dict[int, list[Line]] = defaultdict(list)
-    for line in sorted_lines(lines):
+    for line in lines if is_sorted(lines) else sorted_lines(lines):
         legs[keys.partition_of_sku(line.sku)].append(line)
     return dict(sorted(legs.items()))
 

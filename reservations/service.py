@@ -33,7 +33,6 @@ from reservations.model import (
     TransitionResult,
     lines_by_partition,
     make_request,
-    sorted_lines,
 )
 from reservations.settle import settle
 
@@ -110,8 +109,7 @@ class Reservations:
         """The outcome once the header script has answered."""
         if header[0] == "held":
             lines_now = [
-                LineStatus(ln.sku, ln.location, ln.qty, open=ln.qty)
-                for ln in sorted_lines(request.lines)
+                LineStatus(ln.sku, ln.location, ln.qty, open=ln.qty) for ln in request.lines
             ]
             held = Reservation(request.id, request.channel, State.held, int(header[1]), lines_now)
             return ReserveOutcome(ReserveResult.reserved, held)
