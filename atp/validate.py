@@ -6,14 +6,14 @@ from atp.limits import ID_LENGTH_MAX, QTY_MAX, REASON_LENGTH_MAX
 from atp.model import InvalidInput
 
 # No braces (hash tags) or colons (key separators), no whitespace.
-_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-/]*")
+ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-/]*")
 
 
 def is_plain_id(value: object) -> bool:
     return (
         type(value) is str
         and len(value) <= ID_LENGTH_MAX
-        and _ID_PATTERN.fullmatch(value) is not None
+        and ID_PATTERN.fullmatch(value) is not None
     )
 
 
@@ -22,7 +22,7 @@ def check_id(field: str, value: object) -> str:
         raise InvalidInput(field, "must be a string")
     if not 1 <= len(value) <= ID_LENGTH_MAX:
         raise InvalidInput(field, f"must be 1 to {ID_LENGTH_MAX} characters")
-    if not _ID_PATTERN.fullmatch(value):
+    if not ID_PATTERN.fullmatch(value):
         raise InvalidInput(field, "may hold only letters, digits and . _ - / (not first)")
     return value
 

@@ -28,14 +28,17 @@ local function take(p, units)
   return {oh, p[2], p[3], p[4]}, over
 end
 
+-- Events name the register event in 'why' ("pos_sale:<device>/<event>"; an oversell's is
+-- "<units>@<device>/<event>"), not in 'op': op ids are stock-write receipts, which the
+-- journal rebuilds from events with an op.
 local function change(before, after, over_delta, reason)
   write_pos(KEYS[1], after)
   if over_delta ~= 0 then redis.call('HINCRBY', KEYS[1], 'os', over_delta) end
   emit({stream = KEYS[2], maxlen = maxlen, now = now, type = 'adjusted', sku = sku, loc = loc,
-    before = before, after = after, reason = reason, op = op})
+    before = before, after = after, reason = 'pos_' .. reason .. ':' .. op})
   if over_delta > 0 then
     emit({stream = KEYS[2], maxlen = maxlen, now = now, type = 'oversold', sku = sku,
-      loc = loc, before = after, after = after, reason = tostring(over_delta), op = op})
+      loc = loc, before = after, after = after, reason = over_delta .. '@' .. op})
   end
 end
 

@@ -1,0 +1,134 @@
+"""The application factory. Resources (the engine's Redis connection, loaded scripts, the
+expiry sweeper, the key cache) start and stop in the lifespan, never at import."""
+
+import asyncio
+import contextlib
+import gc
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp
+
+from api import codec, health, metrics, openapi
+from api.auth import Authenticator
+from api.dispatch import served
+from api.idempotency import Idempotency
+from api.ops import Op, endpoint, request_id
+from api.problems import http_problem
+from api.ratelimit import RateLimiter
+from api.routes_availability import OPS as AVAILABILITY
+from api.routes_pos import OPS as POS
+from api.routes_reservations import OPS as RESERVATIONS
+from api.routes_stock import OPS as STOCK
+from api.services import Services
+from api.settings import Settings, from_env
+from atp.clock import Clock
+from atp.engine import Engine
+from atp.pos import Pos
+
+# Routes match in order: the hot ones (holds, storefront reads) first.
+OPS: list[Op] = [*RESERVATIONS, *AVAILABILITY, *STOCK, *POS]
+TITLE = "ATP engine API"
+VERSION = "1"
+
+
+async def _count_expiries(engine: Engine) -> None:
+    """The sweeper keeps a plain total; export its growth as a counter."""
+    seen = 0
+    while True:
+        await asyncio.sleep(1.0)
+        total = engine.sweeper.expired_total
+        if total > seen:
+            metrics.HOLD_EXPIRIES.inc(total - seen)
+        seen = total
+
+
+def _lifespan(settings: Settings, clock: Clock | None, freeze_gc: bool) -> Any:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = Engine.connect(settings.redis_url, clock)
+        await health.load_scripts(engine.redis)
+        await health.mark_ledger(engine.redis)
+        app.state.services = Services(
+            settings=settings,
+            engine=engine,
+            pos=Pos(engine.redis, clock),
+            auth=Authenticator(engine.redis, settings.auth_cache_ttl_s, settings.auth),
+            idempotency=Idempotency(engine.redis),
+            limiter=RateLimiter(settings.rate_limit_per_s, settings.workers, settings.rate_burst_s),
+        )
+        if settings.run_sweeper:
+            engine.start()
+        counter = asyncio.create_task(_count_expiries(engine), name="expiry-metrics")
+        if freeze_gc:
+            # Start-up objects live forever: keep the cycle collector off them (stack-notes).
+            gc.collect()
+            gc.freeze()
+        try:
+            yield
+        finally:
+            counter.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await counter
+            await engine.close()
+
+    return lifespan
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    error = http_problem(exc.status_code, str(exc.detail))
+    if exc.headers:
+        error.headers.update(exc.headers)
+    if exc.status_code == 405:  # Starlette names only the first matching route's methods
+        error.headers["Allow"] = ", ".join(_allowed(request))
+    return codec.problem_response(error, request_id(request))
+
+
+def _allowed(request: Request) -> list[str]:
+    path = request.url.path
+    routes = [r for r in request.app.routes if isinstance(r, Route) and r.path_regex.match(path)]
+    literal = [r for r in routes if r.path == path]  # /v1/availability/query, not {sku}
+    methods: set[str] = set()
+    for route in literal or routes:
+        methods |= route.methods or set()
+    return sorted(methods)
+
+
+def create_app(
+    settings: Settings | None = None, clock: Clock | None = None, freeze_gc: bool = False
+) -> FastAPI:
+    settings = (settings or from_env()).validate()
+    app = FastAPI(
+        title=TITLE,
+        version=VERSION,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+        lifespan=_lifespan(settings, clock, freeze_gc),
+        # Our own Prometheus metrics; FastAPI's OpenTelemetry hooks would cost every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
+    )
+    for op in OPS:
+        app.add_route(op.path, endpoint(op), methods=[op.method], include_in_schema=False)
+    for path, handler in health.ROUTES:
+        app.add_route(path, handler, methods=["GET"], include_in_schema=False)
+    document = openapi.document(OPS, TITLE, VERSION)
+    app.openapi = lambda: document  # type: ignore[method-assign]
+    app.add_exception_handler(HTTPException, _http_error)
+    return app
+
+
+def asgi(app: FastAPI) -> ASGIApp:
+    """What a server runs: the request context and the fast operation dispatch in front."""
+    return served(app, OPS)
+
+
+def serve_app() -> ASGIApp:
+    """The uvicorn factory ``atp serve`` runs: settings from the environment, GC frozen."""
+    return asgi(create_app(freeze_gc=True))

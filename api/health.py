@@ -1,0 +1,79 @@
+"""Liveness, readiness and metrics endpoints (no API key: probes and scrapers call them)."""
+
+import asyncio
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from api import codec, metrics
+from api.ops import ROUTE
+from api.schemas import Health
+from atp import availability, keys, pos, stock
+from atp.limits import LEDGER_PARTITIONS
+from atp.redis_io import RedisIO
+from atp.scripts import Script
+from reservations import calls
+
+LEDGER_MARKER = f"{keys.PREFIX}:{keys.META_TAG}:ledger"
+READY_TIMEOUT_S = 1.0
+
+
+def engine_scripts() -> list[Script]:
+    """Every script the API may run, found beside its wrapper."""
+    found: dict[str, Script] = {}
+    for module in (stock, availability, pos, calls):
+        for value in vars(module).values():
+            if isinstance(value, Script):
+                found[value.sha] = value
+    return list(found.values())
+
+
+async def load_scripts(redis: RedisIO) -> None:
+    """Loaded once at start so the first requests do not pay for EVAL."""
+    await asyncio.gather(*(redis.command("SCRIPT", "LOAD", s.source) for s in engine_scripts()))
+
+
+async def mark_ledger(redis: RedisIO) -> None:
+    """Written once on a fresh Redis; if the data is lost under a running server, the
+    marker goes with it and /readyz fails rather than serving an empty ledger as truth."""
+    await redis.command("HSETNX", LEDGER_MARKER, "partitions", LEDGER_PARTITIONS)
+
+
+async def _checks(redis: RedisIO) -> dict[str, bool]:
+    checks = {"redis": False, "scripts": False, "ledger": False}
+    checks["redis"] = await redis.command("PING") == "PONG"
+    shas = [s.sha for s in engine_scripts()]
+    checks["scripts"] = all(await redis.command("SCRIPT", "EXISTS", *shas))
+    partitions = await redis.command("HGET", LEDGER_MARKER, "partitions")
+    checks["ledger"] = partitions == str(LEDGER_PARTITIONS)
+    return checks
+
+
+async def healthz(request: Request) -> Response:
+    request.scope[ROUTE] = "/healthz"
+    return codec.json_response(200, Health("ok", {}))
+
+
+async def readyz(request: Request) -> Response:
+    request.scope[ROUTE] = "/readyz"
+    redis = request.app.state.services.engine.redis
+    try:
+        checks = await asyncio.wait_for(_checks(redis), READY_TIMEOUT_S)
+    except (TimeoutError, OSError, ConnectionError, Exception):  # any failure: not ready
+        checks = {"redis": False, "scripts": False, "ledger": False}
+    ok = all(checks.values())
+    return codec.json_response(200 if ok else 503, Health("ok" if ok else "unavailable", checks))
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    request.scope[ROUTE] = "/metrics"
+    body, content_type = metrics.render()
+    return Response(body, 200, media_type=content_type)
+
+
+ROUTES: list[tuple[str, Any]] = [
+    ("/healthz", healthz),
+    ("/readyz", readyz),
+    ("/metrics", metrics_endpoint),
+]

@@ -1,0 +1,73 @@
+"""Prometheus metrics, safe under several worker processes.
+
+With PROMETHEUS_MULTIPROC_DIR set (``atp serve`` sets and wipes it before starting
+workers), each process writes its samples to files there and /metrics merges them. The
+variable must be set before prometheus_client is first imported in the process.
+"""
+
+import os
+from collections.abc import Iterable
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.multiprocess import MultiProcessCollector
+
+from atp.pos import PosResult
+
+REQUEST_SECONDS = Histogram(
+    "atp_http_request_duration_seconds",
+    "HTTP request latency by route template",
+    ["route", "method", "status"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
+LEDGER_OPERATIONS = Counter(
+    "atp_ledger_operations_total",
+    "Ledger operations by outcome: ok, or the refusal's problem type",
+    ["operation", "outcome"],
+)
+HOLD_EXPIRIES = Counter("atp_hold_expiries_total", "Holds the expiry sweeper expired")
+POS_EVENTS = Counter("atp_pos_events_total", "Register events by status", ["status"])
+POS_OVERSOLD_UNITS = Counter("atp_pos_oversold_units_total", "Units registers oversold")
+
+
+# labels() takes a lock and builds a key each call; the children are few (routes x
+# methods x statuses), so each is looked up once.
+_children: dict[tuple[str, str, int], Any] = {}
+_operations: dict[tuple[str, str], Any] = {}
+
+
+def observe_request(route: str, method: str, status: int, seconds: float) -> None:
+    child = _children.get((route, method, status))
+    if child is None:
+        child = _children[(route, method, status)] = REQUEST_SECONDS.labels(
+            route, method, str(status)
+        )
+    child.observe(seconds)
+
+
+def count_operation(operation: str, outcome: str) -> None:
+    child = _operations.get((operation, outcome))
+    if child is None:
+        child = _operations[(operation, outcome)] = LEDGER_OPERATIONS.labels(operation, outcome)
+    child.inc()
+
+
+def render() -> tuple[bytes, str]:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(), CONTENT_TYPE_LATEST
+
+
+def count_pos(results: Iterable[PosResult]) -> None:
+    for result in results:
+        POS_EVENTS.labels(result.status.value).inc()
+        if result.oversold:
+            POS_OVERSOLD_UNITS.inc(result.oversold)

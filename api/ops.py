@@ -1,0 +1,178 @@
+"""One table of operations: each route's method, path, scope, body and responses.
+
+The table registers the routes and writes the OpenAPI document, so the two cannot drift.
+``endpoint`` wraps a handler with the steps every route shares, in this order:
+authenticate, authorise, rate-limit, read and decode the body, idempotency, handler,
+encode. Handlers stay thin: they call one engine function and shape its answer.
+"""
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from starlette.requests import Request
+from starlette.responses import Response
+
+from api import codec, idempotency, metrics
+from api.auth import Principal, Scope
+from api.problems import ApiError, invalid
+from api.services import Services
+from atp.model import InvalidInput
+
+log = logging.getLogger(__name__)
+
+REQUEST_ID = "atp.request_id"  # scope keys set by the middleware and read here
+ROUTE = "atp.route"
+PUBLIC = Principal("public", frozenset(), None)  # health checks: no key, no scope
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    where: str  # "path" | "query"
+    schema: dict[str, Any]
+    description: str = ""
+    required: bool = False
+    repeated: bool = False
+
+
+@dataclass
+class Ctx:
+    request: Request
+    services: Services
+    principal: Principal
+    idempotency_key: str | None = None
+
+    def path(self, name: str) -> str:
+        value: str = self.request.path_params[name]
+        return value
+
+    def op_id(self) -> str | None:
+        """The ledger operation id for this request's Idempotency-Key, if it has one."""
+        if self.idempotency_key is None:
+            return None
+        return idempotency.op_id(self.principal.key_id, self.idempotency_key)
+
+
+Reply = tuple[int, Any]  # status, response Struct
+Handler = Callable[[Ctx, Any], Awaitable[Reply]]
+
+
+@dataclass(frozen=True)
+class Op:
+    method: str
+    path: str
+    name: str  # operationId
+    summary: str
+    handler: Handler
+    scope: Scope | None
+    ok: dict[int, Any]  # status -> response type
+    errors: frozenset[int] = frozenset()
+    body: Any = None  # request Struct type
+    body_optional: bool = False
+    params: tuple[Param, ...] = ()
+    idempotent: bool = False  # accepts Idempotency-Key
+    tag: str = ""
+    description: str = field(default="")
+
+
+def request_id(request: Request) -> str | None:
+    value = request.scope.get(REQUEST_ID)
+    return None if value is None else str(value)
+
+
+async def _body(op: Op, ctx: Ctx) -> Any:
+    request = ctx.request
+    raw = await codec.read_body(request, ctx.services.settings.body_bytes_max)
+    if not raw or raw.isspace():
+        if op.body_optional:
+            return None
+        raise invalid("body", "a JSON body is required")
+    codec.check_content_type(request)
+    return codec.decode(raw, op.body)
+
+
+async def _run(op: Op, ctx: Ctx) -> tuple[Response, str]:
+    """The response and its outcome for the ledger-operation counter."""
+    services, request = ctx.services, ctx.request
+    if op.scope is not None:
+        ctx.principal.require(op.scope)
+        services.limiter.check(ctx.principal.key_id, ctx.principal.rate_per_s)
+    body = None if op.body is None else await _body(op, ctx)
+    key = request.headers.get(idempotency.HEADER) if op.idempotent else None
+    if key is None:
+        status, payload = await op.handler(ctx, body)
+        return codec.json_response(status, payload), "ok"
+    ctx.idempotency_key = idempotency.check_key(key)
+    path = request.url.path + ("?" + request.url.query if request.url.query else "")
+    # The decoded body re-encoded: a retry may reorder keys or change spacing.
+    canonical = b"" if body is None else codec.encode(body)
+    digest = idempotency.request_digest(op.method, path, canonical)
+    kid = ctx.principal.key_id
+    stored = await services.idempotency.begin(kid, key, digest)
+    if stored is not None:
+        headers = {"Idempotent-Replayed": "true"}
+        return Response(stored.body, stored.status, headers, stored.content_type), "replayed"
+    outcome = "ok"
+    try:
+        status, payload = await op.handler(ctx, body)
+        response = codec.json_response(status, payload)
+    except (ApiError, InvalidInput) as exc:
+        error = exc if isinstance(exc, ApiError) else invalid(exc.field, exc.message)
+        response, outcome = codec.problem_response(error, request_id(request)), error.slug
+    except BaseException:
+        await services.idempotency.abandon(kid, key)
+        raise
+    # The first answer, refusals included, is what every retry gets.
+    await services.idempotency.finish(
+        kid, key, digest, response.status_code, bytes(response.body), response.media_type or ""
+    )
+    return response, outcome
+
+
+def _unavailable() -> ApiError:
+    return ApiError(
+        503,
+        "unavailable",
+        "Ledger unavailable",
+        "the ledger cannot be reached; retry shortly",
+        headers={"Retry-After": "1"},
+    )
+
+
+async def _serve(op: Op, request: Request) -> tuple[Response, str]:
+    services: Services = request.app.state.services
+    try:
+        if op.scope is None:
+            principal = PUBLIC
+        else:
+            principal = await services.auth.authenticate(request.headers.get("authorization"))
+        return await _run(op, Ctx(request, services, principal))
+    except InvalidInput as exc:
+        return codec.problem_response(invalid(exc.field, exc.message), request_id(request)), (
+            "invalid-input"
+        )
+    except (RedisConnectionError, RedisTimeoutError, ConnectionError, TimeoutError):
+        log.warning("ledger unavailable", exc_info=True)
+        error = _unavailable()
+    except ApiError as exc:
+        error = exc
+    except Exception:  # a bug: answer with a problem carrying the request id, and log it
+        log.exception("unhandled error in %s (request %s)", op.name, request_id(request))
+        error = ApiError(500, "internal", "Internal error", "an unexpected error; it is logged")
+    return codec.problem_response(error, request_id(request)), error.slug or str(error.status)
+
+
+def endpoint(op: Op) -> Callable[[Request], Awaitable[Response]]:
+    async def handle(request: Request) -> Response:
+        request.scope[ROUTE] = op.path
+        response, outcome = await _serve(op, request)
+        if op.scope is not None:
+            metrics.count_operation(op.name, outcome)
+        return response
+
+    handle.__name__ = op.name
+    return handle

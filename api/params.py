@@ -1,0 +1,53 @@
+"""Query and path parameters: parsed by hand (the routes bypass FastAPI's parameter
+machinery), each failure naming its parameter. Their OpenAPI descriptions sit here too."""
+
+from typing import Any
+
+from starlette.datastructures import QueryParams
+
+from api.ops import Param
+from api.problems import invalid
+from api.schemas import ID_PATTERN
+from atp.limits import ID_LENGTH_MAX
+from atp.model import Channel
+
+ID_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": ID_LENGTH_MAX,
+    "pattern": ID_PATTERN,
+}
+CHANNEL = Param(
+    "channel",
+    "query",
+    {"type": "string", "enum": [c.value for c in Channel], "default": "online"},
+    "online: never promises safety stock; store: the counter may sell it",
+)
+LOCATIONS = Param("location", "query", ID_SCHEMA, "a location; repeat for several", repeated=True)
+GROUP = Param("group", "query", ID_SCHEMA, "a location group (instead of location)")
+
+
+def path_id(name: str, description: str = "") -> Param:
+    return Param(name, "path", ID_SCHEMA, description, required=True)
+
+
+def channel(query: QueryParams) -> Channel:
+    value = query.get("channel", Channel.online.value)
+    try:
+        return Channel(value)
+    except ValueError:
+        raise invalid("channel", "must be online or store") from None
+
+
+def integer(query: QueryParams, name: str, default: int | None, low: int, high: int) -> int:
+    raw = query.get(name)
+    if raw is None:
+        if default is None:
+            raise invalid(name, "is required")
+        return default
+    if not raw.isascii() or not raw.lstrip("-").isdigit() or len(raw) > 20:
+        raise invalid(name, "must be an integer")
+    value = int(raw)
+    if not low <= value <= high:
+        raise invalid(name, f"must be between {low} and {high}")
+    return value

@@ -1,0 +1,92 @@
+"""Availability reads: one SKU, a batch, the promise date."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from api import params, reads
+from api.auth import Scope
+from api.ops import Ctx, Op, Param, Reply
+from api.schemas import Availability, AvailabilityBatch, AvailabilityQuery, Promise
+from atp.limits import QTY_MAX
+
+READ_ERRORS = frozenset({401, 403, 422, 429})
+
+
+async def get_availability(ctx: Ctx, _: None) -> Reply:
+    query = ctx.request.query_params
+    result = await reads.availability(
+        ctx.services,
+        ctx.path("sku"),
+        query.getlist("location"),
+        query.get("group"),
+        params.channel(query),
+    )
+    return 200, result
+
+
+async def query_availability(ctx: Ctx, body: AvailabilityQuery) -> Reply:
+    result = await reads.batch(ctx.services, body.skus, body.locations, body.group, body.channel)
+    return 200, result
+
+
+async def get_promise(ctx: Ctx, _: None) -> Reply:
+    query = ctx.request.query_params
+    sku, channel = ctx.path("sku"), params.channel(query)
+    qty = params.integer(query, "qty", None, 1, QTY_MAX)
+    # The promise is a calendar day; the API process's UTC day is precise enough for it.
+    today = datetime.now(UTC).date()
+    day = await reads.promise(
+        ctx.services, sku, qty, query.getlist("location"), query.get("group"), channel, today
+    )
+    return 200, Promise(sku, qty, channel, day)
+
+
+_QTY: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": QTY_MAX}
+
+OPS = [
+    Op(
+        "GET",
+        "/v1/availability/{sku}",
+        "getAvailability",
+        "Availability of one SKU at locations or over a location group",
+        get_availability,
+        Scope.availability_read,
+        {200: Availability},
+        READ_ERRORS,
+        params=(params.path_id("sku"), params.LOCATIONS, params.GROUP, params.CHANNEL),
+        tag="availability",
+        description="One row per location asked (`location`, repeatable), then per member "
+        "of `group` not already listed; `total` (the group's ATP) when a group is asked.",
+    ),
+    Op(
+        "POST",
+        "/v1/availability/query",
+        "queryAvailability",
+        "Availability of many SKUs at many locations in one call",
+        query_availability,
+        Scope.availability_read,
+        {200: AvailabilityBatch},
+        READ_ERRORS | {400, 413, 415},
+        body=AvailabilityQuery,
+        tag="availability",
+        description="Rows for every SKU x location, SKU-major. Give `locations` or `group`.",
+    ),
+    Op(
+        "GET",
+        "/v1/availability/{sku}/promise",
+        "getPromise",
+        "Earliest date a quantity can be promised, counting incoming supply",
+        get_promise,
+        Scope.availability_read,
+        {200: Promise},
+        READ_ERRORS,
+        params=(
+            params.path_id("sku"),
+            Param("qty", "query", _QTY, "units wanted", required=True),
+            params.LOCATIONS,
+            params.GROUP,
+            params.CHANNEL,
+        ),
+        tag="availability",
+    ),
+]

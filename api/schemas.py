@@ -1,0 +1,152 @@
+"""Request and response bodies of availability and stock routes, as msgspec Structs.
+
+Every bound comes from atp.limits, so the OpenAPI document, the decoder and the engine
+refuse the same inputs. Requests forbid unknown fields: a misspelt optional field must be
+an error, not silently ignored.
+"""
+
+import datetime
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta
+
+from atp.limits import (
+    BATCH_LOCATIONS_MAX,
+    BATCH_SKUS_MAX,
+    ID_LENGTH_MAX,
+    QTY_MAX,
+    REASON_LENGTH_MAX,
+)
+from atp.model import AdjustReason, Channel, Position
+from atp.validate import ID_PATTERN as ENGINE_ID_PATTERN
+
+# The engine's own id rule (check_id), anchored for JSON Schema.
+ID_PATTERN = f"^{ENGINE_ID_PATTERN.pattern}$"
+
+Id = Annotated[
+    str,
+    Meta(min_length=1, max_length=ID_LENGTH_MAX, pattern=ID_PATTERN, examples=["SKU-1001"]),
+]
+Count = Annotated[int, Meta(ge=0, le=QTY_MAX)]
+Quantity = Annotated[int, Meta(ge=1, le=QTY_MAX)]
+Delta = Annotated[int, Meta(ge=-QTY_MAX, le=QTY_MAX, description="signed; never zero")]
+Reason = Annotated[str, Meta(min_length=1, max_length=REASON_LENGTH_MAX)]
+
+
+class Request(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Base of every request body."""
+
+
+class Response(msgspec.Struct, frozen=True):
+    """Base of every response body."""
+
+
+# -- availability ----------------------------------------------------------------------
+
+
+class AvailabilityRow(Response, frozen=True):
+    sku: str
+    location: str
+    on_hand: int
+    reserved: int
+    safety: int
+    incoming: int
+    atp: int  # for the channel asked (stock writes report the online channel)
+    oversold: int = 0  # units a register sold beyond availability, not yet resolved
+    short: int = 0  # units reserved beyond on hand (a count came in low)
+
+    @classmethod
+    def of(cls, position: Position, channel: Channel, oversold: int = 0) -> "AvailabilityRow":
+        p = position
+        atp, short = p.atp(channel), p.short
+        return cls(
+            p.sku, p.location, p.on_hand, p.reserved, p.safety, p.incoming, atp, oversold, short
+        )
+
+
+class Availability(Response, omit_defaults=True, frozen=True):
+    sku: str
+    channel: Channel
+    rows: list[AvailabilityRow]
+    total: int | None = None  # the group's ATP, when a group was asked
+
+
+class AvailabilityQuery(Request, frozen=True):
+    skus: Annotated[list[Id], Meta(min_length=1, max_length=BATCH_SKUS_MAX)]
+    locations: Annotated[list[Id], Meta(min_length=1, max_length=BATCH_LOCATIONS_MAX)] | None = None
+    group: Id | None = None
+    channel: Channel = Channel.online
+
+
+class GroupTotal(Response, frozen=True):
+    sku: str
+    atp: int
+
+
+class AvailabilityBatch(Response, omit_defaults=True, frozen=True):
+    channel: Channel
+    rows: list[AvailabilityRow]
+    totals: list[GroupTotal] | None = None  # per SKU, when a group was asked
+
+
+class Promise(Response, frozen=True):
+    sku: str
+    qty: int
+    channel: Channel
+    date: datetime.date | None  # the earliest day qty can be promised; null: never
+
+
+# -- stock -----------------------------------------------------------------------------
+
+
+class Adjustment(Request, frozen=True):
+    sku: Id
+    location: Id
+    delta: Delta
+    reason: AdjustReason
+
+
+class CountBody(Request, frozen=True):
+    on_hand: Count
+    reason: Reason
+    expected_on_hand: Count | None = None
+
+
+class SafetyBody(Request, frozen=True):
+    safety: Count
+
+
+class IncomingBody(Request, frozen=True):
+    sku: Id
+    location: Id
+    qty: Quantity
+    expected_at: datetime.date
+    supply_id: Id | None = None  # default: derived from the Idempotency-Key or the body
+
+
+class PositionOut(Response, frozen=True):
+    sku: str
+    location: str
+    on_hand: int
+    reserved: int
+    safety: int
+    incoming: int
+    atp: int  # online channel
+    short: int  # units reserved beyond on hand: a count came in below reserved
+
+    @classmethod
+    def of(cls, p: Position) -> "PositionOut":
+        atp = p.atp(Channel.online)
+        return cls(p.sku, p.location, p.on_hand, p.reserved, p.safety, p.incoming, atp, p.short)
+
+
+class StockWrite(Response, frozen=True):
+    result: Literal["applied", "duplicate"]
+    event_id: str | None  # the ledger event; null on a duplicate
+    position: PositionOut
+
+
+class Health(Response, frozen=True):
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, bool]

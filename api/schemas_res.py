@@ -1,0 +1,127 @@
+"""Request and response bodies of reservation and POS routes."""
+
+import datetime
+from typing import Annotated
+
+from msgspec import Meta
+
+from api.schemas import Id, Request, Response
+from atp.limits import (
+    LINE_QTY_MAX,
+    ORDER_LINES_MAX,
+    RESERVATION_TTL_S_DEFAULT,
+    RESERVATION_TTL_S_MAX,
+    RESERVATION_TTL_S_MIN,
+)
+from atp.model import Channel
+from atp.pos import DEVICE_SEQ_MAX, POS_BATCH_MAX, PosStatus
+from reservations.model import Reservation, State
+
+LineQty = Annotated[int, Meta(ge=1, le=LINE_QTY_MAX)]
+TtlSeconds = Annotated[int, Meta(ge=RESERVATION_TTL_S_MIN, le=RESERVATION_TTL_S_MAX)]
+
+
+class LineIn(Request, frozen=True):
+    sku: Id
+    location: Id
+    qty: LineQty
+
+
+Lines = Annotated[list[LineIn], Meta(min_length=1, max_length=ORDER_LINES_MAX)]
+
+
+class ReserveBody(Request, frozen=True):
+    channel: Channel
+    lines: Lines
+    id: Id | None = None  # default: derived from the Idempotency-Key, else random
+    ttl_seconds: TtlSeconds = RESERVATION_TTL_S_DEFAULT
+
+
+class ExtendBody(Request, frozen=True):
+    ttl_seconds: TtlSeconds
+
+
+class SettleBody(Request, frozen=True):
+    lines: Lines | None = None  # none: every unit still open
+
+
+class LineOut(Response, frozen=True):
+    sku: str
+    location: str
+    qty: int
+    open: int
+    fulfilled: int
+    released: int
+    expired: int
+
+
+class ReservationOut(Response, frozen=True):
+    id: str
+    state: State
+    channel: Channel
+    expires_at: datetime.datetime | None  # while held
+    lines: list[LineOut]
+
+    @classmethod
+    def of(cls, r: Reservation) -> "ReservationOut":
+        expires = (
+            None
+            if r.expires_at_ms is None
+            else datetime.datetime.fromtimestamp(r.expires_at_ms / 1000, datetime.UTC)
+        )
+        lines = [
+            LineOut(ln.sku, ln.location, ln.qty, ln.open, ln.fulfilled, ln.released, ln.expired)
+            for ln in r.lines
+        ]
+        return cls(r.id, r.state, r.channel, expires, lines)
+
+
+class ReservationPage(Response, frozen=True):
+    items: list[ReservationOut]
+    next_cursor: str | None  # pass back as ?cursor= for the next page; null at the end
+
+
+# -- POS -------------------------------------------------------------------------------
+
+DeviceSeq = Annotated[int, Meta(ge=0, le=DEVICE_SEQ_MAX)]
+
+
+class _PosEvent(Request, tag_field="type", frozen=True):
+    event_id: Id
+    device_seq: DeviceSeq
+    occurred_at: datetime.datetime
+
+
+class PosSale(_PosEvent, tag="sale", frozen=True):
+    sku: Id
+    location: Id
+    qty: LineQty
+
+
+class PosReturn(_PosEvent, tag="return", frozen=True):
+    sku: Id
+    location: Id
+    qty: LineQty
+
+
+class PosVoid(_PosEvent, tag="void", frozen=True):
+    voids: Id  # the event_id this one cancels
+
+
+PosEvent = PosSale | PosReturn | PosVoid
+
+
+class PosBatch(Request, frozen=True):
+    events: Annotated[list[PosEvent], Meta(min_length=1, max_length=POS_BATCH_MAX)]
+
+
+class PosEventResult(Response, omit_defaults=True, frozen=True):
+    event_id: str
+    status: PosStatus
+    oversold: int = 0  # units of this sale beyond what was available
+    detail: str | None = None
+
+
+class PosBatchResult(Response, frozen=True):
+    device_id: str
+    results: list[PosEventResult]

@@ -1,0 +1,20 @@
+"""What the lifespan creates and every request uses: one per worker process."""
+
+from dataclasses import dataclass
+
+from api.auth import Authenticator
+from api.idempotency import Idempotency
+from api.ratelimit import RateLimiter
+from api.settings import Settings
+from atp.engine import Engine
+from atp.pos import Pos
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    engine: Engine
+    pos: Pos
+    auth: Authenticator
+    idempotency: Idempotency
+    limiter: RateLimiter

@@ -1,0 +1,77 @@
+"""Server settings, read from the environment once and validated at start-up.
+
+Unsafe choices (authentication off) are refused unless the environment is explicitly
+``development``: a forgotten flag must not open a production ledger to anyone.
+"""
+
+import os
+from typing import Final
+
+import msgspec
+
+BODY_BYTES_MAX: Final = 256 * 1024  # a full batch query (500 skus x 64 chars) fits easily
+IDEMPOTENCY_KEY_LENGTH_MAX: Final = 128
+IDEMPOTENCY_PENDING_S: Final = 60  # a claim whose request died frees itself after this
+IDEMPOTENCY_RETENTION_S: Final = 24 * 3600
+REQUEST_ID_LENGTH_MAX: Final = 128
+LIST_LIMIT_MAX: Final = 100
+LIST_LIMIT_DEFAULT: Final = 20
+
+
+class SettingsError(ValueError):
+    pass
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    environment: str = "production"  # "development" allows auth off
+    auth: bool = True
+    # Keys are cached per process this long; a revoked key stops working within it.
+    auth_cache_ttl_s: float = 2.0
+    # Per calling key, per second, summed over all workers (each enforces its share).
+    rate_limit_per_s: float = 2000.0
+    rate_burst_s: float = 1.0  # burst allowance, in seconds of the rate
+    workers: int = 1
+    run_sweeper: bool = True
+    body_bytes_max: int = BODY_BYTES_MAX
+
+    def validate(self) -> "Settings":
+        if self.environment not in ("production", "development"):
+            raise SettingsError("ATP_ENV must be production or development")
+        if not self.auth and self.environment != "development":
+            raise SettingsError("authentication may be off only with ATP_ENV=development")
+        if self.workers < 1:
+            raise SettingsError("workers must be at least 1")
+        if not 0 < self.body_bytes_max <= 16 * 1024 * 1024:
+            raise SettingsError("body_bytes_max must be between 1 byte and 16 MiB")
+        if self.rate_limit_per_s < 0:
+            raise SettingsError("ATP_RATE_LIMIT_PER_S must not be negative (0 turns it off)")
+        return self
+
+    @property
+    def rate_limit_per_worker_s(self) -> float:
+        return self.rate_limit_per_s / self.workers
+
+
+def _flag(value: str) -> bool:
+    if value.lower() in ("1", "true", "on", "yes"):
+        return True
+    if value.lower() in ("0", "false", "off", "no"):
+        return False
+    raise SettingsError(f"not a boolean: {value!r}")
+
+
+def from_env(environ: dict[str, str] | None = None) -> Settings:
+    env = os.environ if environ is None else environ
+    try:
+        return Settings(
+            redis_url=env.get("ATP_REDIS_URL", Settings.redis_url),
+            environment=env.get("ATP_ENV", "production"),
+            auth=_flag(env.get("ATP_AUTH", "on")),
+            auth_cache_ttl_s=float(env.get("ATP_AUTH_CACHE_TTL_S", 2.0)),
+            rate_limit_per_s=float(env.get("ATP_RATE_LIMIT_PER_S", 2000.0)),
+            workers=int(env.get("ATP_WORKERS", 1)),
+            run_sweeper=_flag(env.get("ATP_SWEEPER", "on")),
+        ).validate()
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from exc

@@ -1,0 +1,90 @@
+"""The API in-process (httpx's ASGI transport, lifespan run by hand) on the real Redis.
+
+Each test gets an empty database, a manual clock (no sweeper: tests expire holds by
+advancing the clock and sweeping) and keys of every kind.
+"""
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+
+from api.app import asgi, create_app
+from api.auth import Scope, create_key
+from api.services import Services
+from api.settings import Settings
+from atp.clock import ManualClock
+from atp.engine import Engine
+
+
+@dataclass
+class Api:
+    client: httpx.AsyncClient
+    services: Services
+    clock: ManualClock
+    keys: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def engine(self) -> Engine:
+        return self.services.engine
+
+    def auth(self, kind: str = "admin", **extra: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.keys[kind]}", **extra}
+
+    async def call(
+        self, method: str, path: str, kind: str = "admin", json: Any = None, **kw: Any
+    ) -> httpx.Response:
+        headers = {**self.auth(kind), **kw.pop("headers", {})}
+        return await self.client.request(method, path, json=json, headers=headers, **kw)
+
+
+KINDS: dict[str, tuple[list[Scope], list[str]]] = {
+    "admin": ([Scope.admin], []),
+    "reader": ([Scope.availability_read], []),
+    "stock": ([Scope.stock_write], []),
+    "oms": ([Scope.availability_read, Scope.reservations_write], []),
+    "pos": ([Scope.availability_read, Scope.stock_write, Scope.reservations_write], ["S1"]),
+}
+
+
+def settings_for(redis_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "redis_url": redis_url,
+        "auth_cache_ttl_s": 0.0,
+        "rate_limit_per_s": 0.0,
+        "run_sweeper": False,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture
+async def api(redis_url: str, clock: ManualClock) -> AsyncIterator[Api]:
+    app = create_app(settings_for(redis_url), clock)
+    async with app.router.lifespan_context(app):
+        services: Services = app.state.services
+        transport = httpx.ASGITransport(app=asgi(app))
+        async with httpx.AsyncClient(transport=transport, base_url="http://atp.test") as client:
+            harness = Api(client, services, clock)
+            for kind, (scopes, locations) in KINDS.items():
+                _, key = await create_key(services.engine.redis, scopes, locations, kind)
+                harness.keys[kind] = key
+            yield harness
+
+
+def assert_problem(response: httpx.Response, status: int, slug: str | None = None) -> Any:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body["status"] == status
+    assert {"type", "title", "status", "detail"} <= body.keys()
+    assert body["instance"] == response.headers["x-request-id"]
+    if slug is not None:
+        assert body["type"] == f"/problems/{slug}", body
+    return body
+
+
+def field_of(body: Any) -> str:
+    return str(body["errors"][0]["field"])

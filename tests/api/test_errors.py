@@ -1,0 +1,127 @@
+"""Bad input anywhere: a 4xx problem naming the field, never a 5xx, nothing stored."""
+
+import pytest
+from harness import Api, assert_problem, field_of
+
+ADJUST = "/v1/stock/adjustments"
+GOOD = {"sku": "A", "location": "S1", "delta": 5, "reason": "receipt"}
+
+
+async def _nothing_stored(api: Api) -> None:
+    position = await api.engine.availability.position("A", "S1")
+    assert position.on_hand == 0
+
+
+async def test_malformed_json_is_400(api: Api) -> None:
+    r = await api.call(
+        "POST", ADJUST, content=b'{"sku": "A",', headers={"content-type": "application/json"}
+    )
+    assert_problem(r, 400, "malformed-json")
+    await _nothing_stored(api)
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({**GOOD, "delta": "5"}, "delta"),
+        ({**GOOD, "delta": 5.5}, "delta"),
+        ({**GOOD, "delta": True}, "delta"),
+        ({k: v for k, v in GOOD.items() if k != "sku"}, "sku"),
+        ({**GOOD, "extra": 1}, "extra"),
+        ({**GOOD, "delta": 10**30}, "delta"),
+        ({**GOOD, "delta": 2_000_000_000}, "delta"),
+        ({**GOOD, "sku": "a" * 65}, "sku"),
+        ({**GOOD, "sku": "{p01}"}, "sku"),
+        ({**GOOD, "sku": ""}, "sku"),
+        ({**GOOD, "reason": "gift"}, "reason"),
+        ({**GOOD, "delta": 0}, "delta"),
+        ({**GOOD, "delta": -5}, "delta"),  # a receipt must be positive
+        ([GOOD], "body"),
+    ],
+)
+async def test_invalid_fields_are_422_naming_the_field(api: Api, body: object, field: str) -> None:
+    r = await api.call("POST", ADJUST, json=body)
+    problem = assert_problem(r, 422, "invalid-input")
+    assert field_of(problem) == field
+    await _nothing_stored(api)
+
+
+async def test_nested_field_is_named_with_its_path(api: Api) -> None:
+    body = {"channel": "online", "lines": [{"sku": "A", "location": "S1", "qty": "2"}]}
+    r = await api.call("POST", "/v1/reservations", json=body)
+    assert field_of(assert_problem(r, 422)) == "lines[0].qty"
+    body = {"channel": "online", "lines": [{"sku": "A", "location": "S1"}]}
+    r = await api.call("POST", "/v1/reservations", json=body)
+    assert field_of(assert_problem(r, 422)) == "lines[0].qty"
+
+
+async def test_missing_body_is_422(api: Api) -> None:
+    r = await api.call("POST", ADJUST)
+    assert field_of(assert_problem(r, 422)) == "body"
+
+
+async def test_huge_body_is_413(api: Api) -> None:
+    body = {**GOOD, "sku": "A", "pad": "x" * 300_000}
+    r = await api.call("POST", ADJUST, json=body)
+    assert_problem(r, 413, "body-too-large")
+    await _nothing_stored(api)
+
+
+async def test_huge_body_without_content_length_is_413(api: Api) -> None:
+    async def chunks():  # type: ignore[no-untyped-def]
+        for _ in range(40):
+            yield b"x" * 10_000
+
+    r = await api.call(
+        "POST", ADJUST, content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert_problem(r, 413)
+
+
+async def test_wrong_content_type_is_415(api: Api) -> None:
+    r = await api.call("POST", ADJUST, content=b"sku=A", headers={"content-type": "text/plain"})
+    assert_problem(r, 415)
+
+
+async def test_bad_path_id_is_422(api: Api) -> None:
+    r = await api.call("GET", "/v1/availability/%7Bp1%7D?location=S1")
+    assert field_of(assert_problem(r, 422)) == "sku"
+
+
+async def test_unknown_route_and_wrong_method_are_problems(api: Api) -> None:
+    assert_problem(await api.call("GET", "/v1/nothing"), 404)
+    r = await api.call("DELETE", "/v1/stock/adjustments")
+    assert_problem(r, 405)
+    assert "POST" in r.headers["allow"]
+
+
+async def test_request_id_is_echoed_or_generated(api: Api) -> None:
+    r = await api.call("GET", "/v1/availability/A?location=S1", headers={"X-Request-ID": "abc-123"})
+    assert r.headers["x-request-id"] == "abc-123"
+    r = await api.call(
+        "GET", "/v1/availability/A?location=S1", headers={"X-Request-ID": "bad id\t"}
+    )
+    generated = r.headers["x-request-id"]
+    assert generated != "bad id\t" and len(generated) == 32
+    r = await api.call("GET", "/v1/nothing", headers={"X-Request-ID": "req-9"})
+    assert assert_problem(r, 404)["instance"] == "req-9"
+
+
+async def test_redis_down_is_503(api: Api) -> None:
+    await api.engine.redis.close()
+    api.engine.redis.port = 7399  # type: ignore[attr-defined]  # nothing listens there
+    r = await api.call("GET", "/v1/availability/A?location=S1")
+    assert_problem(r, 503, "unavailable")
+    assert r.headers["retry-after"] == "1"
+
+
+async def test_routing_matches_like_starlette(api: Api) -> None:
+    """The fast dispatch and FastAPI's router agree: a literal path with another method
+    falls to the parametrised route; a known path with an unknown method is 405."""
+    r = await api.call("GET", "/v1/availability/query?location=S1", "reader")
+    assert r.status_code == 200 and r.json()["sku"] == "query"
+    r = await api.call("PUT", "/v1/reservations", "admin")
+    assert_problem(r, 405)
+    assert r.headers["allow"] == "GET, HEAD, POST"
+    r = await api.call("HEAD", "/v1/availability/A?location=S1", "reader")
+    assert r.status_code == 200
