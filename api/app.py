@@ -30,6 +30,8 @@ from api.settings import Settings, from_env
 from atp.clock import Clock
 from atp.engine import Engine
 from atp.pos import Pos
+from journal.db import create_pool
+from journal.engine import DurableEngine
 
 # Routes match in order: the hot ones (holds, storefront reads) first.
 OPS: list[Op] = [*RESERVATIONS, *AVAILABILITY, *STOCK, *POS]
@@ -37,7 +39,7 @@ TITLE = "ATP engine API"
 VERSION = "1"
 
 
-async def _count_expiries(engine: Engine) -> None:
+async def _count_expiries(engine: Engine | DurableEngine) -> None:
     """The sweeper keeps a plain total; export its growth as a counter."""
     seen = 0
     while True:
@@ -51,7 +53,20 @@ async def _count_expiries(engine: Engine) -> None:
 def _lifespan(settings: Settings, clock: Clock | None, freeze_gc: bool) -> Any:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = Engine.connect(settings.redis_url, clock)
+        pool = None
+        engine: Engine | DurableEngine
+        if settings.pg_dsn is not None:
+            pool = await create_pool(settings.pg_dsn)
+            # Rebuilds the ledger first if Redis lost it; marks it ready after every rebuild.
+            engine = await DurableEngine.open(
+                settings.redis_url,
+                pool,
+                clock=clock,
+                start_sweeper=False,
+                on_ready=health.mark_ledger,
+            )
+        else:
+            engine = Engine.connect(settings.redis_url, clock)
         await health.load_scripts(engine.redis)
         await health.mark_ledger(engine.redis)
         app.state.services = Services(
@@ -76,6 +91,8 @@ def _lifespan(settings: Settings, clock: Clock | None, freeze_gc: bool) -> Any:
             with contextlib.suppress(asyncio.CancelledError):
                 await counter
             await engine.close()
+            if pool is not None:
+                await pool.close()
 
     return lifespan
 

@@ -38,13 +38,14 @@ def serve(args: argparse.Namespace) -> int:
         print(f"atp serve: {exc}", file=sys.stderr)
         return 2
     demo_keys: dict[str, str] = {}
+    chain = demo.REDIS_ONLY
     if args.demo:
 
-        async def seed(engine: Any) -> dict[str, str]:
-            await demo.seed(engine)
-            return await demo.keys(engine)
+        async def seed(engine: Any) -> tuple[demo.DemoChain, dict[str, str]]:
+            chain = await demo.seed(engine, _redis_url(args), os.environ.get("ATP_PG_DSN") or None)
+            return chain, await demo.keys(engine, chain)
 
-        demo_keys = asyncio.run(_with_engine(_redis_url(args), seed))
+        chain, demo_keys = asyncio.run(_with_engine(_redis_url(args), seed))
     processes = runner.start(args.host, args.port, args.workers)
     if not runner.wait_ready(args.host, args.port):
         print("atp serve: workers did not become ready (is Redis up?)", file=sys.stderr)
@@ -56,7 +57,7 @@ def serve(args: argparse.Namespace) -> int:
     for kind, key in demo_keys.items():
         print(f"demo key  {kind:<16} {key}")
     if demo_keys:
-        print(f"try       curl -H 'Authorization: Bearer <key>' '{demo.example(url)}'")
+        print(f"try       curl -H 'Authorization: Bearer <key>' '{demo.example(url, chain)}'")
     if args.dev:
         print("auth is OFF (development mode): do not expose this server")
     sys.stdout.flush()

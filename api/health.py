@@ -57,11 +57,13 @@ async def healthz(request: Request) -> Response:
 
 async def readyz(request: Request) -> Response:
     request.scope[ROUTE] = "/readyz"
-    redis = request.app.state.services.engine.redis
+    engine = request.app.state.services.engine
     try:
-        checks = await asyncio.wait_for(_checks(redis), READY_TIMEOUT_S)
+        checks = await asyncio.wait_for(_checks(engine.redis), READY_TIMEOUT_S)
     except (TimeoutError, OSError, ConnectionError, Exception):  # any failure: not ready
         checks = {"redis": False, "scripts": False, "ledger": False}
+    # A durable engine says whether the ledger is whole (not missing, not mid-rebuild).
+    checks["ledger"] = checks["ledger"] and getattr(engine, "ready", True)
     ok = all(checks.values())
     return codec.json_response(200 if ok else 503, Health("ok" if ok else "unavailable", checks))
 

@@ -18,6 +18,7 @@ import binascii
 from atp import keys
 from atp.engine import Engine
 from atp.model import InvalidInput
+from journal.engine import DurableEngine
 from reservations.model import Reservation, State
 
 SCAN_COUNT = 1000
@@ -49,7 +50,11 @@ def _matches(r: Reservation | None, state: State | None, location: str | None) -
 
 
 async def list_reservations(
-    engine: Engine, state: State | None, location: str | None, limit: int, cursor: str | None
+    engine: "Engine | DurableEngine",
+    state: State | None,
+    location: str | None,
+    limit: int,
+    cursor: str | None,
 ) -> tuple[list[Reservation], str | None]:
     scan_cursor, after = decode_cursor(cursor)
     redis, found = engine.redis, []

@@ -21,6 +21,7 @@ from api.auth import Principal, Scope
 from api.problems import ApiError, invalid
 from api.services import Services
 from atp.model import InvalidInput
+from journal.durability import LedgerUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +156,13 @@ async def _serve(op: Op, request: Request) -> tuple[Response, str]:
         return codec.problem_response(invalid(exc.field, exc.message), request_id(request)), (
             "invalid-input"
         )
-    except (RedisConnectionError, RedisTimeoutError, ConnectionError, TimeoutError):
+    except (
+        RedisConnectionError,
+        RedisTimeoutError,
+        ConnectionError,
+        TimeoutError,
+        LedgerUnavailable,
+    ):
         log.warning("ledger unavailable", exc_info=True)
         error = _unavailable()
     except ApiError as exc:

@@ -8,12 +8,13 @@ from api.ratelimit import RateLimiter
 from api.settings import Settings
 from atp.engine import Engine
 from atp.pos import Pos
+from journal.engine import DurableEngine
 
 
 @dataclass(frozen=True)
 class Services:
     settings: Settings
-    engine: Engine
+    engine: Engine | DurableEngine
     pos: Pos
     auth: Authenticator
     idempotency: Idempotency

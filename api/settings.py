@@ -24,7 +24,9 @@ class SettingsError(ValueError):
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     redis_url: str = "redis://127.0.0.1:6379/0"
-    environment: str = "production"  # "development" allows auth off
+    # PostgreSQL: the journal every acknowledged write waits for. Required in production.
+    pg_dsn: str | None = None
+    environment: str = "production"  # "development" allows auth off, and no PostgreSQL
     auth: bool = True
     # Keys are cached per process this long; a revoked key stops working within it.
     auth_cache_ttl_s: float = 2.0
@@ -40,6 +42,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise SettingsError("ATP_ENV must be production or development")
         if not self.auth and self.environment != "development":
             raise SettingsError("authentication may be off only with ATP_ENV=development")
+        if self.pg_dsn is None and self.environment != "development":
+            raise SettingsError(
+                "writes are durable only with PostgreSQL: set ATP_PG_DSN "
+                "(ATP_ENV=development runs without it, acknowledging writes from Redis alone)"
+            )
         if self.workers < 1:
             raise SettingsError("workers must be at least 1")
         if not 0 < self.body_bytes_max <= 16 * 1024 * 1024:
@@ -66,6 +73,7 @@ def from_env(environ: dict[str, str] | None = None) -> Settings:
     try:
         return Settings(
             redis_url=env.get("ATP_REDIS_URL", Settings.redis_url),
+            pg_dsn=env.get("ATP_PG_DSN") or None,
             environment=env.get("ATP_ENV", "production"),
             auth=_flag(env.get("ATP_AUTH", "on")),
             auth_cache_ttl_s=float(env.get("ATP_AUTH_CACHE_TTL_S", 2.0)),

@@ -1,7 +1,14 @@
 #!/usr/bin/env bash
-# Installs what is missing, starts Redis if it is down, loads the demo retailer and walks an
-# order through the engine. ATP_REDIS_URL picks the Redis (default redis://127.0.0.1:6379/0).
+# Installs what is missing, starts Redis and PostgreSQL if they are down, creates and
+# migrates the database, loads the demo retailer and serves the HTTP API; prints its URL,
+# the docs URL and a demo key per client kind. Ctrl-C stops it.
+# ATP_REDIS_URL (default redis://127.0.0.1:6379/0), ATP_PG_DSN (default below), and
+# `--port N --workers N` are honoured. `.venv/bin/atp demo` walks one order through the
+# engine without a server.
 set -euo pipefail
 source "$(dirname "$0")/setup.sh"
 ensure_redis
-exec .venv/bin/atp demo "$@"
+ensure_postgres
+export ATP_PG_DSN="${ATP_PG_DSN:-postgresql://postgres@127.0.0.1:5432/atp}"
+.venv/bin/atp migrate --create
+exec .venv/bin/atp serve --demo "$@"

@@ -55,6 +55,7 @@ def settings_for(redis_url: str, **overrides: Any) -> Settings:
         "auth_cache_ttl_s": 0.0,
         "rate_limit_per_s": 0.0,
         "run_sweeper": False,
+        "environment": "development",  # no PostgreSQL here; tests/journal covers durability
     }
     values.update(overrides)
     return Settings(**values)
