@@ -34,7 +34,7 @@ from bench._stats import Figure, Target, target, update_markdown_section, write_
 REDIS_URL_DEFAULT = "redis://127.0.0.1:6379/13"
 HOST, PORT, BASELINE_PORT = "127.0.0.1", 7320, 7321
 OUT = Path(__file__).with_name("out")
-RESULTS_MD = Path(__file__).with_name("RESULTS-http.md")
+RESULTS_MD = Path(__file__).with_name("RESULTS.md")
 SKUS = [f"B-{i:03d}" for i in range(100)]
 LOCATIONS = ["W1", "S1"]
 # One-unit holds never run it short; receipts in the locust mix stay under QTY_MAX.
@@ -406,7 +406,7 @@ def main(argv: list[str] | None = None) -> int:
         write_json(args.json, report)
     if not args.no_markdown:
         update_markdown_section(
-            RESULTS_MD, f"HTTP API ({report.mode})", _markdown(report), "# HTTP benchmark results\n"
+            RESULTS_MD, f"HTTP API ({report.mode})", _markdown(report), "# Benchmark results\n"
         )
     for t in targets:
         print(f"{t.name}: {t.measured} ({t.bound} {t.limit}) {'met' if t.met else 'NOT MET'}")

@@ -37,8 +37,8 @@ from reservations.model import Line
 
 PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 PG_DSN = "postgresql://postgres@127.0.0.1:5432/atp_j_bench"
-RESULTS_MD = Path(__file__).with_name("RESULTS-journal.md")
-PREAMBLE = "# Journal benchmark results\n\nMerged into bench/RESULTS.md by the lead.\n"
+RESULTS_MD = Path(__file__).with_name("RESULTS.md")
+PREAMBLE = "# Benchmark results\n"
 PRODUCE_CONCURRENCY = 2_000
 COMMIT_RATE_PER_S = 1_000
 WRITERS = 2

@@ -232,7 +232,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         write_json(args.json, {"figures": figures, "targets": targets})
     if not args.no_results_md:
-        update_markdown_section(RESULTS_MD, SECTION, _report(figures, targets, command, True), "")
+        update_markdown_section(
+            RESULTS_MD, SECTION, _report(figures, targets, command, True), "# Benchmark results\n"
+        )
     return 0
 
 
