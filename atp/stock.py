@@ -50,8 +50,23 @@ class Stock:
         self._redis = redis
         self._clock = clock or ServerClock()
 
-    def _receipt_key(self, sku: str, op_id: str) -> str:
-        return keys.operation(keys.partition_of_sku(sku), op_id or "-")
+    @staticmethod
+    def _receipted_keys(sku: str, location: str, op_id: str) -> list[str]:
+        """Position, stream and operation receipt: the keys of the receipted writes."""
+        partition = keys.partition_of_sku(sku)
+        return [
+            keys.position(sku, location),
+            keys.stream(partition),
+            keys.operation(partition, op_id or "-"),
+        ]
+
+    @staticmethod
+    def _supply_keys(sku: str, location: str) -> list[str]:
+        return [
+            keys.position(sku, location),
+            keys.incoming(sku, location),
+            keys.stream(keys.partition_of_sku(sku)),
+        ]
 
     async def adjust(
         self,
@@ -73,11 +88,7 @@ class Stock:
         check_adjust_sign(reason, delta)
         op = check_optional_id("op_id", op_id)
         digest = f"adjust|{location}|{sku}|{delta}|{reason.value}"
-        keys_ = [
-            keys.position(sku, location),
-            keys.stream(keys.partition_of_sku(sku)),
-            self._receipt_key(sku, op),
-        ]
+        keys_ = self._receipted_keys(sku, location, op)
         args: list[Arg] = [
             sku,
             location,
@@ -112,11 +123,7 @@ class Stock:
         check_reason("reason", reason)
         op = check_optional_id("op_id", op_id)
         digest = f"count|{location}|{sku}|{on_hand}|{expected}|{reason}"
-        keys_ = [
-            keys.position(sku, location),
-            keys.stream(keys.partition_of_sku(sku)),
-            self._receipt_key(sku, op),
-        ]
+        keys_ = self._receipted_keys(sku, location, op)
         args: list[Arg] = [
             sku,
             location,
@@ -139,11 +146,7 @@ class Stock:
         check_count("safety", safety)
         op = check_optional_id("op_id", op_id)
         digest = f"safety|{location}|{sku}|{safety}"
-        keys_ = [
-            keys.position(sku, location),
-            keys.stream(keys.partition_of_sku(sku)),
-            self._receipt_key(sku, op),
-        ]
+        keys_ = self._receipted_keys(sku, location, op)
         args: list[Arg] = [
             sku,
             location,
@@ -166,11 +169,7 @@ class Stock:
         check_qty("qty", qty)
         if not isinstance(expected_on, date):
             raise InvalidInput("expected_on", "must be a date")
-        keys_ = [
-            keys.position(sku, location),
-            keys.incoming(sku, location),
-            keys.stream(keys.partition_of_sku(sku)),
-        ]
+        keys_ = self._supply_keys(sku, location)
         args: list[Arg] = [
             sku,
             location,
@@ -187,11 +186,7 @@ class Stock:
         check_id("sku", sku)
         check_id("location", location)
         check_id("supply_id", supply_id)
-        keys_ = [
-            keys.position(sku, location),
-            keys.incoming(sku, location),
-            keys.stream(keys.partition_of_sku(sku)),
-        ]
+        keys_ = self._supply_keys(sku, location)
         args: list[Arg] = [sku, location, supply_id, self._clock.now_ms(), EVENT_STREAM_MAXLEN]
         reply = await self._redis.run(_INCOMING_REMOVE, keys_, args)
         return outcome_from_reply(sku, location, reply)

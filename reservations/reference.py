@@ -28,7 +28,7 @@ from reservations.model import (
     make_request,
     sorted_lines,
 )
-from reservations.settle import exceeding, receipt, request_digest, settle_targets
+from reservations.settle import decide_settle
 
 Hash = dict[str, str]
 
@@ -341,29 +341,9 @@ class ReferenceReservations:
         header, legs = self._read(rid)
         if not header:
             return TransitionOutcome(TransitionResult.not_found)
-        before = reservation_from(rid, header, list(legs.values()))
-        digest = request_digest(action, lines)
-        replayed = receipt(legs, op_id, digest)
-        if replayed is not None:
-            return TransitionOutcome(replayed[0], before)
-        allowed = (State.committed,) if action == "fulfilled" else (State.held, State.committed)
-        if before.state not in allowed:
-            if (
-                action == "released"
-                and lines is None
-                and before.state in (State.released, State.fulfilled)
-            ):
-                return TransitionOutcome(TransitionResult.duplicate, before)
-            expired = before.state is State.expired
-            return TransitionOutcome(
-                TransitionResult.expired if expired else TransitionResult.illegal, before
-            )
-        found = settle_targets(legs, lines)
-        if isinstance(found, TransitionOutcome):
-            return TransitionOutcome(found.result, before)
-        refused = exceeding(legs, found)
+        refused, found, digest = decide_settle(rid, header, legs, action, lines, op_id)
         if refused is not None:
-            return TransitionOutcome(refused[0], before)
+            return refused
         committed = header["st"] == "committed"
         replies = [
             self._leg_settle(rid, p, action, committed, ts, op_id, digest, now)

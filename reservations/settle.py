@@ -93,6 +93,38 @@ def exceeding(
     return None
 
 
+def decide_settle(
+    rid: str,
+    header: dict[str, str],
+    legs: dict[int, dict[str, str]],
+    action: str,
+    lines: Sequence[Line] | None,
+    op_id: str,
+) -> tuple[TransitionOutcome | None, dict[int, list[Target]], str]:
+    """Everything settle decides before a script runs (pure; the reference model shares it):
+    a refusal, or the targets per leg and the digest their receipts will carry."""
+    before = reservation_from(rid, header, list(legs.values()))
+    digest = request_digest(action, lines)
+    replayed = receipt(legs, op_id, digest)
+    if replayed is not None:
+        return TransitionOutcome(replayed[0], before, replayed[1]), {}, digest
+    allowed = (State.committed,) if action == "fulfilled" else (State.held, State.committed)
+    if before.state not in allowed:
+        ended = before.state in (State.released, State.fulfilled)
+        if action == "released" and lines is None and ended:
+            return TransitionOutcome(TransitionResult.duplicate, before), {}, digest
+        expired = before.state is State.expired
+        result = TransitionResult.expired if expired else TransitionResult.illegal
+        return TransitionOutcome(result, before, f"reservation is {before.state.value}"), {}, digest
+    found = settle_targets(legs, lines)
+    if isinstance(found, TransitionOutcome):
+        return TransitionOutcome(found.result, before, found.detail), {}, digest
+    refused = exceeding(legs, found)
+    if refused is not None:
+        return TransitionOutcome(refused[0], before, refused[1]), {}, digest
+    return None, found, digest
+
+
 async def settle(
     service: "Reservations",
     reservation_id: str,
@@ -108,29 +140,9 @@ async def settle(
     header, legs = await service.read(rid)
     if not header:
         return TransitionOutcome(TransitionResult.not_found)
-    before = reservation_from(rid, header, list(legs.values()))
-    digest = request_digest(action, lines)
-    replayed = receipt(legs, op, digest)
-    if replayed is not None:
-        return TransitionOutcome(replayed[0], before, replayed[1])
-    allowed = (State.committed,) if action == "fulfilled" else (State.held, State.committed)
-    if before.state not in allowed:
-        if (
-            action == "released"
-            and lines is None
-            and before.state in (State.released, State.fulfilled)
-        ):
-            return TransitionOutcome(TransitionResult.duplicate, before)
-        result = (
-            TransitionResult.expired if before.state is State.expired else TransitionResult.illegal
-        )
-        return TransitionOutcome(result, before, f"reservation is {before.state.value}")
-    found = settle_targets(legs, lines)
-    if isinstance(found, TransitionOutcome):
-        return TransitionOutcome(found.result, before, found.detail)
-    refused = exceeding(legs, found)
+    refused, found, digest = decide_settle(rid, header, legs, action, lines, op)
     if refused is not None:
-        return TransitionOutcome(refused[0], before, refused[1])
+        return refused
     committed = header["st"] == State.committed.value
     now = service.clock.now_ms()
     replies = await asyncio.gather(
