@@ -377,11 +377,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--low-connections", type=int, default=2, help="the p99 probe")
     parser.add_argument("--workers", default="1,2")
     parser.add_argument("--no-markdown", action="store_true")
+    parser.add_argument(
+        "--pg-dsn",
+        help="serve durably (writes wait for the PostgreSQL group commit); without it the "
+        "server runs with ATP_ENV=development and acknowledges writes from Redis alone",
+    )
     args = parser.parse_args(argv)
     args.duration_s, args.warmup_s, args.rounds = (3.0, 1.0, 1) if args.quick else (6.0, 2.0, 3)
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install wrk")
     os.environ.update({"ATP_REDIS_URL": args.redis_url, "ATP_RATE_LIMIT_PER_S": "0"})
+    if args.pg_dsn:
+        os.environ["ATP_PG_DSN"] = args.pg_dsn
+    else:
+        os.environ["ATP_ENV"] = "development"
     key = asyncio.run(_seed(args.redis_url))
     started = datetime.now(UTC).isoformat(timespec="seconds")
     runs: list[Run] = []
@@ -391,7 +400,8 @@ def main(argv: list[str] | None = None) -> int:
     figures, targets = _figures(runs, args.low_connections)
     report = Report(
         started,
-        "quick" if args.quick else "full",
+        ("quick" if args.quick else "full")
+        + (", durable" if args.pg_dsn else ", Redis-acknowledged"),
         args.duration_s,
         args.connections,
         runs,
