@@ -30,7 +30,12 @@ def test_schemathesis_finds_no_server_errors_or_schema_violations(
     redis_url: str, tmp_path: Path
 ) -> None:
     settings = settings_for(redis_url)
-    env = {**os.environ, "ATP_REDIS_URL": settings.redis_url, "ATP_RATE_LIMIT_PER_S": "0"}
+    env = {
+        **os.environ,
+        "ATP_REDIS_URL": settings.redis_url,
+        "ATP_RATE_LIMIT_PER_S": "0",
+        "ATP_ENV": "development",  # the contract, without PostgreSQL (tests/journal has it)
+    }
     env["PROMETHEUS_MULTIPROC_DIR"] = str(ROOT / f".run/prometheus-{PORT}")
     key = subprocess.run(
         [sys.executable, "-m", "atp.cli", "keys", "create", "--scope", "admin"],
