@@ -14,6 +14,8 @@ if expected ~= '' and tonumber(expected) ~= before[1] then
 end
 local after = {on_hand, before[2], before[3], before[4]}
 write_pos(KEYS[1], after)
+-- A count is the truth: an oversell a register recorded (field os, atp/pos.py) is settled.
+redis.call('HDEL', KEYS[1], 'os')
 local id = emit({stream = KEYS[2], maxlen = ARGV[9], now = now, type = 'counted', sku = sku,
   loc = loc, before = before, after = after, reason = reason, op = op_id})
 local reply = pos_reply('applied', id, after)

@@ -116,3 +116,14 @@ async def test_batch_rules(api: Api) -> None:
     assert_problem(await api.call("POST", URL, "reader", json={"events": [sale("e1", 1)]}), 403)
     r = await api.call("POST", "/v1/pos/bad{id}/events", "pos", json={"events": [sale("e1", 1)]})
     assert field_of(assert_problem(r, 422)) == "device_id"
+
+
+async def test_a_count_settles_an_oversell(api: Api) -> None:
+    """The count is the truth after a register sold what the ledger did not have."""
+    await api.engine.stock.adjust("A", "S1", 1, "receipt")
+    await replay(api, sale("e1", 1, 3))
+    assert (await row(api))["oversold"] == 2
+    counted = await api.engine.stock.set_on_hand("A", "S1", 4, reason="cycle_count")
+    assert counted.ok
+    current = await row(api)
+    assert current["on_hand"] == 4 and current["oversold"] == 0
