@@ -4,7 +4,7 @@ plus the expiry sweeper every engine process runs."""
 from atp.availability import Availability
 from atp.clock import Clock
 from atp.redis_io import RedisIO, connect
-from atp.replica import Replica, ensure_epoch
+from atp.replica import Replica
 from atp.stock import Stock
 from reservations.expiry import ExpirySweeper
 from reservations.service import Reservations
@@ -32,7 +32,6 @@ class Engine:
     async def start_replica(self) -> None:
         """Loads the in-memory replica and starts following the streams (single Redis)."""
         assert self.replica is not None, "connect with replica=True"
-        await ensure_epoch(self.redis)
         await self.replica.start()
 
     async def close(self) -> None:

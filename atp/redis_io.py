@@ -9,6 +9,7 @@ RedisCluster. The engine code above them is the same.
 
 import asyncio
 import collections
+import contextlib
 from collections.abc import Sequence
 from typing import Any, Protocol, cast
 from urllib.parse import urlparse
@@ -85,7 +86,9 @@ class PipelinedRedis:
     def __init__(self, host: str = "127.0.0.1", port: int = 6379, db: int = 0) -> None:
         self.host, self.port, self.db = host, port, db
         self._protocol: _ReplyProtocol | None = None
-        self._connecting: asyncio.Lock | None = None
+        # The connect in progress, owned here (not by a caller that may be cancelled), so
+        # close() can end a socket that connected after its caller gave up.
+        self._connecting: asyncio.Task[_ReplyProtocol] | None = None
         self._outbox: list[bytes] = []
         self._flush_scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -99,18 +102,24 @@ class PipelinedRedis:
     async def _connection(self) -> _ReplyProtocol:
         if self._protocol is not None:
             return self._protocol
-        if self._connecting is None:
-            self._connecting = asyncio.Lock()
-        async with self._connecting:
-            if self._protocol is None:
-                self._loop = asyncio.get_running_loop()
-                _, protocol = await self._loop.create_connection(
-                    lambda: _ReplyProtocol(self._lost), self.host, self.port
-                )
-                if self.db:
-                    await self._queue(protocol, ("SELECT", self.db))
-                self._protocol = protocol
-        return self._protocol
+        if self._connecting is None or self._connecting.done():
+            self._loop = asyncio.get_running_loop()
+            self._connecting = self._loop.create_task(self._connect())
+        return await asyncio.shield(self._connecting)
+
+    async def _connect(self) -> _ReplyProtocol:
+        assert self._loop is not None
+        transport, protocol = await self._loop.create_connection(
+            lambda: _ReplyProtocol(self._lost), self.host, self.port
+        )
+        try:
+            if self.db:
+                await self._queue(protocol, ("SELECT", self.db))
+        except BaseException:
+            transport.close()
+            raise
+        self._protocol = protocol
+        return protocol
 
     def _lost(self, exc: Exception | None) -> None:
         protocol, self._protocol = self._protocol, None
@@ -170,6 +179,11 @@ class PipelinedRedis:
         return replies
 
     async def close(self) -> None:
+        connecting, self._connecting = self._connecting, None
+        if connecting is not None and not connecting.done():
+            connecting.cancel()
+            with contextlib.suppress(BaseException):
+                await connecting
         if self._protocol is not None and self._protocol.transport is not None:
             self._protocol.transport.close()
         self._protocol = None

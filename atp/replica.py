@@ -14,7 +14,6 @@ import collections.abc
 import contextlib
 import logging
 import time
-import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -36,12 +35,6 @@ log = logging.getLogger(__name__)
 _READ = load_script("atp.lua", "read_positions")
 
 
-async def ensure_epoch(redis: RedisIO) -> str:
-    """The ledger's epoch: made once when the ledger is new; a rebuild sets a new one."""
-    await redis.command("SET", keys.EPOCH, uuid.uuid4().hex, "NX")
-    return str(await redis.command("GET", keys.EPOCH))
-
-
 def _stream_id(value: str) -> tuple[int, int]:
     ms, _, seq = value.partition("-")
     return int(ms), int(seq or 0)
@@ -58,7 +51,7 @@ class Replica:
         self.positions = PackedPositions()
         self.cursors = ["0-0"] * LEDGER_PARTITIONS  # last applied entry per partition
         self.applied = [0] * LEDGER_PARTITIONS  # global index of that entry in its stream
-        self.epoch: str | None = None
+        self.epoch: str | None = None  # as read at load; None when the ledger has none
         self.ready = False
         self.loads = 0
         self.lag_ms: collections.deque[float] = collections.deque(maxlen=REPLICA_LAG_SAMPLES_MAX)
@@ -102,7 +95,9 @@ class Replica:
 
     async def load(self) -> None:
         self.ready = False
-        self.epoch = await ensure_epoch(self._redis)
+        # Only read: the epoch belongs to whoever rebuilds the ledger (journal/rebuild.py).
+        # Setting it here could make a Redis that came back empty look whole.
+        self.epoch = await self._redis.command("GET", keys.EPOCH)
         started = await self._stream_info()
         self.positions = PackedPositions()
         self.cursors = [last for last, _, _ in started]
@@ -208,6 +203,11 @@ class Replica:
         for partition, (_, added, length) in enumerate(await self._stream_info()):
             if self.applied[partition] < added - length:
                 log.warning("partition %d trimmed past the replica's cursor: reloading", partition)
+                return True
+            if added < self.applied[partition]:
+                log.warning(
+                    "partition %d stream started over (Redis emptied): reloading", partition
+                )
                 return True
         return False
 

@@ -14,7 +14,7 @@ from journal.store import Entry
 
 # The incarnation of the ledger Redis holds; set last by a rebuild. Missing means Redis lost
 # (or never had) its ledger: engines must not serve until it is rebuilt from PostgreSQL.
-EPOCH_KEY = f"{keys.PREFIX}:{keys.META_TAG}:epoch"
+EPOCH_KEY = keys.EPOCH
 
 PARTITIONS = tuple(range(LEDGER_PARTITIONS))
 # The fields every event carries (atp/lua/_prelude.lua emit); more may be added, not fewer.

@@ -155,3 +155,26 @@ async def test_it_refuses_a_cluster() -> None:
     cluster = ClusterRedis.__new__(ClusterRedis)
     with pytest.raises(ValueError, match="single Redis"):
         Replica(cluster, cluster)
+
+
+async def test_a_redis_emptied_without_any_epoch_makes_it_reload(live: Engine) -> None:
+    """No journal here, so no epoch: the streams starting over give it away."""
+    replica = live.replica
+    assert replica is not None
+    for _ in range(5):
+        await live.stock.adjust("R4", "S1", 2, "receipt")
+    await _assert_mirrors_redis(live, replica)
+    await live.redis.command("FLUSHDB")
+    await live.stock.adjust("R5", "S1", 1, "receipt")
+    loads = replica.loads
+    for _ in range(50):
+        if replica.loads > loads and replica.ready:
+            break
+        await asyncio.sleep(0.1)
+    assert replica.loads > loads
+    await _assert_mirrors_redis(live, replica)
+    assert replica.positions.get("R4", "S1") == (0, 0, 0, 0)
+
+
+async def test_the_replica_never_creates_the_ledger_epoch(live: Engine) -> None:
+    assert await live.redis.command("GET", keys.EPOCH) is None
