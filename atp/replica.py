@@ -30,6 +30,7 @@ from atp.packed import PackedPositions
 from atp.redis_io import RedisIO
 from atp.rules import day_from_number
 from atp.scripts import load_script
+from atp.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 _READ = load_script("atp.lua", "read_positions")
@@ -234,11 +235,8 @@ class Replica:
         self._task = asyncio.create_task(self._run(), name="replica-tail")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        await cancel_and_wait(task)
 
     async def caught_up(self, targets: Sequence[tuple[int, str]], timeout_s: float) -> bool:
         """Waits until every (partition, stream id) given has been applied."""

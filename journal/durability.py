@@ -28,6 +28,7 @@ from redis.exceptions import RedisError
 from atp import keys
 from atp.model import StockOutcome
 from atp.redis_io import RedisIO
+from atp.tasks import cancel_and_wait
 from journal.limits import DURABILITY_HEALTH_INTERVAL_MS, DURABILITY_READ_MAX, JOURNAL_BATCH_MAX
 from journal.rebuild import ensure_ledger
 from journal.store import Entry, read_header_info, write_entries
@@ -85,11 +86,8 @@ class Durability:
         self._task = asyncio.create_task(self._run(), name="durability-flusher")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        await cancel_and_wait(task)
         stopped = LedgerUnavailable("durability stopped")
         self._fail(self._inflight + self._waiters, stopped)
         self._waiters, self._inflight = [], []

@@ -6,7 +6,6 @@ abandoned reservations return their units.
 """
 
 import asyncio
-import contextlib
 import logging
 
 from atp import keys
@@ -16,6 +15,7 @@ from atp.limits import (
     LEDGER_PARTITIONS,
     LEG_EXPIRY_GRACE_MS,
 )
+from atp.tasks import cancel_and_wait
 from reservations import calls
 from reservations.service import Reservations
 
@@ -100,8 +100,5 @@ class ExpirySweeper:
             self._task = asyncio.create_task(self._run(), name="expiry-sweeper")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        await cancel_and_wait(task)
