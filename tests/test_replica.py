@@ -46,6 +46,15 @@ async def _assert_mirrors_redis(engine: Engine, replica: Replica) -> None:
             assert set(replica.positions.supplies_at(sku, location)) == in_redis
 
 
+async def _reloaded(replica: Replica, loads_before: int) -> None:
+    """Waits (bounded) for the replica to have loaded again and caught up."""
+    for _ in range(50):
+        if replica.loads > loads_before and replica.ready:
+            break
+        await asyncio.sleep(0.1)
+    assert replica.loads > loads_before
+
+
 async def _random_writes(engine: Engine, rng: random.Random, count: int, tag: str) -> None:
     for n in range(count):
         sku, location = rng.choice(SKUS), rng.choice(LOCATIONS)
@@ -125,12 +134,7 @@ async def test_a_rebuilt_ledger_makes_it_reload(live: Engine) -> None:
     await live.redis.command("FLUSHDB")
     await live.stock.set_on_hand("R3", "S2", 4)
     await live.redis.command("SET", keys.EPOCH, "rebuilt")
-    loads = replica.loads
-    for _ in range(50):
-        if replica.loads > loads and replica.ready:
-            break
-        await asyncio.sleep(0.1)
-    assert replica.loads > loads
+    await _reloaded(replica, replica.loads)
     await _assert_mirrors_redis(live, replica)
     assert replica.positions.get("R2", "W1") == (0, 0, 0, 0)
 
@@ -166,12 +170,7 @@ async def test_a_redis_emptied_without_any_epoch_makes_it_reload(live: Engine) -
     await _assert_mirrors_redis(live, replica)
     await live.redis.command("FLUSHDB")
     await live.stock.adjust("R5", "S1", 1, "receipt")
-    loads = replica.loads
-    for _ in range(50):
-        if replica.loads > loads and replica.ready:
-            break
-        await asyncio.sleep(0.1)
-    assert replica.loads > loads
+    await _reloaded(replica, replica.loads)
     await _assert_mirrors_redis(live, replica)
     assert replica.positions.get("R4", "S1") == (0, 0, 0, 0)
 
