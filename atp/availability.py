@@ -68,7 +68,7 @@ class Availability:
         flat, supplies = await self._redis.run(_READ, key_list, ["1" if with_supply else "0"])
         rows = []
         for i, (sku, loc) in enumerate(pairs):
-            at = 4 * i
+            at = 5 * i  # oh rs sf in os
             position = Position(sku, loc, flat[at], flat[at + 1], flat[at + 2], flat[at + 3])
             rows.append(((sku, loc), (position, _supplies(supplies[i]) if with_supply else [])))
         return rows

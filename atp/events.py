@@ -36,6 +36,8 @@ def decode_entry(partition: int, stream_id: str, fields: dict[str, str]) -> Even
         values[name] = int(fields[short])
     for short, name in _STR_FIELDS.items():
         values[name] = fields[short]
+    if "os" in fields:
+        values["oversold"] = int(fields["os"])
     return Event(**values)
 
 

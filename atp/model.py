@@ -104,6 +104,7 @@ class Event(msgspec.Struct, frozen=True):
     reservation_id: str = ""
     op_id: str = ""
     ts_ms: int = 0
+    oversold: int | None = None  # units registers oversold there; only when this changed it
 
 
 class InvalidInput(ValueError):

@@ -1,6 +1,6 @@
-"""Positions packed in arrays: one int32 column per location, four cells per SKU index.
+"""Positions packed in arrays: one int32 column per location, five cells per SKU index.
 
-A dict of Position objects costs ~300 bytes a position; this costs 16 bytes (four int32, see
+A dict of Position objects costs ~300 bytes a position; this costs 20 bytes (five int32, see
 QTY_MAX) per cell of the SKU x location grid plus each name once, so dense retail grids stay
 well under 64 bytes a position (bench/replica.py). Cells never written read as zero.
 """
@@ -11,8 +11,10 @@ from array import array
 
 from atp.model import Position, Supply
 
-FIELDS = 4  # on_hand, reserved, safety, incoming
-_ZEROS = (0, 0, 0, 0)
+FIELDS = 5  # on_hand, reserved, safety, incoming, oversold (units registers sold beyond ATP)
+_ZEROS = (0, 0, 0, 0, 0)
+Cells = tuple[int, int, int, int, int]
+Row = tuple[str, str, int, int, int, int, int]  # sku, location, then the five cells
 
 
 class PackedPositions:
@@ -35,16 +37,25 @@ class PackedPositions:
             self.columns.append(array("i"))
         return self.columns[index]
 
-    def set(self, sku: str, location: str, values: tuple[int, int, int, int]) -> None:
+    def _cell(self, sku: str, location: str) -> tuple[array[int], int]:
         at = self._sku(sku) * FIELDS
         column = self._column(location)
         if at >= len(column):
             # Grow to cover every known sku (and some room), so growth stays amortised.
             cells = max(at + FIELDS, len(self.sku_index) * FIELDS, len(column) * 2)
             column.extend(_ZEROS * ((cells - len(column)) // FIELDS))
+        return column, at
+
+    def set(self, sku: str, location: str, values: Cells) -> None:
+        column, at = self._cell(sku, location)
+        column[at], column[at + 1], column[at + 2], column[at + 3], column[at + 4] = values
+
+    def set_position(self, sku: str, location: str, values: tuple[int, int, int, int]) -> None:
+        """On hand, reserved, safety and incoming; the oversold count is kept."""
+        column, at = self._cell(sku, location)
         column[at], column[at + 1], column[at + 2], column[at + 3] = values
 
-    def get(self, sku: str, location: str) -> tuple[int, int, int, int]:
+    def get(self, sku: str, location: str) -> Cells:
         sku_at = self.sku_index.get(sku)
         location_at = self.location_index.get(location)
         if sku_at is None or location_at is None:
@@ -53,14 +64,12 @@ class PackedPositions:
         at = sku_at * FIELDS
         if at >= len(column):
             return _ZEROS
-        return (column[at], column[at + 1], column[at + 2], column[at + 3])
+        return (column[at], column[at + 1], column[at + 2], column[at + 3], column[at + 4])
 
     def position(self, sku: str, location: str) -> Position:
-        return Position(sku, location, *self.get(sku, location))
+        return Position(sku, location, *self.get(sku, location)[:4])
 
-    def rows(
-        self, skus: list[str], locations: list[str]
-    ) -> list[tuple[str, str, int, int, int, int]]:
+    def rows(self, skus: list[str], locations: list[str]) -> list[Row]:
         """Every sku x location (sku-major), each name looked up once: a storefront page."""
         columns = []
         for location in locations:
@@ -72,10 +81,18 @@ class PackedPositions:
             at = -1 if index is None else index * FIELDS
             for location, column in columns:
                 if column is None or at < 0 or at >= len(column):
-                    rows.append((sku, location, 0, 0, 0, 0))
+                    rows.append((sku, location, 0, 0, 0, 0, 0))
                 else:
                     rows.append(
-                        (sku, location, column[at], column[at + 1], column[at + 2], column[at + 3])
+                        (
+                            sku,
+                            location,
+                            column[at],
+                            column[at + 1],
+                            column[at + 2],
+                            column[at + 3],
+                            column[at + 4],
+                        )
                     )
         return rows
 

@@ -46,7 +46,8 @@ class ReferenceLedger:
         rid: str = "",
         op: str = "",
     ) -> str:
-        """Sets the position and appends its event; returns a stand-in event id."""
+        """Sets the position and appends its event; returns a stand-in event id. A count
+        settles what registers oversold (atp/lua/set_on_hand.lua): its event says 0."""
         self.positions[(sku, location)] = after
         partition = keys.partition_of_sku(sku)
         d = [a - b for a, b in zip(after, before, strict=True)]
@@ -70,6 +71,7 @@ class ReferenceLedger:
                 reservation_id=rid,
                 op_id=op,
                 ts_ms=now_ms,
+                oversold=0 if type_ == "counted" else None,
             )
         )
         return f"{partition}-{len(self.events[partition])}"

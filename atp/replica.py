@@ -132,7 +132,8 @@ class Replica:
         for group, (flat, supplies) in zip(groups, await self._redis.run_many(calls), strict=True):
             for n, i in enumerate(group):
                 sku, location = pairs[i]
-                values = (flat[4 * n], flat[4 * n + 1], flat[4 * n + 2], flat[4 * n + 3])
+                at = 5 * n
+                values = (flat[at], flat[at + 1], flat[at + 2], flat[at + 3], flat[at + 4])
                 self.positions.set(sku, location, values)
                 raw = supplies[n]
                 for supply_id, value in zip(raw[::2], raw[1::2], strict=True):
@@ -153,7 +154,11 @@ class Replica:
         if sku:
             location = fields["loc"]
             values = (int(fields["oh"]), int(fields["rs"]), int(fields["sf"]), int(fields["in"]))
-            self.positions.set(sku, location, values)
+            oversold = fields.get("os")  # only on the events that change it
+            if oversold is None:
+                self.positions.set_position(sku, location, values)
+            else:
+                self.positions.set(sku, location, (*values, int(oversold)))
             kind = fields["t"]
             if kind == "incoming_added":
                 supply_id, _, day = fields["why"].rpartition("@")

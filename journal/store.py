@@ -28,7 +28,7 @@ _SCHEMA = (
     ("d_incoming", "bigint"), ("on_hand", "bigint"), ("reserved", "bigint"),
     ("safety", "bigint"), ("incoming", "bigint"), ("atp_before", "bigint"),
     ("atp_after", "bigint"), ("reason", "text"), ("reservation_id", "text"),
-    ("op_id", "text"), ("ts_ms", "bigint"),
+    ("op_id", "text"), ("ts_ms", "bigint"), ("oversold", "bigint"),
 )  # fmt: skip
 _COLUMNS = [name for name, _ in _SCHEMA]
 _TYPES = [kind for _, kind in _SCHEMA]
@@ -88,6 +88,7 @@ def entry_columns(entries: Sequence[Entry]) -> list[list[object]]:
     columns += [[int(f[name]) for f in bodies] for name in _INT_FIELDS]
     columns += [[f[name] for f in bodies] for name in ("why", "rid", "op")]
     columns.append([int(f["ts"]) for f in bodies])
+    columns.append([int(f["os"]) if "os" in f else None for f in bodies])
     return columns
 
 

@@ -80,13 +80,14 @@ def test_packed_rows_read_unknown_cells_as_zero() -> None:
     from atp.packed import PackedPositions
 
     packed = PackedPositions()
-    packed.set("A", "S1", (3, 1, 0, 2))
-    packed.set("B", "S2", (5, 0, 1, 0))
+    packed.set("A", "S1", (3, 1, 0, 2, 4))
+    packed.set_position("B", "S2", (5, 0, 1, 0))
+    packed.set_position("A", "S1", (2, 1, 0, 2))  # keeps the oversold count
     assert packed.rows(["A", "B", "C"], ["S1", "S2"]) == [
-        ("A", "S1", 3, 1, 0, 2),
-        ("A", "S2", 0, 0, 0, 0),
-        ("B", "S1", 0, 0, 0, 0),
-        ("B", "S2", 5, 0, 1, 0),
-        ("C", "S1", 0, 0, 0, 0),
-        ("C", "S2", 0, 0, 0, 0),
+        ("A", "S1", 2, 1, 0, 2, 4),
+        ("A", "S2", 0, 0, 0, 0, 0),
+        ("B", "S1", 0, 0, 0, 0, 0),
+        ("B", "S2", 5, 0, 1, 0, 0),
+        ("C", "S1", 0, 0, 0, 0, 0),
+        ("C", "S2", 0, 0, 0, 0, 0),
     ]

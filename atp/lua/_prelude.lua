@@ -24,9 +24,19 @@ local function atp_online(p)
   return a
 end
 
--- ev: {stream, maxlen, now, type, sku, loc, before, after, reason, rid, op}
+-- ev: {stream, maxlen, now, type, sku, loc, before, after, reason, rid, op, os}
+-- os (units registers oversold at the position after the change) is written only by the
+-- scripts that change it, so readers of the stream (the replica) keep it current.
 local function emit(ev)
   local b, a = ev.before or {0, 0, 0, 0}, ev.after or {0, 0, 0, 0}
+  if ev.os then
+    return redis.call('XADD', ev.stream, 'MAXLEN', '~', ev.maxlen, '*',
+      't', ev.type, 'sku', ev.sku or '', 'loc', ev.loc or '',
+      'doh', a[1] - b[1], 'drs', a[2] - b[2], 'dsf', a[3] - b[3], 'din', a[4] - b[4],
+      'oh', a[1], 'rs', a[2], 'sf', a[3], 'in', a[4],
+      'ab', atp_online(b), 'aa', atp_online(a),
+      'why', ev.reason or '', 'rid', ev.rid or '', 'op', ev.op or '', 'ts', ev.now, 'os', ev.os)
+  end
   return redis.call('XADD', ev.stream, 'MAXLEN', '~', ev.maxlen, '*',
     't', ev.type, 'sku', ev.sku or '', 'loc', ev.loc or '',
     'doh', a[1] - b[1], 'drs', a[2] - b[2], 'dsf', a[3] - b[3], 'din', a[4] - b[4],

@@ -33,12 +33,19 @@ end
 -- journal rebuilds from events with an op.
 local function change(before, after, over_delta, reason)
   write_pos(KEYS[1], after)
-  if over_delta ~= 0 then redis.call('HINCRBY', KEYS[1], 'os', over_delta) end
+  -- A change that leaves reserved above on hand queues the position for re-sourcing
+  -- (routing/resourcing.py): the partition's shortage set, named after its stream (KEYS[2]:
+  -- same hash tag, so the same slot; derived because the callers' key lists predate it).
+  if after[2] > after[1] then
+    redis.call('SADD', (string.gsub(KEYS[2], ':events$', ':shortages')), loc .. '|' .. sku)
+  end
+  local os = nil
+  if over_delta ~= 0 then os = redis.call('HINCRBY', KEYS[1], 'os', over_delta) end
   emit({stream = KEYS[2], maxlen = maxlen, now = now, type = 'adjusted', sku = sku, loc = loc,
-    before = before, after = after, reason = 'pos_' .. reason .. ':' .. op})
-  if over_delta > 0 then
+    before = before, after = after, reason = 'pos_' .. reason .. ':' .. op, os = os})
+  if over_delta ~= 0 then  -- a void that releases an oversell says so too: -2@till/v1
     emit({stream = KEYS[2], maxlen = maxlen, now = now, type = 'oversold', sku = sku,
-      loc = loc, before = after, after = after, reason = over_delta .. '@' .. op})
+      loc = loc, before = after, after = after, reason = over_delta .. '@' .. op, os = os})
   end
 end
 

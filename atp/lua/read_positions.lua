@@ -1,13 +1,14 @@
 -- read_positions: many positions (and optionally their incoming supply) in one call.
 -- KEYS position keys, then (when ARGV[1] == '1') the matching incoming supply hashes
 -- ARGV[1] with_supply ('1' | '0')
--- returns {flat {oh, rs, sf, in} per position, {HGETALL of each supply hash} | {}}
+-- returns {flat {oh, rs, sf, in, os} per position, {HGETALL of each supply hash} | {}}
+-- (os: units registers oversold there, atp/pos.py)
 local with_supply = ARGV[1] == '1'
 local n = with_supply and (#KEYS / 2) or #KEYS
 local flat = {}
 for i = 1, n do
-  local p = read_pos(KEYS[i])
-  flat[#flat + 1] = p[1]; flat[#flat + 1] = p[2]; flat[#flat + 1] = p[3]; flat[#flat + 1] = p[4]
+  local v = redis.call('HMGET', KEYS[i], 'oh', 'rs', 'sf', 'in', 'os')
+  for f = 1, 5 do flat[#flat + 1] = tonumber(v[f]) or 0 end
 end
 local supplies = {}
 if with_supply then

@@ -17,7 +17,13 @@ write_pos(KEYS[1], after)
 -- A count is the truth: an oversell a register recorded (field os, atp/pos.py) is settled.
 redis.call('HDEL', KEYS[1], 'os')
 local id = emit({stream = KEYS[2], maxlen = ARGV[9], now = now, type = 'counted', sku = sku,
-  loc = loc, before = before, after = after, reason = reason, op = op_id})
+  loc = loc, before = before, after = after, reason = reason, op = op_id, os = 0})
+-- A change that leaves reserved above on hand queues the position for re-sourcing
+-- (routing/resourcing.py): the partition's shortage set, named after its stream (KEYS[2]:
+-- same hash tag, so the same slot; derived because the callers' key lists predate it).
+if after[2] > after[1] then
+  redis.call('SADD', (string.gsub(KEYS[2], ':events$', ':shortages')), loc .. '|' .. sku)
+end
 local reply = pos_reply('applied', id, after)
 receipt_store(KEYS[3], op_id, digest, reply, ARGV[10])
 return reply

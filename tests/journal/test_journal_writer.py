@@ -65,6 +65,7 @@ def event_of(r: asyncpg.Record) -> Event:
         reserved=r["reserved"], safety=r["safety"], incoming=r["incoming"],
         atp_before=r["atp_before"], atp_after=r["atp_after"], reason=r["reason"],
         reservation_id=r["reservation_id"], op_id=r["op_id"], ts_ms=r["ts_ms"],
+        oversold=r["oversold"],
     )  # fmt: skip
 
 
