@@ -30,6 +30,7 @@ from api.settings import Settings, from_env
 from atp.clock import Clock
 from atp.engine import Engine
 from atp.pos import Pos
+from atp.replica_reads import ReplicaReads
 from journal.db import create_pool
 from journal.engine import DurableEngine
 
@@ -39,15 +40,22 @@ TITLE = "ATP engine API"
 VERSION = "1"
 
 
-async def _count_expiries(engine: Engine | DurableEngine) -> None:
-    """The sweeper keeps a plain total; export its growth as a counter."""
+METRICS_INTERVAL_S = 1.0  # engine figures kept as plain numbers are exported this often
+
+
+async def _export_engine_metrics(engine: Engine | DurableEngine) -> None:
+    """The sweeper keeps a plain total and the replica its lag: export them each second
+    (cheaper than touching Prometheus on every expiry or applied event)."""
     seen = 0
     while True:
-        await asyncio.sleep(1.0)
+        await asyncio.sleep(METRICS_INTERVAL_S)
         total = engine.sweeper.expired_total
         if total > seen:
             metrics.HOLD_EXPIRIES.inc(total - seen)
         seen = total
+        if engine.replica is not None:
+            metrics.REPLICA_LAG_SECONDS.set(engine.replica.lag_now_ms() / 1000)
+            metrics.REPLICA_READY.set(1 if engine.replica.ready else 0)
 
 
 def _lifespan(settings: Settings, clock: Clock | None, freeze_gc: bool) -> Any:
@@ -64,11 +72,18 @@ def _lifespan(settings: Settings, clock: Clock | None, freeze_gc: bool) -> Any:
                 clock=clock,
                 start_sweeper=False,
                 on_ready=health.mark_ledger,
+                replica=settings.use_replica,
             )
         else:
-            engine = Engine.connect(settings.redis_url, clock)
+            engine = Engine.connect(settings.redis_url, clock, replica=settings.use_replica)
         await health.load_scripts(engine.redis)
         await health.mark_ledger(engine.redis)
+        replica_reads = None
+        if engine.replica is not None:
+            # Loads in the background: reads go to Redis, and /readyz says not ready, until
+            # it has caught up.
+            await engine.replica.start(wait=False)
+            replica_reads = ReplicaReads(engine.replica, engine.redis)
         app.state.services = Services(
             settings=settings,
             engine=engine,
@@ -76,10 +91,11 @@ def _lifespan(settings: Settings, clock: Clock | None, freeze_gc: bool) -> Any:
             auth=Authenticator(engine.redis, settings.auth_cache_ttl_s, settings.auth),
             idempotency=Idempotency(engine.redis),
             limiter=RateLimiter(settings.rate_limit_per_s, settings.workers, settings.rate_burst_s),
+            replica_reads=replica_reads,
         )
         if settings.run_sweeper:
             engine.start()
-        counter = asyncio.create_task(_count_expiries(engine), name="expiry-metrics")
+        counter = asyncio.create_task(_export_engine_metrics(engine), name="engine-metrics")
         if freeze_gc:
             # Start-up objects live forever: keep the cycle collector off them (stack-notes).
             gc.collect()

@@ -13,6 +13,7 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
 )
@@ -34,6 +35,18 @@ LEDGER_OPERATIONS = Counter(
 HOLD_EXPIRIES = Counter("atp_hold_expiries_total", "Holds the expiry sweeper expired")
 POS_EVENTS = Counter("atp_pos_events_total", "Register events by status", ["status"])
 POS_OVERSOLD_UNITS = Counter("atp_pos_oversold_units_total", "Units registers oversold")
+# Per live worker process (multiprocess mode keeps one series per pid for "livemax"; the
+# max across workers is the figure to alert on).
+REPLICA_LAG_SECONDS = Gauge(
+    "atp_replica_lag_seconds",
+    "How far this worker's in-memory replica trails Redis",
+    multiprocess_mode="livemax",
+)
+REPLICA_READY = Gauge(
+    "atp_replica_ready",
+    "1 when this worker's replica has loaded and follows the streams",
+    multiprocess_mode="livemin",
+)
 
 
 # labels() takes a lock and builds a key each call; the children are few (routes x

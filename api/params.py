@@ -7,7 +7,7 @@ from starlette.datastructures import QueryParams
 
 from api.ops import Param
 from api.problems import invalid
-from api.schemas import ID_PATTERN
+from api.schemas import EVENT_ID_PATTERN, ID_PATTERN, Consistency
 from atp.limits import ID_LENGTH_MAX
 from atp.model import Channel
 
@@ -25,6 +25,18 @@ CHANNEL = Param(
 )
 LOCATIONS = Param("location", "query", ID_SCHEMA, "a location; repeat for several", repeated=True)
 GROUP = Param("group", "query", ID_SCHEMA, "a location group (instead of location)")
+CONSISTENCY = Param(
+    "consistency",
+    "query",
+    {"type": "string", "enum": ["replica", "strong"], "default": "replica"},
+    "replica: from the process's in-memory copy (see as_of, lag_ms); strong: from Redis",
+)
+AFTER = Param(
+    "after",
+    "query",
+    {"type": "string", "pattern": EVENT_ID_PATTERN},
+    "a write's event_id this answer must include (waits briefly, else reads Redis)",
+)
 
 
 def path_id(name: str, description: str = "") -> Param:
@@ -51,3 +63,12 @@ def integer(query: QueryParams, name: str, default: int | None, low: int, high: 
     if not low <= value <= high:
         raise invalid(name, f"must be between {low} and {high}")
     return value
+
+
+def consistency(query: QueryParams) -> Consistency:
+    value = query.get("consistency", "replica")
+    if value == "replica":
+        return "replica"
+    if value == "strong":
+        return "strong"
+    raise invalid("consistency", "must be replica or strong")

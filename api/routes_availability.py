@@ -20,12 +20,22 @@ async def get_availability(ctx: Ctx, _: None) -> Reply:
         query.getlist("location"),
         query.get("group"),
         params.channel(query),
+        params.consistency(query),
+        query.get("after"),
     )
     return 200, result
 
 
 async def query_availability(ctx: Ctx, body: AvailabilityQuery) -> Reply:
-    result = await reads.batch(ctx.services, body.skus, body.locations, body.group, body.channel)
+    result = await reads.batch(
+        ctx.services,
+        body.skus,
+        body.locations,
+        body.group,
+        body.channel,
+        body.consistency,
+        body.after,
+    )
     return 200, result
 
 
@@ -35,10 +45,18 @@ async def get_promise(ctx: Ctx, _: None) -> Reply:
     qty = params.integer(query, "qty", None, 1, QTY_MAX)
     # The promise is a calendar day; the API process's UTC day is precise enough for it.
     today = datetime.now(UTC).date()
-    day = await reads.promise(
-        ctx.services, sku, qty, query.getlist("location"), query.get("group"), channel, today
+    day, fresh = await reads.promise(
+        ctx.services,
+        sku,
+        qty,
+        query.getlist("location"),
+        query.get("group"),
+        channel,
+        today,
+        params.consistency(query),
+        query.get("after"),
     )
-    return 200, Promise(sku, qty, channel, day)
+    return 200, Promise(sku=sku, qty=qty, channel=channel, date=day, **fresh)
 
 
 _QTY: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": QTY_MAX}
@@ -53,7 +71,14 @@ OPS = [
         Scope.availability_read,
         {200: Availability},
         READ_ERRORS,
-        params=(params.path_id("sku"), params.LOCATIONS, params.GROUP, params.CHANNEL),
+        params=(
+            params.path_id("sku"),
+            params.LOCATIONS,
+            params.GROUP,
+            params.CHANNEL,
+            params.CONSISTENCY,
+            params.AFTER,
+        ),
         tag="availability",
         description="One row per location asked (`location`, repeatable), then per member "
         "of `group` not already listed; `total` (the group's ATP) when a group is asked.",
@@ -86,6 +111,8 @@ OPS = [
             params.LOCATIONS,
             params.GROUP,
             params.CHANNEL,
+            params.CONSISTENCY,
+            params.AFTER,
         ),
         tag="availability",
     ),

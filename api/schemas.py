@@ -44,6 +44,28 @@ class Response(msgspec.Struct, frozen=True):
 
 # -- availability ----------------------------------------------------------------------
 
+Consistency = Literal["replica", "strong"]
+EVENT_ID_PATTERN = r"^[0-9]{1,4}-[0-9]{1,20}-[0-9]{1,20}$"
+EventId = Annotated[
+    str,
+    Meta(
+        pattern=EVENT_ID_PATTERN,
+        description="a ledger event id (partition-ms-seq), as a write's response gives it",
+        examples=["7-1795359271208-0"],
+    ),
+]
+AsOf = Annotated[
+    str,
+    Meta(
+        description="stream id (ms-seq): every ledger event of the SKUs' partitions up to it "
+        "is in this answer (the replica's position; compare with a write's event_id)",
+        examples=["1795359271208-0"],
+    ),
+]
+LagMs = Annotated[
+    float, Meta(ge=0, description="how far the replica trails Redis now, in milliseconds")
+]
+
 
 class AvailabilityRow(Response, frozen=True):
     sku: str
@@ -65,11 +87,14 @@ class AvailabilityRow(Response, frozen=True):
         )
 
 
-class Availability(Response, omit_defaults=True, frozen=True):
+class Availability(Response, omit_defaults=True, frozen=True, kw_only=True):
     sku: str
     channel: Channel
     rows: list[AvailabilityRow]
     total: int | None = None  # the group's ATP, when a group was asked
+    consistency: Consistency  # replica: answered from memory (see as_of, lag_ms)
+    as_of: AsOf | None = None
+    lag_ms: LagMs | None = None
 
 
 class AvailabilityQuery(Request, frozen=True):
@@ -77,6 +102,8 @@ class AvailabilityQuery(Request, frozen=True):
     locations: Annotated[list[Id], Meta(min_length=1, max_length=BATCH_LOCATIONS_MAX)] | None = None
     group: Id | None = None
     channel: Channel = Channel.online
+    consistency: Consistency = "replica"  # strong: read Redis, not the in-memory replica
+    after: EventId | None = None  # a write's event_id this answer must include
 
 
 class GroupTotal(Response, frozen=True):
@@ -84,17 +111,23 @@ class GroupTotal(Response, frozen=True):
     atp: int
 
 
-class AvailabilityBatch(Response, omit_defaults=True, frozen=True):
+class AvailabilityBatch(Response, omit_defaults=True, frozen=True, kw_only=True):
     channel: Channel
     rows: list[AvailabilityRow]
     totals: list[GroupTotal] | None = None  # per SKU, when a group was asked
+    consistency: Consistency
+    as_of: AsOf | None = None
+    lag_ms: LagMs | None = None
 
 
-class Promise(Response, frozen=True):
+class Promise(Response, omit_defaults=True, frozen=True, kw_only=True):
     sku: str
     qty: int
     channel: Channel
     date: datetime.date | None  # the earliest day qty can be promised; null: never
+    consistency: Consistency
+    as_of: AsOf | None = None
+    lag_ms: LagMs | None = None
 
 
 # -- stock -----------------------------------------------------------------------------

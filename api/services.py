@@ -8,6 +8,7 @@ from api.ratelimit import RateLimiter
 from api.settings import Settings
 from atp.engine import Engine
 from atp.pos import Pos
+from atp.replica_reads import ReplicaReads
 from journal.engine import DurableEngine
 
 
@@ -19,3 +20,4 @@ class Services:
     auth: Authenticator
     idempotency: Idempotency
     limiter: RateLimiter
+    replica_reads: ReplicaReads | None = None  # None: every read goes to Redis

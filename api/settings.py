@@ -36,6 +36,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     workers: int = 1
     run_sweeper: bool = True
     body_bytes_max: int = BODY_BYTES_MAX
+    # Availability reads from the in-memory replica (single Redis only; a cluster reads Redis).
+    replica: bool = True
 
     def validate(self) -> "Settings":
         if self.environment not in ("production", "development"):
@@ -54,6 +56,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         if self.rate_limit_per_s < 0:
             raise SettingsError("ATP_RATE_LIMIT_PER_S must not be negative (0 turns it off)")
         return self
+
+    @property
+    def use_replica(self) -> bool:
+        """The replica follows every partition in one XREAD: a single Redis only."""
+        return self.replica and not self.redis_url.startswith("redis+cluster://")
 
     @property
     def rate_limit_per_worker_s(self) -> float:
@@ -80,6 +87,7 @@ def from_env(environ: dict[str, str] | None = None) -> Settings:
             rate_limit_per_s=float(env.get("ATP_RATE_LIMIT_PER_S", 2000.0)),
             workers=int(env.get("ATP_WORKERS", 1)),
             run_sweeper=_flag(env.get("ATP_SWEEPER", "on")),
+            replica=_flag(env.get("ATP_REPLICA", "on")),
         ).validate()
     except ValueError as exc:
         raise SettingsError(str(exc)) from exc

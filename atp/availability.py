@@ -26,7 +26,7 @@ def _supplies(flat: list[str]) -> list[Supply]:
     return supplies
 
 
-def _check_list(field: str, values: Sequence[str], limit: int) -> list[str]:
+def check_list(field: str, values: Sequence[str], limit: int) -> list[str]:
     if isinstance(values, str) or not isinstance(values, Sequence):
         raise InvalidInput(field, "must be a list")
     if not 1 <= len(values) <= limit:
@@ -85,8 +85,8 @@ class Availability:
 
     async def positions(self, skus: Sequence[str], locations: Sequence[str]) -> list[Position]:
         """Every SKU x location asked, in one round trip on a single Redis (sku-major order)."""
-        skus = _check_list("skus", skus, BATCH_SKUS_MAX)
-        locations = _check_list("locations", locations, BATCH_LOCATIONS_MAX)
+        skus = check_list("skus", skus, BATCH_SKUS_MAX)
+        locations = check_list("locations", locations, BATCH_LOCATIONS_MAX)
         if len(skus) * len(locations) > BATCH_POSITIONS_MAX:
             raise InvalidInput("skus", f"skus x locations must not exceed {BATCH_POSITIONS_MAX}")
         pairs = [(sku, loc) for sku in skus for loc in locations]
@@ -95,7 +95,7 @@ class Availability:
 
     async def define_group(self, name: str, locations: Sequence[str]) -> None:
         check_id("group", name)
-        members = _check_list("locations", locations, GROUP_LOCATIONS_MAX)
+        members = check_list("locations", locations, GROUP_LOCATIONS_MAX)
         group_key = keys.group(name)
         await self._redis.command("DEL", group_key)
         await self._redis.command("SADD", group_key, *members)
@@ -121,7 +121,7 @@ class Availability:
         """The earliest day ``qty`` can be promised over ``locations``, counting incoming."""
         check_id("sku", sku)
         check_qty("qty", qty)
-        locations = _check_list("locations", locations, GROUP_LOCATIONS_MAX)
+        locations = check_list("locations", locations, GROUP_LOCATIONS_MAX)
         rows = await self._read([(sku, loc) for loc in locations], with_supply=True)
         return promise_date(rows.values(), qty, channel, today)
 

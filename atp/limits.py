@@ -54,3 +54,22 @@ REPLICA_READ_BATCH_MAX = 1_000  # entries per XREAD, keys per SCAN page and snap
 REPLICA_BLOCK_MS = 100  # a tail read waits at most this long for new entries
 REPLICA_CHECK_INTERVAL_MS = 1_000  # how often gaps (trimmed streams) and rebuilds are looked for
 REPLICA_LAG_SAMPLES_MAX = 10_000  # recent lags kept for percentiles
+# A tail read that has not come back within this is stale: the lag reported grows from it.
+REPLICA_STALE_AFTER_MS = 5 * REPLICA_BLOCK_MS
+# /readyz says not ready while the replica lags by more than this (reads would mislead).
+REPLICA_READY_LAG_MS = 2_000
+# A read asked to include a given write (`after=`) waits at most this long for the replica,
+# then reads Redis instead.
+REPLICA_AFTER_WAIT_MS = 50
+# Location group members are cached this long: groups change rarely and are not streamed.
+REPLICA_GROUP_TTL_MS = 1_000
+
+# Re-sourcing (routing/resourcing.py): committed legs moved off positions left short.
+# A leg gains a line per location its units move to; this bounds a leg's lines (and the
+# per-line loops of the leg scripts).
+LEG_LINES_MAX: Final = 2 * ORDER_LINES_MAX
+RESOURCING_INTERVAL_MS: Final = 1_000  # a tick: every partition's shortages, once
+RESOURCING_SHORTAGES_BATCH_MAX: Final = 100  # short positions taken per partition per tick
+RESOURCING_RESERVATIONS_MAX: Final = 200  # committed reservations read per short position
+ATTENTION_LIST_MAX: Final = 1_000  # attention items one listing returns
+assert LEG_LINES_MAX >= ORDER_LINES_MAX

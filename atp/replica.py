@@ -24,6 +24,7 @@ from atp.limits import (
     REPLICA_CHECK_INTERVAL_MS,
     REPLICA_LAG_SAMPLES_MAX,
     REPLICA_READ_BATCH_MAX,
+    REPLICA_STALE_AFTER_MS,
 )
 from atp.model import Supply
 from atp.packed import PackedPositions
@@ -56,6 +57,12 @@ class Replica:
         self.ready = False
         self.loads = 0
         self.lag_ms: collections.deque[float] = collections.deque(maxlen=REPLICA_LAG_SAMPLES_MAX)
+        # Every event of every partition up to this stream id is applied: one XREAD reads
+        # all partitions at one instant, so a reply no stream of which was cut at COUNT
+        # brings everything written before it.
+        self.complete_upto: tuple[int, int] = (0, 0)
+        self._heard = time.monotonic()  # when the last tail read came back
+        self._last_lag_ms = 0.0
         self._targets: list[tuple[int, int]] = []
         self._changed = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
@@ -111,7 +118,9 @@ class Replica:
             await self._load_batch(pairs)
         finished = await self._stream_info()
         self._targets = [_stream_id(last) for last, _, _ in finished]
+        self.complete_upto = min(_stream_id(c) for c in self.cursors)
         self.loads += 1
+        self._heard = time.monotonic()
         self._check_ready()
 
     async def _load_batch(self, pairs: list[tuple[str, str]]) -> None:
@@ -168,7 +177,8 @@ class Replica:
                 self.positions.drop_supply(sku, location, fields["why"])
         self.cursors[partition] = stream_id
         self.applied[partition] += 1
-        self.lag_ms.append(now_ms - _stream_id(stream_id)[0])
+        self._last_lag_ms = now_ms - _stream_id(stream_id)[0]
+        self.lag_ms.append(self._last_lag_ms)
 
     async def _read_once(self) -> int:
         streams = [keys.stream(p) for p in range(LEDGER_PARTITIONS)]
@@ -182,10 +192,13 @@ class Replica:
             *streams,
             *self.cursors,
         )
+        self._heard = time.monotonic()
         if not reply:
+            self._last_lag_ms = 0.0  # nothing new for a whole block: nothing pending
             return 0
         now_ms = time.time() * 1000
         applied = 0
+        newest, cut = self.complete_upto, None
         for stream, entries in _stream_entries(reply):
             partition = keys.partition_of_key(stream)
             for stream_id, flat in entries:
@@ -196,6 +209,11 @@ class Replica:
                 )
                 self.apply(partition, stream_id, fields, now_ms)
                 applied += 1
+            last = _stream_id(entries[-1][0])
+            newest = max(newest, last)
+            if len(entries) >= REPLICA_READ_BATCH_MAX:  # more may follow in this stream
+                cut = last if cut is None else min(cut, last)
+        self.complete_upto = max(self.complete_upto, newest if cut is None else cut)
         self._check_ready()
         async with self._changed:
             self._changed.notify_all()
@@ -235,13 +253,48 @@ class Replica:
                 with contextlib.suppress(Exception):
                     await self.load()
 
-    async def start(self) -> None:
-        await self.load()
-        self._task = asyncio.create_task(self._run(), name="replica-tail")
+    async def start(self, wait: bool = True) -> None:
+        """Loads, then follows the streams. ``wait=False`` loads in the background: a
+        server answers (from Redis, and /readyz says not ready) while a big ledger loads."""
+        if wait:
+            await self.load()
+            self._task = asyncio.create_task(self._run(), name="replica-tail")
+        else:
+            self._task = asyncio.create_task(self._load_then_run(), name="replica-tail")
+
+    async def _load_then_run(self) -> None:
+        while True:
+            try:
+                await self.load()
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("replica load failed; trying again")
+                await asyncio.sleep(REPLICA_CHECK_INTERVAL_MS / 1000)
+        await self._run()
 
     async def stop(self) -> None:
         task, self._task = self._task, None
         await cancel_and_wait(task)
+
+    # -- freshness -----------------------------------------------------------------------
+    def lag_now_ms(self) -> float:
+        """How far behind Redis the replica is now: the delay of the last events applied,
+        or, when the tail has not heard from Redis for a while, the time since it did."""
+        silent_ms = (time.monotonic() - self._heard) * 1000
+        if silent_ms > REPLICA_STALE_AFTER_MS:
+            return silent_ms
+        return max(0.0, self._last_lag_ms)
+
+    def as_of(self, partitions: Sequence[int]) -> str:
+        """The stream id ("ms-seq") up to which every event of these partitions is applied."""
+        done = min(_stream_id(self.cursors[p]) for p in partitions) if partitions else (0, 0)
+        ms, seq = max(done, self.complete_upto)
+        return f"{ms}-{seq}"
+
+    def has_applied(self, partition: int, stream_id: str) -> bool:
+        return _stream_id(self.cursors[partition]) >= _stream_id(stream_id)
 
     async def caught_up(self, targets: Sequence[tuple[int, str]], timeout_s: float) -> bool:
         """Waits until every (partition, stream id) given has been applied."""

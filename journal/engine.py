@@ -47,6 +47,7 @@ class DurableEngine:
         self.stock = DurableStock(engine, durability)
         self.reservations = DurableReservations(engine, durability, holds_durable)
         self.availability = engine.availability
+        self.replica = engine.replica
         # What callers of a plain Engine also use (health checks, metrics).
         self.redis = engine.redis
         self.sweeper = engine.sweeper
@@ -60,11 +61,12 @@ class DurableEngine:
         clock: Clock | None = None,
         start_sweeper: bool = True,
         on_ready: Callable[[RedisIO], Awaitable[None]] | None = None,
+        replica: bool = False,
     ) -> "DurableEngine":
         """Connects, rebuilds the ledger if Redis lost it, starts the flusher (and the
         sweeper). ``on_ready(redis)`` runs after the ledger is ready, at start and after
         every rebuild while running."""
-        engine = Engine.connect(redis_url, clock)
+        engine = Engine.connect(redis_url, clock, replica=replica)
         ready = None if on_ready is None else functools.partial(on_ready, engine.redis)
         durability = Durability(engine.redis, pool, on_ready=ready)
         await durability.start()

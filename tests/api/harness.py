@@ -56,6 +56,9 @@ def settings_for(redis_url: str, **overrides: Any) -> Settings:
         "rate_limit_per_s": 0.0,
         "run_sweeper": False,
         "environment": "development",  # no PostgreSQL here; tests/journal covers durability
+        # Reads from Redis: these tests read their own writes at once. The replica's reads
+        # have their own tests (test_replica_reads.py).
+        "replica": False,
     }
     values.update(overrides)
     return Settings(**values)

@@ -1,0 +1,83 @@
+"""Availability answered from the in-memory replica: the same answers as atp/availability.py
+(unknown SKUs and locations read as zero), without a network round trip.
+
+Group members are not in the event streams (they change rarely, by an operator), so they
+are read from Redis and kept for REPLICA_GROUP_TTL_MS. Nothing here decides a write: a
+reservation is always checked by Redis, so a stale read can disappoint, never oversell.
+"""
+
+import time
+from collections.abc import Sequence
+from datetime import date
+
+from atp import keys
+from atp.availability import check_list
+from atp.limits import (
+    BATCH_LOCATIONS_MAX,
+    BATCH_POSITIONS_MAX,
+    BATCH_SKUS_MAX,
+    GROUP_LOCATIONS_MAX,
+    REPLICA_GROUP_TTL_MS,
+)
+from atp.model import Channel, InvalidInput, Position
+from atp.packed import Row
+from atp.redis_io import RedisIO
+from atp.replica import Replica
+from atp.rules import promise_date
+from atp.validate import check_id, check_qty
+
+
+def position_of(row: Row) -> Position:
+    return Position(row[0], row[1], row[2], row[3], row[4], row[5])
+
+
+class ReplicaReads:
+    def __init__(self, replica: Replica, redis: RedisIO) -> None:
+        self.replica = replica
+        self._redis = redis
+        self._groups: dict[str, tuple[float, list[str]]] = {}
+
+    @property
+    def ready(self) -> bool:
+        return self.replica.ready
+
+    def rows(self, skus: list[str], locations: list[str]) -> list[Row]:
+        """SKU-major rows (sku, location, on hand, reserved, safety, incoming, oversold),
+        validated as atp/availability.py validates them."""
+        skus = check_list("skus", skus, BATCH_SKUS_MAX)
+        locations = check_list("locations", locations, BATCH_LOCATIONS_MAX)
+        if len(skus) * len(locations) > BATCH_POSITIONS_MAX:
+            raise InvalidInput("skus", f"skus x locations must not exceed {BATCH_POSITIONS_MAX}")
+        return self.replica.positions.rows(skus, locations)
+
+    def as_of(self, skus: Sequence[str]) -> str:
+        partition_of = keys.partition_of_sku
+        return self.replica.as_of(sorted({partition_of(sku) for sku in skus}))
+
+    def lag_ms(self) -> float:
+        return self.replica.lag_now_ms()
+
+    async def group_members(self, name: str) -> list[str]:
+        check_id("group", name)
+        now = time.monotonic()
+        cached = self._groups.get(name)
+        if cached is not None and now - cached[0] < REPLICA_GROUP_TTL_MS / 1000:
+            return cached[1]
+        members = sorted(await self._redis.command("SMEMBERS", keys.group(name)))
+        if not members:
+            self._groups.pop(name, None)
+            raise InvalidInput("group", f"unknown location group {name!r}")
+        self._groups[name] = (now, members)
+        return members
+
+    def promise(
+        self, sku: str, qty: int, locations: list[str], channel: Channel, today: date
+    ) -> date | None:
+        check_id("sku", sku)
+        check_qty("qty", qty)
+        locations = check_list("locations", locations, GROUP_LOCATIONS_MAX)
+        positions = self.replica.positions
+        stock = [
+            (positions.position(sku, loc), positions.supplies_at(sku, loc)) for loc in locations
+        ]
+        return promise_date(stock, qty, channel, today)
