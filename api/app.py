@@ -49,6 +49,7 @@ async def _export_engine_metrics(engine: Engine | DurableEngine) -> None:
     seen = 0
     while True:
         await asyncio.sleep(METRICS_INTERVAL_S)
+        metrics.flush()
         total = engine.sweeper.expired_total
         if total > seen:
             metrics.HOLD_EXPIRIES.inc(total - seen)
@@ -106,6 +107,7 @@ def _lifespan(settings: Settings, clock: Clock | None, freeze_gc: bool) -> Any:
             counter.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await counter
+            metrics.flush()
             await engine.close()
             if pool is not None:
                 await pool.close()

@@ -69,7 +69,28 @@ def encode(payload: Any) -> bytes:
     return _encoder.encode(payload)
 
 
+class JsonResponse(Response):
+    """A JSON body with its two headers built directly: Response.__init__'s generic header
+    handling is a tenth of a lean read route's time."""
+
+    media_type = JSON
+
+    def __init__(self, body: bytes, status: int) -> None:
+        self.status_code = status
+        self.background = None
+        self.body = body
+        self.raw_headers = [
+            (b"content-length", str(len(body)).encode()),
+            (b"content-type", _JSON_BYTES),
+        ]
+
+
+_JSON_BYTES = JSON.encode()
+
+
 def json_response(status: int, payload: Any, headers: dict[str, str] | None = None) -> Response:
+    if headers is None:
+        return JsonResponse(encode(payload), status)
     return Response(encode(payload), status, headers, JSON)
 
 

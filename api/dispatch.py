@@ -3,16 +3,17 @@ FastAPI for everything else (docs, the OpenAPI document, 404 and 405 problems, l
 
 Why: the operations take no FastAPI dependencies and catch their own errors, so FastAPI's
 router, exception and exit-stack middleware add nothing to them but time (about a fifth
-of a hold's cost here). Matching uses the same Starlette routes FastAPI holds, in the
-same order, so both see the same path parameters; a path that matches with another
-method falls through to FastAPI, which answers 405 with the right Allow header.
+of a hold's cost here). Paths are matched segment by segment against the same templates,
+in the same order, as the Starlette routes FastAPI holds, so both see the same path
+parameters (tests/api compares them); a path that matches with another method falls
+through to FastAPI, which answers 405 with the right Allow header.
 """
 
 from collections import defaultdict
 
 from fastapi import FastAPI
 from starlette.requests import Request
-from starlette.routing import Match, Route
+from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.middleware import RequestContext
@@ -25,11 +26,11 @@ class Dispatch:
         # Literal paths by dict; parametrised ones by their first two segments, in table
         # order: a regex scan over every route costs more than the rest of routing.
         self.literal: dict[tuple[str, str], Route] = {}
-        self.groups: dict[str, list[Route]] = defaultdict(list)
+        self.groups: dict[str, list[tuple[Route, Template]]] = defaultdict(list)
         for op in ops:
             route = Route(op.path, endpoint(op), methods=[op.method])
             if "{" in op.path:
-                self.groups[_group(op.path)].append(route)
+                self.groups[_group(op.path)].append((route, _template(op)))
             else:
                 self.literal[(op.method, op.path)] = route
 
@@ -41,12 +42,16 @@ class Dispatch:
                 scope["path_params"] = {}
                 await self._serve(route, scope, receive, send)
                 return
-            for route in self.groups.get(_group(path), ()):
-                match, child = route.matches(scope)
-                if match is Match.FULL:
-                    scope.update(child)
-                    await self._serve(route, scope, receive, send)
-                    return
+            candidates = self.groups.get(_group(path))
+            if candidates:
+                parts = path.split("/")
+                method = scope["method"]
+                for route, (wanted, segments) in candidates:
+                    params = _match(segments, parts) if method == wanted else None
+                    if params is not None:
+                        scope["path_params"] = params
+                        await self._serve(route, scope, receive, send)
+                        return
         await self.app(scope, receive, send)
 
     async def _serve(self, route: Route, scope: Scope, receive: Receive, send: Send) -> None:
@@ -57,6 +62,36 @@ class Dispatch:
 
 def _group(path: str) -> str:
     return "/".join(path.split("/", 3)[:3])
+
+
+# A path template as (method, segments); a segment is a literal, or None for a parameter
+# (named in the parallel names tuple). Starlette's default {param} convertor is `str`:
+# one non-empty segment without "/", which is what this matcher takes too.
+Template = tuple[str, tuple[tuple[str | None, str], ...]]
+
+
+def _template(op: Op) -> Template:
+    segments: list[tuple[str | None, str]] = []
+    for part in op.path.split("/"):
+        if part.startswith("{") and part.endswith("}"):
+            segments.append((None, part[1:-1]))
+        else:
+            segments.append((part, ""))
+    return op.method, tuple(segments)
+
+
+def _match(segments: tuple[tuple[str | None, str], ...], parts: list[str]) -> dict[str, str] | None:
+    if len(parts) != len(segments):
+        return None
+    params = {}
+    for (literal, name), part in zip(segments, parts, strict=True):
+        if literal is None:
+            if not part:
+                return None
+            params[name] = part
+        elif literal != part:
+            return None
+    return params
 
 
 def served(app: FastAPI, ops: list[Op]) -> ASGIApp:

@@ -19,6 +19,7 @@ from starlette.responses import Response
 from api import codec, idempotency, metrics
 from api.auth import Principal, Scope
 from api.problems import ApiError, invalid
+from api.query import Query
 from api.services import Services
 from atp.model import InvalidInput
 from journal.durability import LedgerUnavailable
@@ -46,6 +47,9 @@ class Ctx:
     services: Services
     principal: Principal
     idempotency_key: str | None = None
+
+    def query(self) -> Query:
+        return Query(self.request.scope["query_string"])
 
     def path(self, name: str) -> str:
         value: str = self.request.path_params[name]

@@ -3,10 +3,9 @@ machinery), each failure naming its parameter. Their OpenAPI descriptions sit he
 
 from typing import Any
 
-from starlette.datastructures import QueryParams
-
 from api.ops import Param
 from api.problems import invalid
+from api.query import Query
 from api.schemas import EVENT_ID_PATTERN, ID_PATTERN, Consistency
 from atp.limits import ID_LENGTH_MAX
 from atp.model import Channel
@@ -43,15 +42,15 @@ def path_id(name: str, description: str = "") -> Param:
     return Param(name, "path", ID_SCHEMA, description, required=True)
 
 
-def channel(query: QueryParams) -> Channel:
+def channel(query: Query) -> Channel:
     value = query.get("channel", Channel.online.value)
     try:
-        return Channel(value)
+        return Channel(value or "")
     except ValueError:
         raise invalid("channel", "must be online or store") from None
 
 
-def integer(query: QueryParams, name: str, default: int | None, low: int, high: int) -> int:
+def integer(query: Query, name: str, default: int | None, low: int, high: int) -> int:
     raw = query.get(name)
     if raw is None:
         if default is None:
@@ -65,7 +64,7 @@ def integer(query: QueryParams, name: str, default: int | None, low: int, high: 
     return value
 
 
-def consistency(query: QueryParams) -> Consistency:
+def consistency(query: Query) -> Consistency:
     value = query.get("consistency", "replica")
     if value == "replica":
         return "replica"

@@ -29,7 +29,7 @@ from atp.limits import (
     REPLICA_READY_LAG_MS,
 )
 from atp.model import Channel, InvalidInput, Position
-from atp.packed import Row
+from atp.packed import FIELDS, PackedPositions
 from atp.replica_reads import ReplicaReads
 from atp.validate import check_id
 
@@ -42,13 +42,42 @@ def _rows(
     return [AvailabilityRow.of(p, channel, oversold.get((p.sku, p.location), 0)) for p in positions]
 
 
-def row_of(r: Row, channel: Channel) -> AvailabilityRow:
-    held_back = r[4] if channel is Channel.online else 0
-    atp = r[2] - r[3] - held_back
-    short = r[3] - r[2]
-    return AvailabilityRow(
-        r[0], r[1], r[2], r[3], r[4], r[5], atp if atp > 0 else 0, r[6], short if short > 0 else 0
-    )
+def replica_rows(
+    packed: PackedPositions, skus: Sequence[str], locations: Sequence[str], channel: Channel
+) -> list[AvailabilityRow]:
+    """Every SKU x location (SKU-major) straight from the packed columns: the hot loop of
+    a storefront page, so no intermediate tuple or Position per row."""
+    online = channel is Channel.online
+    index = packed.location_index
+    columns = [
+        (loc, packed.columns[i] if (i := index.get(loc)) is not None else None) for loc in locations
+    ]
+    rows: list[AvailabilityRow] = []
+    append, row = rows.append, AvailabilityRow
+    for sku in skus:
+        found = packed.sku_index.get(sku)
+        at = -1 if found is None else found * FIELDS
+        for location, column in columns:
+            if column is None or at < 0 or at >= len(column):
+                append(row(sku, location, 0, 0, 0, 0, 0, 0, 0))
+                continue
+            on_hand, reserved, safety = column[at], column[at + 1], column[at + 2]
+            atp = on_hand - reserved - (safety if online else 0)
+            short = reserved - on_hand
+            append(
+                row(
+                    sku,
+                    location,
+                    on_hand,
+                    reserved,
+                    safety,
+                    column[at + 3],
+                    atp if atp > 0 else 0,
+                    column[at + 4],
+                    short if short > 0 else 0,
+                )
+            )
+    return rows
 
 
 def one_of(locations: Sequence[str] | None, group: str | None, field: str) -> None:
@@ -145,12 +174,12 @@ async def _availability_from(
 ) -> Availability:
     packed = reads.replica.positions
     if group is None:
-        rows = [row_of(r, channel) for r in packed.rows([sku], list(locations))]
+        rows = replica_rows(packed, [sku], locations, channel)
         return Availability(sku=sku, channel=channel, rows=rows, **freshness(reads, [sku]))
     members = await reads.group_members(group)
     asked = set(locations)
     order = [*locations, *(loc for loc in members if loc not in asked)]
-    rows = [row_of(r, channel) for r in packed.rows([sku], order)]
+    rows = replica_rows(packed, [sku], order, channel)
     in_group = set(members)
     total = sum(row.atp for row in rows if row.location in in_group)
     fresh = freshness(reads, [sku])
@@ -180,7 +209,8 @@ async def batch(
     if len(skus) * len(members) > BATCH_POSITIONS_MAX:  # checked before any read starts
         raise InvalidInput("skus", f"skus x locations must not exceed {BATCH_POSITIONS_MAX}")
     if reads is not None:
-        rows = [row_of(r, channel) for r in reads.rows(list(skus), members)]
+        reads.check_batch(skus, members)
+        rows = replica_rows(reads.replica.positions, skus, members, channel)
         fresh = freshness(reads, skus)
     else:
         positions, oversold = await asyncio.gather(

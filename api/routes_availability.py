@@ -13,7 +13,7 @@ READ_ERRORS = frozenset({401, 403, 422, 429})
 
 
 async def get_availability(ctx: Ctx, _: None) -> Reply:
-    query = ctx.request.query_params
+    query = ctx.query()
     result = await reads.availability(
         ctx.services,
         ctx.path("sku"),
@@ -40,7 +40,7 @@ async def query_availability(ctx: Ctx, body: AvailabilityQuery) -> Reply:
 
 
 async def get_promise(ctx: Ctx, _: None) -> Reply:
-    query = ctx.request.query_params
+    query = ctx.query()
     sku, channel = ctx.path("sku"), params.channel(query)
     qty = params.integer(query, "qty", None, 1, QTY_MAX)
     # The promise is a calendar day; the API process's UTC day is precise enough for it.

@@ -72,7 +72,7 @@ async def get(ctx: Ctx, _: None) -> Reply:
 
 
 async def list_(ctx: Ctx, _: None) -> Reply:
-    query = ctx.request.query_params
+    query = ctx.query()
     raw_state, location = query.get("state"), query.get("location")
     if location is not None:
         check_id("location", location)

@@ -67,7 +67,7 @@ LagMs = Annotated[
 ]
 
 
-class AvailabilityRow(Response, frozen=True):
+class AvailabilityRow(Response, frozen=True, gc=False):  # scalars only: untracked
     sku: str
     location: str
     on_hand: int

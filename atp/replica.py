@@ -52,6 +52,7 @@ class Replica:
         self.tail = tail
         self.positions = PackedPositions()
         self.cursors = ["0-0"] * LEDGER_PARTITIONS  # last applied entry per partition
+        self.cursor_ids = [(0, 0)] * LEDGER_PARTITIONS  # the same, parsed (reads compare them)
         self.applied = [0] * LEDGER_PARTITIONS  # global index of that entry in its stream
         self.epoch: str | None = None  # as read at load; None when the ledger has none
         self.ready = False
@@ -109,6 +110,7 @@ class Replica:
         started = await self._stream_info()
         self.positions = PackedPositions()
         self.cursors = [last for last, _, _ in started]
+        self.cursor_ids = [_stream_id(last) for last in self.cursors]
         self.applied = [added for _, added, _ in started]
         async for page in self._scan(f"{keys.PREFIX}:*:pos:*"):
             pairs = []
@@ -118,7 +120,7 @@ class Replica:
             await self._load_batch(pairs)
         finished = await self._stream_info()
         self._targets = [_stream_id(last) for last, _, _ in finished]
-        self.complete_upto = min(_stream_id(c) for c in self.cursors)
+        self.complete_upto = min(self.cursor_ids)
         self.loads += 1
         self._heard = time.monotonic()
         self._check_ready()
@@ -176,8 +178,9 @@ class Replica:
             elif kind == "incoming_removed":
                 self.positions.drop_supply(sku, location, fields["why"])
         self.cursors[partition] = stream_id
+        parsed = self.cursor_ids[partition] = _stream_id(stream_id)
         self.applied[partition] += 1
-        self._last_lag_ms = now_ms - _stream_id(stream_id)[0]
+        self._last_lag_ms = now_ms - parsed[0]
         self.lag_ms.append(self._last_lag_ms)
 
     async def _read_once(self) -> int:
@@ -289,19 +292,23 @@ class Replica:
 
     def as_of(self, partitions: Sequence[int]) -> str:
         """The stream id ("ms-seq") up to which every event of these partitions is applied."""
-        done = min(_stream_id(self.cursors[p]) for p in partitions) if partitions else (0, 0)
+        ids = self.cursor_ids
+        if len(partitions) == 1:  # the single-SKU read: no generator
+            done = ids[partitions[0]]
+        else:
+            done = min(ids[p] for p in partitions) if partitions else (0, 0)
         ms, seq = max(done, self.complete_upto)
         return f"{ms}-{seq}"
 
     def has_applied(self, partition: int, stream_id: str) -> bool:
-        return _stream_id(self.cursors[partition]) >= _stream_id(stream_id)
+        return self.cursor_ids[partition] >= _stream_id(stream_id)
 
     async def caught_up(self, targets: Sequence[tuple[int, str]], timeout_s: float) -> bool:
         """Waits until every (partition, stream id) given has been applied."""
         wanted = [(p, _stream_id(i)) for p, i in targets]
 
         def done() -> bool:
-            return all(_stream_id(self.cursors[p]) >= i for p, i in wanted)
+            return all(self.cursor_ids[p] >= i for p, i in wanted)
 
         async with self._changed:
             try:

@@ -41,18 +41,23 @@ class ReplicaReads:
     def ready(self) -> bool:
         return self.replica.ready
 
-    def rows(self, skus: list[str], locations: list[str]) -> list[Row]:
-        """SKU-major rows (sku, location, on hand, reserved, safety, incoming, oversold),
-        validated as atp/availability.py validates them."""
-        skus = check_list("skus", skus, BATCH_SKUS_MAX)
-        locations = check_list("locations", locations, BATCH_LOCATIONS_MAX)
+    def check_batch(self, skus: Sequence[str], locations: Sequence[str]) -> None:
+        """Refuses what atp/availability.py refuses for a batch, with the same errors."""
+        check_list("skus", skus, BATCH_SKUS_MAX)
+        check_list("locations", locations, BATCH_LOCATIONS_MAX)
         if len(skus) * len(locations) > BATCH_POSITIONS_MAX:
             raise InvalidInput("skus", f"skus x locations must not exceed {BATCH_POSITIONS_MAX}")
+
+    def rows(self, skus: list[str], locations: list[str]) -> list[Row]:
+        """SKU-major rows (sku, location, on hand, reserved, safety, incoming, oversold)."""
+        self.check_batch(skus, locations)
         return self.replica.positions.rows(skus, locations)
 
     def as_of(self, skus: Sequence[str]) -> str:
         partition_of = keys.partition_of_sku
-        return self.replica.as_of(sorted({partition_of(sku) for sku in skus}))
+        if len(skus) == 1:
+            return self.replica.as_of([partition_of(skus[0])])
+        return self.replica.as_of(list({partition_of(sku) for sku in skus}))
 
     def lag_ms(self) -> float:
         return self.replica.lag_now_ms()
