@@ -49,7 +49,7 @@ class Run(msgspec.Struct, frozen=True):
     latency_ms_p99: float
     errors: int
     server_core_share: float
-    rounds: list[float]
+    rounds: list[int]
 
 
 class Report(msgspec.Struct, frozen=True):
@@ -157,7 +157,11 @@ def _targets(runs: list[Run]) -> list[Target]:
             "at_most",
         ),
         target(
-            "batch 100x20 p99, one connection", batch.latency_ms_p99, BATCH_P99_MS_MAX, "ms", "at_most"
+            "batch 100x20 p99, one connection",
+            batch.latency_ms_p99,
+            BATCH_P99_MS_MAX,
+            "ms",
+            "at_most",
         ),
     ]
 
@@ -171,7 +175,8 @@ def _markdown(report: Report, argv: list[str]) -> str:
         f"off; {report.positions:,} positions; reads answered from the replica. "
         f"Machine: {msgspec.json.encode(m).decode()}.",
         "",
-        "| app | conns | route | req/s | x ceiling | p50 ms | p99 ms | errors | server CPU | rounds |",
+        "| app | conns | route | req/s | x ceiling | p50 ms | p99 ms | errors | server CPU "
+        "| rounds |",
         "|---|--:|---|--:|--:|--:|--:|--:|--:|---|",
     ]
     ceiling = next(r for r in report.runs if r.app == "ceiling").requests_per_s
