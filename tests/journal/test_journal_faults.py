@@ -10,8 +10,11 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from invariants_ledger import positions_in_redis
 from jsupport import PrivateRedis, free_port
 
+from atp import keys
+from atp.limits import LEDGER_PARTITIONS
 from atp.redis_io import connect
 from journal.engine import DurableEngine
 from journal.verify import replay_positions, verify
@@ -82,7 +85,9 @@ async def order_worker(engine: DurableEngine, w: int, acked: Acked, until: float
 async def test_redis_sigkill_loses_no_acknowledged_write(
     db: asyncpg.Pool, jredis_server: PrivateRedis
 ) -> None:
-    engine = await DurableEngine.open(jredis_server.url, db)
+    engine = await DurableEngine.open(jredis_server.url, db, replica=True)
+    assert engine.replica is not None
+    await engine.replica.start()
     for s in range(SKUS):
         await engine.stock.adjust(f"SKU-{s}", "W1", 1_000_000, "receipt")
     acked = Acked()
@@ -97,6 +102,9 @@ async def test_redis_sigkill_loses_no_acknowledged_write(
     jredis_server.start()  # empty: it kept nothing on disk
     await load
     assert engine.ready and engine.durability.rebuilds >= 2
+    # The replica saw Redis come back empty and rebuilt: it reloaded, and mirrors it again.
+    await _replica_mirrors_redis(engine)
+    assert engine.replica.loads >= 2
     await engine.close()
     assert before_kill > 0 and len(acked.adjust_ops) > before_kill  # load ran on both sides
     assert acked.failures > 0  # and the outage was felt
@@ -128,6 +136,28 @@ async def test_redis_sigkill_loses_no_acknowledged_write(
         await redis.close()
 
 
+REPLICA_WAIT_S = 10.0
+
+
+async def _replica_mirrors_redis(engine: DurableEngine) -> None:
+    replica = engine.replica
+    assert replica is not None
+    for _ in range(int(REPLICA_WAIT_S / 0.05)):  # the reload after the rebuild: bounded wait
+        if replica.ready:
+            break
+        await asyncio.sleep(0.05)
+    tips = []
+    for partition in range(LEDGER_PARTITIONS):
+        last = await engine.redis.command("XREVRANGE", keys.stream(partition), "+", "-", "COUNT", 1)
+        if last:
+            tips.append((partition, last[0][0]))
+    assert await replica.caught_up(tips, REPLICA_WAIT_S)
+    in_redis = await positions_in_redis(engine.redis)
+    assert in_redis
+    for (sku, location), values in in_redis.items():
+        assert list(replica.positions.get(sku, location)[:4]) == values, (sku, location)
+
+
 def _op_parts(acked: Acked) -> list[tuple[str, int]]:
     from atp.keys import partition_of_sku
 
@@ -145,6 +175,8 @@ def _rank(state: str) -> int:
 _WRITER = """
 import asyncio, sys
 import asyncpg
+from atp import keys
+from atp.limits import LEDGER_PARTITIONS
 from atp.redis_io import connect
 from journal.writer import JournalWriter
 
