@@ -1,5 +1,6 @@
 """The engine: stock writes, availability reads and reservations over one Redis connection,
-plus the expiry sweeper every engine process runs."""
+plus the expiry sweeper every engine process runs, and the re-sourcer when it is given a
+location directory (routing/resourcing.py)."""
 
 from atp.availability import Availability
 from atp.clock import Clock
@@ -8,11 +9,18 @@ from atp.replica import Replica
 from atp.stock import Stock
 from reservations.expiry import ExpirySweeper
 from reservations.service import Reservations
+from routing.directory import LocationDirectory
+from routing.resourcing import Resourcer
 
 
 class Engine:
     def __init__(
-        self, redis: RedisIO, clock: Clock | None = None, replica: Replica | None = None
+        self,
+        redis: RedisIO,
+        clock: Clock | None = None,
+        replica: Replica | None = None,
+        *,
+        directory: LocationDirectory | None = None,
     ) -> None:
         self.redis = redis
         self.replica = replica
@@ -20,14 +28,26 @@ class Engine:
         self.availability = Availability(redis)
         self.reservations = Reservations(redis, clock)
         self.sweeper = ExpirySweeper(self.reservations)
+        # Re-sourcing needs to know where units may go; without a directory it does not run.
+        self.resourcer = Resourcer(redis, directory, clock) if directory is not None else None
 
     @classmethod
-    def connect(cls, url: str, clock: Clock | None = None, *, replica: bool = False) -> "Engine":
+    def connect(
+        cls,
+        url: str,
+        clock: Clock | None = None,
+        *,
+        replica: bool = False,
+        directory: LocationDirectory | None = None,
+    ) -> "Engine":
         redis = connect(url)
-        return cls(redis, clock, Replica(redis, connect(url)) if replica else None)
+        tail = Replica(redis, connect(url)) if replica else None
+        return cls(redis, clock, tail, directory=directory)
 
     def start(self) -> None:
         self.sweeper.start()
+        if self.resourcer is not None:
+            self.resourcer.start()
 
     async def start_replica(self) -> None:
         """Loads the in-memory replica and starts following the streams (single Redis)."""
@@ -36,6 +56,8 @@ class Engine:
 
     async def close(self) -> None:
         await self.sweeper.stop()
+        if self.resourcer is not None:
+            await self.resourcer.stop()
         if self.replica is not None:
             await self.replica.stop()
             await self.replica.tail.close()

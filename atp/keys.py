@@ -69,6 +69,29 @@ def leg(partition: int, reservation_id: str) -> str:
     return f"{PREFIX}:{tag(partition)}:leg:{reservation_id}"
 
 
+# Re-sourcing (routing/resourcing.py). Members are "<location>|<sku>..." ('|' is not an id
+# character): one key per partition, so a script gets it in KEYS without reading its legs.
+_COMMITTED = tuple(f"{PREFIX}:{t}:committed" for t in _TAGS)
+_SHORTAGES = tuple(f"{PREFIX}:{t}:shortages" for t in _TAGS)
+_ATTENTION = tuple(f"{PREFIX}:{t}:attention" for t in _TAGS)
+
+
+def committed_index(partition: int) -> str:
+    """zset, all scores 0, members ``loc|sku|<commit ms, 15 digits>|rid``: lex order per
+    position is commit order, so ZREVRANGEBYLEX lists a position's newest commitments first."""
+    return _COMMITTED[partition]
+
+
+def shortages(partition: int) -> str:
+    """set of ``loc|sku``: positions a stock change left with on hand < reserved."""
+    return _SHORTAGES[partition]
+
+
+def attention(partition: int) -> str:
+    """hash ``loc|sku|rid`` -> JSON: committed units re-sourcing could not move."""
+    return _ATTENTION[partition]
+
+
 def group(name: str) -> str:
     return f"{PREFIX}:{META_TAG}:group:{name}"
 

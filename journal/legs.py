@@ -61,14 +61,20 @@ def fold_legs(rows: Iterable[Row]) -> dict[tuple[str, int], list[_Line]]:
             legs.pop(key, None)
             continue
         lines = legs.setdefault(key, [])
-        if kind == "reserved":
-            lines.append(_Line(str(row["sku"]), str(row["location"]), moved, moved))
-            continue
         line = next(
             (ln for ln in lines if (ln.sku, ln.location) == (row["sku"], row["location"])), None
         )
+        if kind == "reserved" or (kind == "reservation_moved" and line is None):
+            # leg_move.lua appends a line for a location the leg did not have yet
+            lines.append(_Line(str(row["sku"]), str(row["location"]), moved, moved))
+            continue
         if line is None:
             continue  # its reserved event was never journaled: nothing left to restore
+        if kind == "reservation_moved":  # units leave one line (drs < 0) for another (> 0)
+            step = int(row["d_reserved"])
+            line.qty += step
+            line.open += step
+            continue
         line.open -= moved
         if kind == "fulfilled":
             line.fulfilled += moved
@@ -107,13 +113,41 @@ async def load_reservations(conn: Conn, pipe: BulkWriter, later: list[ExpiryEntr
             [h["id"] for h in chunk],
         )
         legs = fold_legs(events)
+        committed_ms = await _commit_times(conn, [h["id"] for h in chunk])
         by_rid: dict[str, dict[int, list[_Line]]] = defaultdict(dict)
         for (rid, partition), lines in legs.items():
             if lines:
                 by_rid[rid][partition] = lines
         for h in chunk:
             await _restore_one(h, by_rid.get(h["id"], {}), pipe, later)
+            if h["state"] == "committed":
+                ct = committed_ms.get(h["id"], int(h["created_ms"]))
+                await _restore_committed_index(h["id"], ct, by_rid.get(h["id"], {}), pipe)
     return len(headers)
+
+
+async def _commit_times(conn: Conn, rids: list[str]) -> dict[str, int]:
+    """When each reservation committed (its header event): the committed index's order."""
+    rows = await conn.fetch(
+        "SELECT reservation_id, min(ts_ms) AS ts FROM ledger_events"
+        " WHERE type = 'reservation_committed' AND reservation_id = ANY($1::text[])"
+        " GROUP BY reservation_id",
+        rids,
+    )
+    return {str(r["reservation_id"]): int(r["ts"]) for r in rows}
+
+
+async def _restore_committed_index(
+    rid: str, committed_ms: int, legs: dict[int, list[_Line]], pipe: BulkWriter
+) -> None:
+    """The commit time on each leg and its open lines in the committed index (as
+    reservations/lua/_prelude.lua index_sync keeps them), so re-sourcing finds them."""
+    for partition, lines in legs.items():
+        await pipe.command("HSET", keys.leg(partition, rid), "ct", committed_ms)
+        for ln in lines:
+            if ln.open > 0:
+                member = f"{ln.location}|{ln.sku}|{committed_ms:015d}|{rid}"
+                await pipe.command("ZADD", keys.committed_index(partition), 0, member)
 
 
 async def _restore_one(

@@ -2,13 +2,16 @@
 
 What is restored: every position (the position after its newest journaled event), incoming
 supply, live reservations (held and committed headers with their legs and expiry entries,
-so they can still be committed, fulfilled, released or expired), location groups, stock
+so they can still be committed, fulfilled, released or expired; legs as re-sourcing moved
+them, and the committed index), the shortage set and attention items of re-sourcing
+(routing/resourcing.py), location groups, stock
 operation receipts within RETENTION_S, and each stream's last id (new events sort after
 the journal's). Order: the epoch key is deleted first and set last, so an engine that sees
 an epoch sees a complete ledger.
 """
 
 import asyncio
+import json
 import time
 
 import msgspec
@@ -76,8 +79,32 @@ async def _load_positions(conn: Conn, pipe: BulkWriter) -> int:
                 "HSET", keys.position(r["sku"], r["location"]), "oh", r["on_hand"],
                 "rs", r["reserved"], "sf", r["safety"], "in", r["incoming"],
             )  # fmt: skip
+            if r["on_hand"] < r["reserved"]:  # still short: re-sourcing looks at it again
+                shortages = keys.shortages(keys.partition_of_sku(r["sku"]))
+                await pipe.command("SADD", shortages, f"{r['location']}|{r['sku']}")
             count += 1
     return count
+
+
+async def _load_attention(conn: Conn, pipe: BulkWriter) -> None:
+    """Attention items (routing/resourcing.py) flagged and not resolved since."""
+    rows = await conn.fetch(
+        "SELECT type, sku, location, reservation_id, reason, ts_ms FROM ledger_events"
+        " WHERE type IN ('reservation_flagged', 'reservation_flag_resolved')"
+        " ORDER BY partition, stream_ms, stream_seq"
+    )
+    items: dict[tuple[str, str, str], str] = {}
+    for r in rows:
+        key = (str(r["location"]), str(r["sku"]), str(r["reservation_id"]))
+        if r["type"] == "reservation_flag_resolved":
+            items.pop(key, None)
+            continue
+        units, _, why = str(r["reason"]).partition(":")  # "<units>:<why>"
+        item = {"rid": key[2], "sku": key[1], "loc": key[0], "units": int(units), "why": why}
+        items[key] = json.dumps(item | {"ts": int(r["ts_ms"])})
+    for (location, sku, rid), value in items.items():
+        field = f"{location}|{sku}|{rid}"
+        await pipe.command("HSET", keys.attention(keys.partition_of_sku(sku)), field, value)
 
 
 async def _load_groups(conn: Conn, pipe: BulkWriter) -> None:
@@ -142,6 +169,7 @@ async def _rebuild_locked(redis: RedisIO, conn: Conn, reason: str) -> RebuildRep
             report.reservations = await load_reservations(conn, pipe, expiries)
             report.receipts = await load_receipts(conn, pipe)
             await _load_groups(conn, pipe)
+            await _load_attention(conn, pipe)
         await _set_stream_ids(conn, redis)
         if await _streams_clean(redis):
             break

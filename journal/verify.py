@@ -12,7 +12,8 @@ import msgspec
 from atp import keys
 from atp.redis_io import RedisIO
 from journal.db import Conn
-from reservations.legs import as_dict
+from journal.legs import fold_legs
+from reservations.legs import as_dict, leg_lines
 
 _CHUNK = 5_000
 _FIELDS = ("oh", "rs", "sf", "in")
@@ -23,7 +24,7 @@ class JournalGap(RuntimeError):
 
 
 class Difference(msgspec.Struct, frozen=True):
-    kind: str  # position | reservation
+    kind: str  # position | reservation | leg
     key: str
     redis: str
     journal: str
@@ -84,8 +85,45 @@ async def compare_reservations(redis: RedisIO, conn: Conn) -> list[Difference]:
     return diffs
 
 
+def _lines_text(lines: list[tuple[str, str, int, int, int, int, int]]) -> str:
+    return ";".join("{}@{} q{} o{} f{} r{} x{}".format(*ln) for ln in lines)
+
+
+async def compare_legs(redis: RedisIO, conn: Conn) -> list[Difference]:
+    """Live reservations' legs as Redis holds them and as the journal's events fold to
+    (journal/legs.py, what a rebuild restores): every line, after moves and settlements."""
+    rows = await conn.fetch("SELECT id FROM reservations WHERE state IN ('held', 'committed')")
+    diffs = []
+    for start in range(0, len(rows), _CHUNK):
+        rids = [r["id"] for r in rows[start : start + _CHUNK]]
+        events = await conn.fetch(
+            "SELECT partition, type, sku, location, d_reserved, reservation_id FROM ledger_events"
+            " WHERE reservation_id = ANY($1::text[]) AND sku <> ''"
+            " ORDER BY partition, stream_ms, stream_seq",
+            rids,
+        )
+        for (rid, partition), folded in sorted(fold_legs(events).items()):
+            want = [
+                (ln.sku, ln.location, ln.qty, ln.open, ln.fulfilled, ln.released, ln.expired)
+                for ln in folded
+            ]
+            leg = as_dict(await redis.command("HGETALL", keys.leg(partition, rid)))
+            got = [
+                (ln.sku, ln.location, ln.qty, ln.open, ln.fulfilled, ln.released, ln.expired)
+                for ln in leg_lines(leg)
+            ]
+            if got != want and (want or got):
+                key = keys.leg(partition, rid)
+                diffs.append(Difference("leg", key, _lines_text(got), _lines_text(want)))
+    return diffs
+
+
 async def verify(redis: RedisIO, conn: Conn) -> list[Difference]:
-    return await compare_positions(redis, conn) + await compare_reservations(redis, conn)
+    return (
+        await compare_positions(redis, conn)
+        + await compare_reservations(redis, conn)
+        + await compare_legs(redis, conn)
+    )
 
 
 async def replay_positions(conn: Conn) -> dict[tuple[str, str], tuple[int, int, int, int]]:

@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from atp import keys
-from atp.limits import EVENT_STREAM_MAXLEN, LEG_EXPIRY_GRACE_MS, RETENTION_S
+from atp.limits import EVENT_STREAM_MAXLEN, LEG_EXPIRY_GRACE_MS, LEG_LINES_MAX, RETENTION_S
 from atp.model import Channel
 from atp.redis_io import Arg, RedisIO
 from atp.scripts import load_script
@@ -22,6 +22,10 @@ _HEADER_EXTEND = load_script("reservations.lua", "header_extend")
 _HEADER_EXPIRE = load_script("reservations.lua", "header_expire")
 _HEADER_CLOSE = load_script("reservations.lua", "header_close")
 _DUE = load_script("reservations.lua", "due")
+_LEG_MOVE = load_script("reservations.lua", "leg_move")
+_ATTENTION_FLAG = load_script("reservations.lua", "attention_flag")
+_ATTENTION_RESOLVE = load_script("reservations.lua", "attention_resolve")
+_SHORTAGE_CLEAR = load_script("reservations.lua", "shortage_clear")
 
 Reply = list[Any]
 
@@ -108,9 +112,14 @@ async def leg_expire(
     return list(await redis.run(_LEG_EXPIRE, _leg_keys(partition, rid, positions), args))
 
 
-async def leg_commit(redis: RedisIO, rid: str, partition: int) -> Reply:
-    leg_keys = [keys.leg(partition, rid), keys.expiry_index(partition)]
-    return list(await redis.run(_LEG_COMMIT, leg_keys, [rid]))
+async def leg_commit(redis: RedisIO, rid: str, partition: int, now_ms: int = 0) -> Reply:
+    """now_ms stamps the commit time the committed index orders by (0 = server time)."""
+    leg_keys = [
+        keys.leg(partition, rid),
+        keys.expiry_index(partition),
+        keys.committed_index(partition),
+    ]
+    return list(await redis.run(_LEG_COMMIT, leg_keys, [rid, now_ms]))
 
 
 async def leg_settle(
@@ -137,8 +146,9 @@ async def leg_settle(
     ]
     for index, _, _, qty in targets:
         args += [index, qty]
-    positions = [(sku, loc) for _, sku, loc, _ in targets]
-    return list(await redis.run(_LEG_SETTLE, _leg_keys(partition, rid, positions), args))
+    leg_keys = _leg_keys(partition, rid, [(sku, loc) for _, sku, loc, _ in targets])
+    leg_keys.insert(3, keys.committed_index(partition))
+    return list(await redis.run(_LEG_SETTLE, leg_keys, args))
 
 
 async def header_create(
@@ -190,3 +200,68 @@ async def header_close(redis: RedisIO, rid: str, final: str, now_ms: int) -> Rep
 
 async def due(redis: RedisIO, partition: int, now_ms: int, limit: int) -> list[str]:
     return list(await redis.run(_DUE, [keys.expiry_index(partition)], [now_ms, limit]))
+
+
+async def leg_move(
+    redis: RedisIO,
+    rid: str,
+    sku: str,
+    source: str,
+    target: str,
+    qty: int,
+    *,
+    short_only: bool,
+    op_id: str,
+    now_ms: int,
+) -> Reply:
+    """Open units of a committed line from ``source`` to ``target`` (leg_move.lua)."""
+    partition = keys.partition_of_sku(sku)
+    move_keys = [
+        keys.leg(partition, rid),
+        keys.stream(partition),
+        keys.committed_index(partition),
+        keys.position(sku, source),
+        keys.position(sku, target),
+        keys.shortages(partition),
+    ]
+    digest = f"move|{sku}|{source}|{target}|{qty}|{int(short_only)}"
+    args: list[Arg] = [
+        rid,
+        sku,
+        source,
+        target,
+        qty,
+        1 if short_only else 0,
+        op_id,
+        digest,
+        now_ms,
+        EVENT_STREAM_MAXLEN,
+        LEG_LINES_MAX,
+    ]
+    return list(await redis.run(_LEG_MOVE, move_keys, args))
+
+
+def _attention_keys(sku: str, location: str) -> list[str]:
+    partition = keys.partition_of_sku(sku)
+    return [keys.attention(partition), keys.stream(partition), keys.position(sku, location)]
+
+
+async def attention_flag(
+    redis: RedisIO, rid: str, sku: str, location: str, units: int, why: str, now_ms: int
+) -> Reply:
+    args: list[Arg] = [rid, sku, location, units, why, now_ms, EVENT_STREAM_MAXLEN]
+    flag_keys = [*_attention_keys(sku, location), keys.leg(keys.partition_of_sku(sku), rid)]
+    return list(await redis.run(_ATTENTION_FLAG, flag_keys, args))
+
+
+async def attention_resolve(
+    redis: RedisIO, rid: str, sku: str, location: str, note: str, now_ms: int
+) -> Reply:
+    args: list[Arg] = [rid, sku, location, note, now_ms, EVENT_STREAM_MAXLEN]
+    return list(await redis.run(_ATTENTION_RESOLVE, _attention_keys(sku, location), args))
+
+
+async def shortage_clear(redis: RedisIO, sku: str, location: str) -> Reply:
+    partition = keys.partition_of_sku(sku)
+    clear_keys = [keys.shortages(partition), keys.position(sku, location)]
+    return list(await redis.run(_SHORTAGE_CLEAR, clear_keys, [f"{location}|{sku}"]))

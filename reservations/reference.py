@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from atp import keys
-from atp.limits import LEDGER_PARTITIONS, LEG_EXPIRY_GRACE_MS
+from atp.limits import LEDGER_PARTITIONS, LEG_EXPIRY_GRACE_MS, LEG_LINES_MAX
 from atp.model import Channel
 from atp.reference import ReferenceLedger
 from reservations.expiry import state_after_expire
@@ -421,6 +421,66 @@ class ReferenceReservations:
             self.expiry[p].pop(f"l:{rid}", None)
         leg["st"] = state
         return "applied"
+
+    # -- re-sourcing (leg_move.lua) ------------------------------------------------------
+    def move(
+        self,
+        rid: str,
+        sku: str,
+        source: str,
+        target: str,
+        qty: int,
+        short_only: bool,
+        op_id: str,
+        now: int,
+    ) -> list[object]:
+        """Open units of a committed line to another location of the same sku."""
+        p = keys.partition_of_sku(sku)
+        leg = self.legs.get((p, rid))
+        if leg is None:
+            return ["not_found"]
+        digest = f"move|{sku}|{source}|{target}|{qty}|{int(short_only)}"
+        if op_id and f"op:{op_id}" in leg:
+            return ["duplicate"] if leg[f"op:{op_id}"] == digest else ["op_conflict"]
+        if leg["st"] != "committed":
+            return ["illegal", leg["st"]]
+        lines = leg_lines(leg)
+        src = next(
+            (i for i, ln in enumerate(lines, 1) if (ln.sku, ln.location) == (sku, source)), 0
+        )
+        dst = next(
+            (i for i, ln in enumerate(lines, 1) if (ln.sku, ln.location) == (sku, target)), 0
+        )
+        if not src:
+            return ["no_line"]
+        if qty > lines[src - 1].open:
+            return ["exceeds_open", lines[src - 1].open]
+        a, b = self.ledger.vector(sku, source), self.ledger.vector(sku, target)
+        if short_only:
+            if a[1] - a[0] <= 0:
+                return ["not_short"]
+            qty = min(qty, a[1] - a[0])
+        available = b[0] - b[1] - (0 if leg["ch"] == "store" else b[2])
+        if qty > available:
+            return ["insufficient", max(0, available)]
+        if not dst and len(lines) >= LEG_LINES_MAX:
+            return ["too_many_lines"]
+        why = f"{source}>{target}"
+        a_after, b_after = [a[0], a[1] - qty, a[2], a[3]], [b[0], b[1] + qty, b[2], b[3]]
+        self.ledger.write(sku, source, a, a_after, now, "reservation_moved", why, rid, op_id)
+        self.ledger.write(sku, target, b, b_after, now, "reservation_moved", why, rid, op_id)
+        for field in (f"q{src}", f"o{src}"):
+            leg[field] = str(int(leg[field]) - qty)
+        if dst:
+            for field in (f"q{dst}", f"o{dst}"):
+                leg[field] = str(int(leg[field]) + qty)
+        else:
+            i = len(lines) + 1
+            leg |= {f"s{i}": sku, f"l{i}": target, f"q{i}": str(qty), f"o{i}": str(qty)}
+            leg |= {f"f{i}": "0", f"r{i}": "0", f"x{i}": "0", "n": str(i)}
+        if op_id:
+            leg[f"op:{op_id}"] = digest
+        return ["applied", qty]
 
     # -- sweeper -----------------------------------------------------------------------
     def sweep(self, now: int) -> int:

@@ -163,11 +163,12 @@ class Reservations:
     async def commit(self, reservation_id: str) -> TransitionOutcome:
         """Held to committed: no expiry from here. A hold past its deadline cannot commit."""
         rid = check_id("id", reservation_id)
-        reply = await calls.header_commit(self.redis, rid, self.clock.now_ms())
+        now = self.clock.now_ms()
+        reply = await calls.header_commit(self.redis, rid, now)
         kind = reply[0]
         if kind in ("applied", "duplicate"):
             await asyncio.gather(
-                *(calls.leg_commit(self.redis, rid, p) for p in partitions_of(reply[1]))
+                *(calls.leg_commit(self.redis, rid, p, now) for p in partitions_of(reply[1]))
             )
             return await self._outcome(rid, TransitionResult(kind))
         if kind == "expired":

@@ -2,7 +2,9 @@
 
 from collections import defaultdict
 
+from atp import keys
 from atp.events import read_all_events
+from atp.limits import LEDGER_PARTITIONS
 from atp.model import Event
 from atp.redis_io import RedisIO
 from atp.reference import replay
@@ -37,6 +39,35 @@ async def open_units_by_position(redis: RedisIO) -> dict[tuple[str, str], int]:
     return open_units
 
 
+async def check_resourcing_index(
+    redis: RedisIO, positions: dict[tuple[str, str], list[int]]
+) -> None:
+    """Every open line of a committed leg is in its partition's committed index (and
+    nothing else is); every short position (on hand < reserved) is in the shortage set."""
+    expected: set[str] = set()
+    for key in await scan(redis, "atp:*:leg:*"):
+        leg = await redis.command("HGETALL", key)
+        fields = leg if isinstance(leg, dict) else dict(zip(leg[::2], leg[1::2], strict=True))
+        if fields.get("st") != "committed":
+            continue
+        for i in range(1, int(fields["n"]) + 1):
+            if int(fields[f"o{i}"]) > 0:
+                member = f"{fields[f'l{i}']}|{fields[f's{i}']}|{int(fields['ct']):015d}"
+                expected.add(f"{keys.partition_of_key(key)}:{member}|{fields['rid']}")
+    indexed: set[str] = set()
+    shortages: set[tuple[str, str]] = set()
+    for p in range(LEDGER_PARTITIONS):
+        indexed |= {
+            f"{p}:{m}" for m in await redis.command("ZRANGE", keys.committed_index(p), 0, -1)
+        }
+        for member in await redis.command("SMEMBERS", keys.shortages(p)):
+            location, sku = member.split("|", 1)
+            shortages.add((sku, location))
+    assert indexed == expected, f"committed index {sorted(indexed ^ expected)[:5]}"
+    short = {pair for pair, v in positions.items() if v[0] < v[1]}
+    assert short <= shortages, f"short positions not queued: {sorted(short - shortages)[:5]}"
+
+
 def check_reservations_never_oversell(events: list[Event]) -> None:
     for e in events:
         if e.type != "reserved":
@@ -48,12 +79,14 @@ def check_reservations_never_oversell(events: list[Event]) -> None:
 async def check_ledger_invariants(
     redis: RedisIO, events: dict[int, list[Event]] | None = None
 ) -> dict[int, list[Event]]:
-    """reserved == open units of reservation legs; replaying the events from zero gives the
+    """reserved == open units of reservation legs (and the re-sourcing index and shortage
+    set agree with legs and positions); replaying the events from zero gives the
     positions; no reservation took a channel's ATP below zero. Returns the events."""
     positions = await positions_in_redis(redis)
     open_units = await open_units_by_position(redis)
     for pair, vector in positions.items():
         assert vector[1] == open_units.get(pair, 0), f"{pair}: reserved {vector[1]} != open lines"
+    await check_resourcing_index(redis, positions)
     if events is None:
         events = await read_all_events(redis)
     replayed: dict[tuple[str, str], list[int]] = {}

@@ -15,6 +15,12 @@ local after = {before[1] + delta, before[2], before[3], before[4]}
 write_pos(KEYS[1], after)
 local id = emit({stream = KEYS[2], maxlen = ARGV[8], now = now, type = 'adjusted', sku = sku,
   loc = loc, before = before, after = after, reason = reason, op = op_id})
+-- A change that leaves reserved above on hand queues the position for re-sourcing
+-- (routing/resourcing.py): the partition's shortage set, named after its stream (KEYS[2]:
+-- same hash tag, so the same slot; derived because the callers' key lists predate it).
+if after[2] > after[1] then
+  redis.call('SADD', (string.gsub(KEYS[2], ':events$', ':shortages')), loc .. '|' .. sku)
+end
 local reply = pos_reply('applied', id, after)
 receipt_store(KEYS[3], op_id, digest, reply, ARGV[9])
 return reply

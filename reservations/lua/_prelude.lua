@@ -1,7 +1,10 @@
 -- Reservation leg helpers, prepended after atp/lua/_prelude.lua to every reservation script.
 -- A line is {sku, loc, qty, key}: key is its position key, which arrived in KEYS.
 -- Leg hash: rid d st ch n, per line i: s<i> l<i> q<i> o<i> (open) f<i> (fulfilled)
---     r<i> (released) x<i> (expired or rolled back); op:<op_id> receipts
+--     r<i> (released) x<i> (expired or rolled back); op:<op_id> receipts;
+--     ct: commit time ms (set when committed). A move (leg_move.lua) takes units off a line
+--     (q<i> and o<i> fall) and adds them to the line of the same sku at the new location
+--     (appended when there is none): one line per sku and location, indexes never change.
 
 -- Appends {sku, loc, requested, available} of each short line to `short`; returns the
 -- positions read, for leg_hold to write from.
@@ -68,4 +71,32 @@ local function leg_unhold(leg_key, stream, expiry, pos_keys, rid, now, maxlen, r
     redis.call('EXPIRE', leg_key, retention)
   end
   return {'applied'}
+end
+
+-- The committed index (atp/keys.py committed_index): one member per open line of a
+-- committed leg, `loc|sku|<commit ms>|rid`, so re-sourcing lists a position's newest
+-- commitments first. Only commit, settle and move scripts keep it; never the hold path.
+local function index_member(loc, sku, ct, rid)
+  return loc .. '|' .. sku .. '|' .. string.format('%015d', ct) .. '|' .. rid
+end
+
+-- Makes the index hold exactly the leg's lines that have open units; stamps the leg's
+-- commit time (ct) the first time. O(lines of the leg).
+local function index_sync(leg_key, index_key, rid, now)
+  local ct = tonumber(redis.call('HGET', leg_key, 'ct'))
+  if not ct then
+    ct = now
+    redis.call('HSET', leg_key, 'ct', ct)
+  end
+  local n = tonumber(redis.call('HGET', leg_key, 'n')) or 0
+  for i = 1, n do
+    local s = tostring(i)
+    local line = redis.call('HMGET', leg_key, 's' .. s, 'l' .. s, 'o' .. s)
+    local member = index_member(line[2], line[1], ct, rid)
+    if tonumber(line[3]) > 0 then
+      redis.call('ZADD', index_key, 0, member)
+    else
+      redis.call('ZREM', index_key, member)
+    end
+  end
 end

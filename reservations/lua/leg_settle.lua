@@ -1,6 +1,6 @@
 -- leg_settle: fulfil or release lines of one leg, whole or in part, all or none.
 -- KEYS[1] leg  KEYS[2] partition stream  KEYS[3] partition expiry index
--- KEYS[3+j] position of target j
+-- KEYS[4] partition committed index  KEYS[4+j] position of target j
 -- ARGV[1] reservation id  [2] action: 'fulfilled' | 'released'
 --     [3] header committed ('1' rolls a leg the header already committed forward)
 --     [4] now_ms  [5] stream maxlen  [6] retention_s  [7] op_id ('' = none)  [8] op digest
@@ -26,13 +26,14 @@ end
 if state ~= 'committed' and not (action == 'released' and state == 'held') then
   return {'illegal', state}
 end
+local was_committed = state == 'committed'
 local plan = {}
 for j = 1, targets do
   local idx, qty = ARGV[7 + 2 * j], tonumber(ARGV[8 + 2 * j])
   local open = tonumber(redis.call('HGET', KEYS[1], 'o' .. idx))
   if qty == 0 then qty = open end
   if qty > open then return {'exceeds_open', tonumber(idx), open} end
-  local p = read_pos(KEYS[3 + j])
+  local p = read_pos(KEYS[4 + j])
   if action == 'fulfilled' and p[1] < qty then return {'on_hand_short', tonumber(idx), p[1]} end
   plan[j] = {idx, qty, p}
 end
@@ -41,7 +42,7 @@ for j = 1, targets do
   if qty > 0 then
     local after = {p[1], p[2] - qty, p[3], p[4]}
     if action == 'fulfilled' then after[1] = p[1] - qty end
-    write_pos(KEYS[3 + j], after)
+    write_pos(KEYS[4 + j], after)
     local line = redis.call('HMGET', KEYS[1], 's' .. idx, 'l' .. idx)
     emit({stream = KEYS[2], maxlen = ARGV[5], now = now, type = action, sku = line[1],
       loc = line[2], before = p, after = after, reason = action, rid = rid, op = op_id})
@@ -57,5 +58,7 @@ if open_total == 0 then
   redis.call('EXPIRE', KEYS[1], ARGV[6])
 end
 if state ~= 'held' then redis.call('ZREM', KEYS[3], 'l:' .. rid) end
+-- Settled lines leave the committed index (a leg rolled forward here enters it).
+if was_committed then index_sync(KEYS[1], KEYS[4], rid, now) end
 redis.call('HSET', KEYS[1], 'st', state)
 return {'applied', state}

@@ -1,0 +1,72 @@
+-- leg_move: move open units of a committed leg's line from one location to another of the
+-- same sku (so the same partition), in one step: the source gives up reserved units, the
+-- target takes them within its availability for the reservation's channel, the leg's lines
+-- and the committed index follow, and both positions get a `reservation_moved` event.
+-- KEYS[1] leg  KEYS[2] partition stream  KEYS[3] partition committed index
+-- KEYS[4] source position  KEYS[5] target position  KEYS[6] partition shortage set
+-- ARGV[1] reservation id  [2] sku  [3] source location  [4] target location  [5] qty
+--     [6] short_only ('1': move at most the source's shortage, reserved - on hand; racing
+--     re-sourcers then move each short unit once)  [7] op_id  [8] op digest  [9] now_ms
+--     [10] stream maxlen  [11] leg lines max
+-- Events: why = '<source>><target>' on both; drs < 0 at the source, > 0 at the target.
+-- returns {'applied', moved} | {'duplicate'} | {'op_conflict'} | {'not_found'} |
+--         {'illegal', leg state} | {'no_line'} | {'exceeds_open', open} | {'not_short'} |
+--         {'insufficient', available} | {'too_many_lines'}
+local rid, sku, from, to, qty = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
+local op_id, digest, now = ARGV[7], ARGV[8], clock_ms(ARGV[9])
+local leg = KEYS[1]
+local h = redis.call('HMGET', leg, 'st', 'ch', 'n')
+if not h[1] then return {'not_found'} end
+if op_id ~= '' then
+  local seen = redis.call('HGET', leg, 'op:' .. op_id)
+  if seen == digest then return {'duplicate'} end
+  if seen then return {'op_conflict'} end
+end
+if h[1] ~= 'committed' then return {'illegal', h[1]} end
+local n, src, dst = tonumber(h[3]), nil, nil
+for i = 1, n do
+  local line = redis.call('HMGET', leg, 's' .. i, 'l' .. i)
+  if line[1] == sku and line[2] == from then src = i end
+  if line[1] == sku and line[2] == to then dst = i end
+end
+if not src then return {'no_line'} end
+local open = tonumber(redis.call('HGET', leg, 'o' .. src))
+if qty > open then return {'exceeds_open', open} end
+local a = read_pos(KEYS[4])
+if ARGV[6] == '1' then
+  local short = a[2] - a[1]
+  if short <= 0 then return {'not_short'} end
+  if qty > short then qty = short end
+end
+local b = read_pos(KEYS[5])
+local available = b[1] - b[2]
+if h[2] ~= 'store' then available = available - b[3] end  -- online never takes safety stock
+if qty > available then
+  if available < 0 then available = 0 end
+  return {'insufficient', available}
+end
+if not dst and n >= tonumber(ARGV[11]) then return {'too_many_lines'} end
+
+local a_after = {a[1], a[2] - qty, a[3], a[4]}
+local b_after = {b[1], b[2] + qty, b[3], b[4]}
+write_pos(KEYS[4], a_after)
+write_pos(KEYS[5], b_after)
+local why = from .. '>' .. to
+emit({stream = KEYS[2], maxlen = ARGV[10], now = now, type = 'reservation_moved', sku = sku,
+  loc = from, before = a, after = a_after, reason = why, rid = rid, op = op_id})
+emit({stream = KEYS[2], maxlen = ARGV[10], now = now, type = 'reservation_moved', sku = sku,
+  loc = to, before = b, after = b_after, reason = why, rid = rid, op = op_id})
+redis.call('HINCRBY', leg, 'q' .. src, -qty)
+redis.call('HINCRBY', leg, 'o' .. src, -qty)
+if dst then
+  redis.call('HINCRBY', leg, 'q' .. dst, qty)
+  redis.call('HINCRBY', leg, 'o' .. dst, qty)
+else
+  local s = tostring(n + 1)
+  redis.call('HSET', leg, 'n', n + 1, 's' .. s, sku, 'l' .. s, to, 'q' .. s, qty, 'o' .. s, qty,
+    'f' .. s, 0, 'r' .. s, 0, 'x' .. s, 0)
+end
+if op_id ~= '' then redis.call('HSET', leg, 'op:' .. op_id, digest) end
+index_sync(leg, KEYS[3], rid, now)
+if a_after[2] <= a_after[1] then redis.call('SREM', KEYS[6], from .. '|' .. sku) end
+return {'applied', qty}

@@ -1,0 +1,97 @@
+"""Re-sourcing decisions, pure: which committed reservations give up units at a short
+position (newest first), the order the router plans for each, and the moves a plan means.
+No I/O; routing/resourcing.py reads the ledger, asks these, and applies the answers."""
+
+from collections.abc import Sequence
+
+import msgspec
+
+from atp.model import Channel
+from routing.directory import Location
+from routing.eligibility import eligible
+from routing.limits import CANDIDATES_MAX
+from routing.model import Candidate, Order, OrderLine, Plan, ShipTo
+
+# Index members are "<loc>|<sku>|<commit ms, 15 digits>|<rid>"; '|' is not an id character.
+SEPARATOR = "|"
+COMMIT_MS_DIGITS = 15
+
+
+class Committed(msgspec.Struct, frozen=True):
+    """A committed reservation's open units at the short position."""
+
+    rid: str
+    channel: Channel
+    open: int
+    committed_ms: int
+
+
+class Claim(msgspec.Struct, frozen=True):
+    """Units one reservation should move away from the short position."""
+
+    rid: str
+    channel: Channel
+    units: int
+
+
+class Move(msgspec.Struct, frozen=True):
+    target: str
+    qty: int
+
+
+def index_bounds(location: str, sku: str) -> tuple[str, str]:
+    """ZREVRANGEBYLEX (max, min) covering exactly one position's members."""
+    prefix = f"{location}{SEPARATOR}{sku}{SEPARATOR}"
+    # '}' sorts right after '|': every member of the prefix lies below prefix[:-1] + '}'.
+    return f"({prefix[:-1]}}}", f"[{prefix}"
+
+
+def parse_member(member: str) -> tuple[str, str, int, str]:
+    """(location, sku, commit ms, reservation id)."""
+    location, sku, committed_ms, rid = member.split(SEPARATOR, 3)
+    return location, sku, int(committed_ms), rid
+
+
+def claims(short_units: int, committed: Sequence[Committed]) -> list[Claim]:
+    """Newest commitments give up their units first, until the shortage is covered: the
+    oldest promises are the last to be disturbed. Ties: the later reservation id first."""
+    ordered = sorted(committed, key=lambda c: (c.committed_ms, c.rid), reverse=True)
+    out: list[Claim] = []
+    remaining = short_units
+    for c in ordered:
+        if remaining <= 0:
+            break
+        units = min(c.open, remaining)
+        if units > 0:
+            out.append(Claim(c.rid, c.channel, units))
+            remaining -= units
+    return out
+
+
+def order_for(sku: str, claim: Claim, origin: Location) -> Order:
+    """The units as an order shipped to the short location's place: reservations carry no
+    destination, and the location that promised them is the best stand-in for the customer."""
+    return Order([OrderLine(sku, claim.units)], ShipTo(origin.lat, origin.lon), claim.channel)
+
+
+def candidate_locations(
+    order: Order, locations: Sequence[Location], short_location: str
+) -> list[Location]:
+    """Locations that may ship the order, the short one excluded, nearest CANDIDATES_MAX."""
+    others = [loc for loc in locations if loc.location != short_location]
+    kept, _ = eligible(order.method, [loc.candidate({}) for loc in others])
+    kept.sort(key=lambda row: (row[1], row[0].location))
+    names = {c.location for c, _ in kept[:CANDIDATES_MAX]}
+    return [loc for loc in others if loc.location in names]
+
+
+def candidates(locations: Sequence[Location], sku: str, atp: dict[str, int]) -> list[Candidate]:
+    return [
+        loc.candidate({sku: atp[loc.location]} if atp.get(loc.location) else {})
+        for loc in locations
+    ]
+
+
+def moves(plan: Plan, sku: str) -> list[Move]:
+    """The plan's shipments as moves of the one sku, cheapest plan's order kept."""
+    return [Move(s.location, ln.qty) for s in plan.shipments for ln in s.lines if ln.sku == sku]
