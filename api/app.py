@@ -5,8 +5,10 @@ import asyncio
 import contextlib
 import gc
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -24,6 +26,7 @@ from api.ratelimit import RateLimiter
 from api.routes_availability import OPS as AVAILABILITY
 from api.routes_pos import OPS as POS
 from api.routes_reservations import OPS as RESERVATIONS
+from api.routes_routing import OPS as ROUTING
 from api.routes_stock import OPS as STOCK
 from api.services import Services
 from api.settings import Settings, from_env
@@ -32,10 +35,12 @@ from atp.engine import Engine
 from atp.pos import Pos
 from atp.replica_reads import ReplicaReads
 from journal.db import create_pool
+from journal.directory import CatalogDirectory
 from journal.engine import DurableEngine
+from routing.directory import InMemoryDirectory, LocationDirectory
 
 # Routes match in order: the hot ones (holds, storefront reads) first.
-OPS: list[Op] = [*RESERVATIONS, *AVAILABILITY, *STOCK, *POS]
+OPS: list[Op] = [*RESERVATIONS, *AVAILABILITY, *STOCK, *POS, *ROUTING]
 TITLE = "ATP engine API"
 VERSION = "1"
 
@@ -59,6 +64,15 @@ async def _export_engine_metrics(engine: Engine | DurableEngine) -> None:
             metrics.REPLICA_READY.set(1 if engine.replica.ready else 0)
 
 
+def _directory(settings: Settings, pool: asyncpg.Pool | None) -> LocationDirectory | None:
+    """Routing's locations: the catalogue, else (development) a JSON file, else none."""
+    if pool is not None:
+        return CatalogDirectory(pool)
+    if settings.locations_file is not None:
+        return InMemoryDirectory.from_json(Path(settings.locations_file).read_bytes())
+    return None
+
+
 def _lifespan(settings: Settings, clock: Clock | None, freeze_gc: bool) -> Any:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -66,6 +80,9 @@ def _lifespan(settings: Settings, clock: Clock | None, freeze_gc: bool) -> Any:
         engine: Engine | DurableEngine
         if settings.pg_dsn is not None:
             pool = await create_pool(settings.pg_dsn)
+        # Routing's locations; with them, each process also re-sources shorted reservations.
+        directory = _directory(settings, pool)
+        if pool is not None:
             # Rebuilds the ledger first if Redis lost it; marks it ready after every rebuild.
             engine = await DurableEngine.open(
                 settings.redis_url,
@@ -74,9 +91,12 @@ def _lifespan(settings: Settings, clock: Clock | None, freeze_gc: bool) -> Any:
                 start_sweeper=False,
                 on_ready=health.mark_ledger,
                 replica=settings.use_replica,
+                directory=directory,
             )
         else:
-            engine = Engine.connect(settings.redis_url, clock, replica=settings.use_replica)
+            engine = Engine.connect(
+                settings.redis_url, clock, replica=settings.use_replica, directory=directory
+            )
         await health.load_scripts(engine.redis)
         await health.mark_ledger(engine.redis)
         replica_reads = None
@@ -93,6 +113,7 @@ def _lifespan(settings: Settings, clock: Clock | None, freeze_gc: bool) -> Any:
             idempotency=Idempotency(engine.redis),
             limiter=RateLimiter(settings.rate_limit_per_s, settings.workers, settings.rate_burst_s),
             replica_reads=replica_reads,
+            directory=directory,
         )
         if settings.run_sweeper:
             engine.start()

@@ -71,3 +71,18 @@ def consistency(query: Query) -> Consistency:
     if value == "strong":
         return "strong"
     raise invalid("consistency", "must be replica or strong")
+
+
+def number(query: Query, name: str, low: float, high: float, default: float | None = None) -> float:
+    raw = query.get(name)
+    if raw is None:
+        if default is None:
+            raise invalid(name, "is required")
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise invalid(name, "must be a number") from None
+    if not low <= value <= high:  # also refuses nan
+        raise invalid(name, f"must be between {low:g} and {high:g}")
+    return value

@@ -31,6 +31,7 @@ class Problem(msgspec.Struct, frozen=True, omit_defaults=True):
     shortfalls: list[Any] | None = None
     position: Any | None = None  # the position as it stands, on refused stock writes
     retry_after_s: int | None = None
+    plan: Any | None = None  # the routing plan, when an allocation is refused
 
 
 class ApiError(Exception):

@@ -1,6 +1,6 @@
 """What the lifespan creates and every request uses: one per worker process."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from api.auth import Authenticator
 from api.idempotency import Idempotency
@@ -10,6 +10,8 @@ from atp.engine import Engine
 from atp.pos import Pos
 from atp.replica_reads import ReplicaReads
 from journal.engine import DurableEngine
+from routing.directory import LocationDirectory
+from routing.model import Policy
 
 
 @dataclass(frozen=True)
@@ -21,3 +23,6 @@ class Services:
     idempotency: Idempotency
     limiter: RateLimiter
     replica_reads: ReplicaReads | None = None  # None: every read goes to Redis
+    directory: LocationDirectory | None = None  # where routing finds locations
+    # The retailer's routing policy; requests override fields.
+    policy: Policy = field(default_factory=Policy)

@@ -38,6 +38,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     body_bytes_max: int = BODY_BYTES_MAX
     # Availability reads from the in-memory replica (single Redis only; a cluster reads Redis).
     replica: bool = True
+    # Routing's locations in development without PostgreSQL: a JSON list of
+    # routing.directory.Location (with PostgreSQL the catalogue is the directory).
+    locations_file: str | None = None
 
     def validate(self) -> "Settings":
         if self.environment not in ("production", "development"):
@@ -88,6 +91,7 @@ def from_env(environ: dict[str, str] | None = None) -> Settings:
             workers=int(env.get("ATP_WORKERS", 1)),
             run_sweeper=_flag(env.get("ATP_SWEEPER", "on")),
             replica=_flag(env.get("ATP_REPLICA", "on")),
+            locations_file=env.get("ATP_LOCATIONS_FILE") or None,
         ).validate()
     except ValueError as exc:
         raise SettingsError(str(exc)) from exc

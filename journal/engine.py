@@ -13,6 +13,7 @@ import asyncpg
 
 from atp.clock import Clock
 from atp.engine import Engine
+from routing.directory import LocationDirectory
 from atp.redis_io import RedisIO
 from journal.durability import Durability, durable
 
@@ -62,11 +63,12 @@ class DurableEngine:
         start_sweeper: bool = True,
         on_ready: Callable[[RedisIO], Awaitable[None]] | None = None,
         replica: bool = False,
+        directory: LocationDirectory | None = None,
     ) -> "DurableEngine":
         """Connects, rebuilds the ledger if Redis lost it, starts the flusher (and the
         sweeper). ``on_ready(redis)`` runs after the ledger is ready, at start and after
         every rebuild while running."""
-        engine = Engine.connect(redis_url, clock, replica=replica)
+        engine = Engine.connect(redis_url, clock, replica=replica, directory=directory)
         ready = None if on_ready is None else functools.partial(on_ready, engine.redis)
         durability = Durability(engine.redis, pool, on_ready=ready)
         await durability.start()

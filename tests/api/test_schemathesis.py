@@ -14,12 +14,19 @@ import subprocess
 import sys
 from pathlib import Path
 
+import msgspec
 import pytest
 from harness import settings_for
 
 from api import serve
+from routing.directory import Location
+from routing.model import Capability, LocationKind
 
 PORT = 7310
+ROUTING_LOCATIONS = [
+    Location("S1", LocationKind.store, frozenset(Capability), 59.9, 10.7, 100),
+    Location("W1", LocationKind.warehouse, frozenset({Capability.ship}), 60.8, 11.1, 1000),
+]
 ROOT = Path(__file__).resolve().parents[2]
 MAX_EXAMPLES = int(os.environ.get("ATP_SCHEMATHESIS_EXAMPLES", "60"))
 
@@ -37,6 +44,9 @@ def test_schemathesis_finds_no_server_errors_or_schema_violations(
         "ATP_ENV": "development",  # the contract, without PostgreSQL (tests/journal has it)
     }
     env["PROMETHEUS_MULTIPROC_DIR"] = str(ROOT / f".run/prometheus-{PORT}")
+    locations = tmp_path / "locations.json"  # routing's directory, without PostgreSQL
+    locations.write_bytes(msgspec.json.encode(ROUTING_LOCATIONS))
+    env["ATP_LOCATIONS_FILE"] = str(locations)
     key = subprocess.run(
         [sys.executable, "-m", "atp.cli", "keys", "create", "--scope", "admin"],
         env=env,

@@ -1,5 +1,7 @@
 """The HTTP API on the durable engine: an acknowledged write is already in PostgreSQL."""
 
+import asyncio
+
 import asyncpg
 import httpx
 import pytest
@@ -7,6 +9,8 @@ import pytest
 from api.app import asgi, create_app
 from api.auth import Scope, create_key
 from api.settings import Settings, SettingsError
+
+READY_POLLS = 100
 
 
 def test_production_refuses_to_run_without_postgresql() -> None:
@@ -30,7 +34,12 @@ async def test_an_acknowledged_adjustment_is_journaled(
                 headers={"Authorization": f"Bearer {key}"},
             )
             assert reply.status_code == 200, reply.text
-            ready = await client.get("/readyz")
+            # Ready once the ledger is whole and the replica (loading in the background) is in.
+            for _ in range(READY_POLLS):
+                ready = await client.get("/readyz")
+                if ready.status_code == 200:
+                    break
+                await asyncio.sleep(0.05)
             assert ready.status_code == 200, ready.text
     row = await db.fetchrow("SELECT on_hand FROM positions WHERE sku = 'DUR-1' AND location = 'S1'")
     assert row is not None and row["on_hand"] == 7
