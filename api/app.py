@@ -23,6 +23,7 @@ from api.idempotency import Idempotency
 from api.ops import Op, endpoint, request_id
 from api.problems import http_problem
 from api.ratelimit import RateLimiter
+from api.routes_attention import OPS as ATTENTION
 from api.routes_availability import OPS as AVAILABILITY
 from api.routes_pos import OPS as POS
 from api.routes_reservations import OPS as RESERVATIONS
@@ -40,7 +41,7 @@ from journal.engine import DurableEngine
 from routing.directory import InMemoryDirectory, LocationDirectory
 
 # Routes match in order: the hot ones (holds, storefront reads) first.
-OPS: list[Op] = [*RESERVATIONS, *AVAILABILITY, *STOCK, *POS, *ROUTING]
+OPS: list[Op] = [*RESERVATIONS, *AVAILABILITY, *STOCK, *POS, *ROUTING, *ATTENTION]
 TITLE = "ATP engine API"
 VERSION = "1"
 

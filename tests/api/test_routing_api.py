@@ -159,3 +159,34 @@ async def test_plan_bad_input_names_the_field(routed: Api, body: object, field: 
 async def test_without_a_directory_routing_says_why(api: Api) -> None:
     r = await api.call("POST", "/v1/routing/plan", "reader", _ship(("A", 1)))
     assert_problem(r, 503, "no-location-directory")
+
+
+async def test_a_count_below_reserved_moves_or_flags_and_a_person_resolves(routed: Api) -> None:
+    """The re-sourcer (a pass run by hand here) moves what it can; the rest is listed for a
+    person, who marks it resolved."""
+    await _stock(routed, [("A", "S-NEAR", 2), ("A", "S-FAR", 1)])
+    body = _ship(("A", 2), id="o-short", policy={"shipments_max": 1})
+    assert (await routed.call("POST", "/v1/routing/allocate", "oms", body)).status_code == 201
+    assert (await routed.call("POST", "/v1/reservations/o-short/commit", "oms")).status_code == 200
+    count = {"on_hand": 0, "reason": "cycle_count"}
+    r = await routed.call("PUT", "/v1/stock/A/S-NEAR", "stock", count)
+    assert r.status_code == 200, r.text
+    resourcer = routed.engine.resourcer
+    assert resourcer is not None
+    await resourcer.run_once()
+    listed = (await routed.call("GET", "/v1/attention", "oms")).json()["items"]
+    assert [(i["reservation_id"], i["location"], i["units"]) for i in listed] == [
+        ("o-short", "S-NEAR", 1)  # one unit moved to S-FAR, one had nowhere to go
+    ]
+    held = (await routed.call("GET", "/v1/reservations/o-short", "oms")).json()
+    open_at = {ln["location"]: ln["open"] for ln in held["lines"]}
+    assert open_at["S-FAR"] == 1 and open_at["S-NEAR"] == 1
+    item = {"reservation_id": "o-short", "sku": "A", "location": "S-NEAR", "note": "called"}
+    r = await routed.call("POST", "/v1/attention/resolve", "oms", item)
+    assert r.status_code == 200 and r.json() == {"resolved": True}
+    assert (await routed.call("GET", "/v1/attention", "oms")).json()["items"] == []
+    r = await routed.call("POST", "/v1/attention/resolve", "oms", item)
+    assert_problem(r, 404, "attention-not-found")
+    r = await routed.call("GET", "/v1/attention", "reader")
+    assert_problem(r, 403)
+    await check_ledger_invariants(routed.engine.redis)
