@@ -29,7 +29,7 @@ def _transition(outcome: TransitionOutcome) -> Reply:
         state = None if r is None else r.state.value
         raise refusal(outcome.result, outcome.detail, state=state)
     assert r is not None
-    return status, ReservationOut.of(r)
+    return status, ReservationOut.of(r, outcome.positions)
 
 
 async def _guard(ctx: Ctx, rid: str) -> None:
@@ -61,7 +61,7 @@ async def reserve(ctx: Ctx, body: ReserveBody) -> Reply:
         detail = "no line was reserved" if outcome.shortfalls else ""
         raise refusal(outcome.result, detail, shortfalls=outcome.shortfalls or None, state=state)
     assert r is not None
-    return status, ReservationOut.of(r)
+    return status, ReservationOut.of(r, outcome.positions)
 
 
 async def get(ctx: Ctx, _: None) -> Reply:

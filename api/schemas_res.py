@@ -1,11 +1,13 @@
 """Request and response bodies of reservation and POS routes."""
 
 import datetime
+from collections.abc import Sequence
 from typing import Annotated
 
+import msgspec
 from msgspec import Meta
 
-from api.schemas import Id, Request, Response
+from api.schemas import Id, PositionOut, Request, Response
 from atp.limits import (
     LINE_QTY_MAX,
     ORDER_LINES_MAX,
@@ -13,7 +15,7 @@ from atp.limits import (
     RESERVATION_TTL_S_MAX,
     RESERVATION_TTL_S_MIN,
 )
-from atp.model import Channel
+from atp.model import Channel, Position
 from atp.pos import DEVICE_SEQ_MAX, POS_BATCH_MAX, PosStatus
 from reservations.model import Reservation, State
 
@@ -55,15 +57,18 @@ class LineOut(Response, frozen=True):
     expired: int
 
 
-class ReservationOut(Response, frozen=True):
+class ReservationOut(Response, frozen=True, omit_defaults=True):
     id: str
     state: State
     channel: Channel
     expires_at: datetime.datetime | None  # while held
     lines: list[LineOut]
+    # On a hold, fulfil or release: each position it changed, right after the change (reads
+    # from the replica may trail it by the replica's lag).
+    positions: list[PositionOut] = msgspec.field(default_factory=list)
 
     @classmethod
-    def of(cls, r: Reservation) -> "ReservationOut":
+    def of(cls, r: Reservation, positions: Sequence[Position] = ()) -> "ReservationOut":
         expires = (
             None
             if r.expires_at_ms is None
@@ -73,7 +78,7 @@ class ReservationOut(Response, frozen=True):
             LineOut(ln.sku, ln.location, ln.qty, ln.open, ln.fulfilled, ln.released, ln.expired)
             for ln in r.lines
         ]
-        return cls(r.id, r.state, r.channel, expires, lines)
+        return cls(r.id, r.state, r.channel, expires, lines, [PositionOut.of(p) for p in positions])
 
 
 class ReservationPage(Response, frozen=True):

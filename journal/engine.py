@@ -13,9 +13,9 @@ import asyncpg
 
 from atp.clock import Clock
 from atp.engine import Engine
-from routing.directory import LocationDirectory
 from atp.redis_io import RedisIO
 from journal.durability import Durability, durable
+from routing.directory import LocationDirectory
 
 
 class DurableStock:

@@ -9,7 +9,7 @@ import msgspec
 
 from atp import keys
 from atp.limits import LINE_QTY_MAX, ORDER_LINES_MAX, RESERVATION_TTL_S_MAX, RESERVATION_TTL_S_MIN
-from atp.model import Channel, InvalidInput
+from atp.model import Channel, InvalidInput, Position
 from atp.validate import check_id, check_int, check_qty, is_plain_id
 
 
@@ -80,6 +80,9 @@ class ReserveOutcome(msgspec.Struct, frozen=True):
     result: ReserveResult
     reservation: Reservation | None = None
     shortfalls: list[Shortfall] = []
+    # On `reserved`: each line's position right after the hold (request order), so the
+    # caller reads its own write without asking again.
+    positions: list[Position] = []
 
     @property
     def ok(self) -> bool:
@@ -90,6 +93,7 @@ class TransitionOutcome(msgspec.Struct, frozen=True):
     result: TransitionResult
     reservation: Reservation | None = None
     detail: str = ""
+    positions: list[Position] = []  # after a fulfil or release: each position it changed
 
     @property
     def ok(self) -> bool:
@@ -172,3 +176,11 @@ def derived_state(header_state: State, lines: Sequence[LineStatus]) -> State:
             return State.fulfilled
         return State.expired if any(ln.expired for ln in lines) else State.released
     return header_state
+
+
+def positions_of(flat: Sequence[object]) -> list[Position]:
+    """A script's {sku, location, oh, rs, sf, in, ...} reply part as positions."""
+    return [
+        Position(str(flat[i]), str(flat[i + 1]), *(int(str(v)) for v in flat[i + 2 : i + 6]))
+        for i in range(0, len(flat), 6)
+    ]

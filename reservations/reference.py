@@ -201,6 +201,7 @@ class ReferenceReservations:
         return ReserveOutcome(
             ReserveResult.reserved,
             Reservation(rid, request.channel, State.held, expires, lines_now),
+            positions=[self.ledger.position(ln.sku, ln.location) for ln in request.lines],
         )
 
     def _reserve_atomic(
@@ -273,7 +274,9 @@ class ReferenceReservations:
             LineStatus(ln.sku, ln.location, ln.qty, open=ln.qty) for ln in sorted_lines(lines)
         ]
         return ReserveOutcome(
-            ReserveResult.reserved, Reservation(rid, channel, State.held, expires, lines_now)
+            ReserveResult.reserved,
+            Reservation(rid, channel, State.held, expires, lines_now),
+            positions=[self.ledger.position(ln.sku, ln.location) for ln in sorted_lines(lines)],
         )
 
     def _read(self, rid: str) -> tuple[Hash, dict[int, Hash]]:

@@ -13,9 +13,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from atp import keys
+from atp.availability import Availability
 from atp.clock import Clock, ServerClock
 from atp.limits import RESERVATION_TTL_S_DEFAULT, RESERVATION_TTL_S_MAX, RESERVATION_TTL_S_MIN
-from atp.model import Channel
+from atp.model import Channel, Position
 from atp.redis_io import RedisIO
 from atp.validate import check_id, check_int
 from reservations import calls
@@ -33,6 +34,7 @@ from reservations.model import (
     TransitionResult,
     lines_by_partition,
     make_request,
+    positions_of,
 )
 from reservations.settle import settle
 
@@ -47,6 +49,7 @@ def _shortfalls(reply: list[object]) -> list[Shortfall]:
 
 class Reservations:
     def __init__(self, redis: RedisIO, clock: Clock | None = None) -> None:
+        self._availability = Availability(redis)
         self.redis = redis
         self.clock = clock or ServerClock()
 
@@ -73,7 +76,7 @@ class Reservations:
             )
             if reply[0] == "insufficient":
                 return ReserveOutcome(ReserveResult.insufficient, shortfalls=_shortfalls(reply))
-            return await self._created(request, reply)
+            return await self._created(request, reply, reply[2] if len(reply) > 2 else ())
         return await self._reserve_by_legs(request, legs, now)
 
     async def _reserve_by_legs(
@@ -103,21 +106,37 @@ class Reservations:
         )
         if header[0] not in ("held", "already_exists"):
             await self._roll_back(rid, fresh, legs)
-        return await self._created(request, header)
+        after = [v for p in fresh for v in outcomes[p][1]]
+        return await self._created(request, header, after)
 
-    async def _created(self, request: ReserveRequest, header: list[Any]) -> ReserveOutcome:
-        """The outcome once the header script has answered."""
+    async def _created(
+        self, request: ReserveRequest, header: list[Any], after: Sequence[Any] = ()
+    ) -> ReserveOutcome:
+        """The outcome once the header script has answered; ``after`` is the scripts' flat
+        positions after the hold."""
         if header[0] == "held":
             lines_now = [
                 LineStatus(ln.sku, ln.location, ln.qty, open=ln.qty) for ln in request.lines
             ]
             held = Reservation(request.id, request.channel, State.held, int(header[1]), lines_now)
-            return ReserveOutcome(ReserveResult.reserved, held)
+            positions = await self._positions_after(request, after)
+            return ReserveOutcome(ReserveResult.reserved, held, positions=positions)
         if header[0] == "already_exists":
             return ReserveOutcome(ReserveResult.already_exists, await self.get(request.id))
         if header[0] == "aborted":
             return ReserveOutcome(ReserveResult.aborted, await self.get(request.id))
         return ReserveOutcome(ReserveResult.conflict)
+
+    async def _positions_after(
+        self, request: ReserveRequest, after: Sequence[Any]
+    ) -> list[Position]:
+        """Each line's position after the hold, in request order. A leg an abandoned attempt
+        had already held reports nothing: those lines are read (rare: a retry after a crash)."""
+        found = {(p.sku, p.location): p for p in positions_of(after)}
+        missing = [ln for ln in request.lines if (ln.sku, ln.location) not in found]
+        for ln in missing:
+            found[(ln.sku, ln.location)] = await self._availability.position(ln.sku, ln.location)
+        return [found[(ln.sku, ln.location)] for ln in request.lines]
 
     async def _roll_back(
         self, rid: str, partitions: list[int], legs: dict[int, list[Line]]

@@ -14,6 +14,7 @@ from reservations.model import (
     TransitionOutcome,
     TransitionResult,
     check_lines,
+    positions_of,
     sorted_lines,
 )
 
@@ -161,4 +162,5 @@ async def settle(
         return TransitionOutcome(_LEG_FAILURES[failures[0][0]], after, detail)
     if replies and all(r[0] == "duplicate" for r in replies):
         return TransitionOutcome(TransitionResult.duplicate, after)
-    return TransitionOutcome(TransitionResult.applied, after)
+    changed = [p for r in replies if r[0] == "applied" and len(r) > 2 for p in positions_of(r[2])]
+    return TransitionOutcome(TransitionResult.applied, after, positions=changed)

@@ -117,7 +117,7 @@ async def reserve_legs_only(
             TTL_MS,
             now_ms,
         )
-        assert reply == ["reserved"]
+        assert reply[0] == "reserved"
 
 
 async def sweep_all(engine: Engine) -> None:

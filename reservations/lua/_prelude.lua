@@ -24,13 +24,21 @@ local function leg_check(lines, allow_safety, short)
   return before
 end
 
--- leg: {key, stream, expiry, lines}; r: {rid, digest, channel, now, deadline, maxlen}
+-- The position after a write, for the reply: the caller reads its own write from it.
+local function append_pos(out, sku, loc, p)
+  out[#out + 1] = sku; out[#out + 1] = loc
+  out[#out + 1] = p[1]; out[#out + 1] = p[2]; out[#out + 1] = p[3]; out[#out + 1] = p[4]
+end
+
+-- leg: {key, stream, expiry, lines}; r: {rid, digest, channel, now, deadline, maxlen, out}
+-- (out, when given, collects each line's position after the hold: append_pos)
 local function leg_hold(leg, before, r)
   local fields = {'rid', r.rid, 'd', r.digest, 'st', 'held', 'ch', r.channel, 'n', #leg.lines}
   for i, line in ipairs(leg.lines) do
     local p = before[i]
     local after = {p[1], p[2] + line.qty, p[3], p[4]}
     write_pos(line.key, after)
+    if r.out then append_pos(r.out, line.sku, line.loc, after) end
     emit({stream = leg.stream, maxlen = r.maxlen, now = r.now, type = 'reserved', sku = line.sku,
       loc = line.loc, before = p, after = after, reason = r.channel, rid = r.rid})
     local s = tostring(i)

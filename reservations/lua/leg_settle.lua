@@ -5,7 +5,8 @@
 --     [3] header committed ('1' rolls a leg the header already committed forward)
 --     [4] now_ms  [5] stream maxlen  [6] retention_s  [7] op_id ('' = none)  [8] op digest
 --     then per target: line index, qty (0 = all still open)
--- returns {'applied', state} | {'duplicate', state} | {'op_conflict'} | {'not_found'} |
+-- returns {'applied', state, {sku, location, oh, rs, sf, in per line settled}} |
+--         {'duplicate', state} | {'op_conflict'} | {'not_found'} |
 --         {'illegal', state} | {'exceeds_open', line index, open} | {'on_hand_short', line index, on_hand}
 local rid, action, now = ARGV[1], ARGV[2], clock_ms(ARGV[4])
 local op_id, digest = ARGV[7], ARGV[8]
@@ -37,6 +38,7 @@ for j = 1, targets do
   if action == 'fulfilled' and p[1] < qty then return {'on_hand_short', tonumber(idx), p[1]} end
   plan[j] = {idx, qty, p}
 end
+local out = {}
 for j = 1, targets do
   local idx, qty, p = plan[j][1], plan[j][2], plan[j][3]
   if qty > 0 then
@@ -44,6 +46,7 @@ for j = 1, targets do
     if action == 'fulfilled' then after[1] = p[1] - qty end
     write_pos(KEYS[4 + j], after)
     local line = redis.call('HMGET', KEYS[1], 's' .. idx, 'l' .. idx)
+    append_pos(out, line[1], line[2], after)
     emit({stream = KEYS[2], maxlen = ARGV[5], now = now, type = action, sku = line[1],
       loc = line[2], before = p, after = after, reason = action, rid = rid, op = op_id})
     redis.call('HINCRBY', KEYS[1], 'o' .. idx, -qty)
@@ -61,4 +64,4 @@ if state ~= 'held' then redis.call('ZREM', KEYS[3], 'l:' .. rid) end
 -- Settled lines leave the committed index (a leg rolled forward here enters it).
 if was_committed then index_sync(KEYS[1], KEYS[4], rid, now) end
 redis.call('HSET', KEYS[1], 'st', state)
-return {'applied', state}
+return {'applied', state, out}

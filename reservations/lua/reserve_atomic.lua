@@ -7,7 +7,8 @@
 -- ARGV[1] reservation id  [2] digest  [3] channel  [4] allow_safety ('1' store)
 --     [5] now_ms  [6] ttl_ms  [7] leg grace ms  [8] stream maxlen  [9] leg partitions (csv)
 --     [10] retention_s  then per leg: line count, then per line: sku, location, qty
--- returns {'held', expires_ms} | {'already_exists', state, expires_ms} | {'conflict'} |
+-- returns {'held', expires_ms, {sku, location, oh, rs, sf, in per line held}} |
+--         {'already_exists', state, expires_ms} | {'conflict'} |
 --         {'aborted'} | {'insufficient', sku, location, requested, available, ...}
 local rid, digest, channel, now = ARGV[1], ARGV[2], ARGV[3], clock_ms(ARGV[5])
 local h = redis.call('HMGET', KEYS[1], 'st', 'd', 'exp')
@@ -50,7 +51,7 @@ if #short > 0 then
   return short
 end
 local r = {rid = rid, digest = digest, channel = channel, now = now, maxlen = ARGV[8],
-  deadline = now + tonumber(ARGV[6]) + tonumber(ARGV[7])}
+  deadline = now + tonumber(ARGV[6]) + tonumber(ARGV[7]), out = {}}
 for _, leg in ipairs(legs) do
   if not leg.stale then leg_hold(leg, leg.before, r) end
 end
@@ -60,4 +61,4 @@ redis.call('HSET', KEYS[1], 'st', 'held', 'd', digest, 'ch', channel, 'exp', exp
 redis.call('ZADD', KEYS[3], expires, 'h:' .. rid)
 emit({stream = KEYS[2], maxlen = ARGV[8], now = now, type = 'reservation_held', rid = rid,
   reason = channel})
-return {'held', expires}
+return {'held', expires, r.out}

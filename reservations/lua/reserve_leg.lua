@@ -6,7 +6,8 @@
 --     [4] allow_safety ('1' for the store counter)  [5] now_ms (0 = server time)
 --     [6] leg deadline offset ms (ttl + grace: the header, not the leg, decides expiry)
 --     [7] stream maxlen  then per line: sku, location, qty
--- returns {'reserved'} | {'already_exists', state} | {'conflict'} |
+-- returns {'reserved', {sku, location, oh, rs, sf, in per line}} | {'already_exists', state} |
+--         {'conflict'} |
 --         {'insufficient', sku, location, requested, available, ...}
 local existing = redis.call('HMGET', KEYS[1], 'd', 'st')
 if existing[1] then
@@ -25,6 +26,7 @@ if #short > 0 then
   return short
 end
 local now = clock_ms(ARGV[5])
+local out = {}
 leg_hold(leg, before, {rid = ARGV[1], digest = ARGV[2], channel = ARGV[3], now = now,
-  deadline = now + tonumber(ARGV[6]), maxlen = ARGV[7]})
-return {'reserved'}
+  deadline = now + tonumber(ARGV[6]), maxlen = ARGV[7], out = out})
+return {'reserved', out}

@@ -40,7 +40,9 @@ async def test_hold_and_repost(api: Api) -> None:
         }
     ]
     again = await api.call("POST", RES, "oms", json=hold(ttl_seconds=60))
-    assert again.status_code == 200 and again.json() == body
+    # The same reservation; a repeat changed no position, so it reports none.
+    first = {k: v for k, v in body.items() if k != "positions"}
+    assert again.status_code == 200 and again.json() == first
     assert (await api.engine.availability.position("A", "S1")).reserved == 2
     r = await api.call("POST", RES, "oms", json=hold(qty=3, ttl_seconds=60))
     assert_problem(r, 409, "reservation-conflict")
@@ -217,3 +219,39 @@ async def test_sweeper_expiry_shows_in_state(api: Api) -> None:
     api.clock.advance(2_000)
     assert await api.engine.sweeper.sweep_once() == 1
     assert (await api.call("GET", f"{RES}/r1", "oms")).json()["state"] == "expired"
+
+
+async def test_writes_answer_with_the_positions_after_them(api: Api) -> None:
+    await api.engine.stock.adjust("A", "S1", 5, "receipt")
+    await api.engine.stock.adjust("B", "S2", 3, "receipt")
+    body = {
+        "id": "r-pos",
+        "channel": "online",
+        "lines": [
+            {"sku": "A", "location": "S1", "qty": 2},
+            {"sku": "B", "location": "S2", "qty": 1},
+        ],
+    }
+    r = await api.call("POST", "/v1/reservations", "oms", body)
+    assert r.status_code == 201, r.text
+    after = {
+        (p["sku"], p["location"]): (p["on_hand"], p["reserved"], p["atp"])
+        for p in r.json()["positions"]
+    }
+    assert after == {("A", "S1"): (5, 2, 3), ("B", "S2"): (3, 1, 2)}
+    again = await api.call("POST", "/v1/reservations", "oms", body)
+    assert again.status_code == 200 and "positions" not in again.json()  # nothing changed
+    assert (await api.call("POST", "/v1/reservations/r-pos/commit", "oms")).status_code == 200
+    r = await api.call(
+        "POST",
+        "/v1/reservations/r-pos/fulfill",
+        "oms",
+        {"lines": [{"sku": "A", "location": "S1", "qty": 1}]},
+    )
+    assert r.status_code == 200, r.text
+    assert [(p["sku"], p["on_hand"], p["reserved"]) for p in r.json()["positions"]] == [("A", 4, 1)]
+    r = await api.call("POST", "/v1/reservations/r-pos/release", "oms")
+    after = {
+        (p["sku"], p["location"]): (p["on_hand"], p["reserved"]) for p in r.json()["positions"]
+    }
+    assert after == {("A", "S1"): (4, 0), ("B", "S2"): (3, 0)}
