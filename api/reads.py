@@ -32,6 +32,7 @@ from atp.model import Channel, InvalidInput, Position
 from atp.packed import FIELDS, PackedPositions
 from atp.replica_reads import ReplicaReads
 from atp.validate import check_id
+from journal.durability import LedgerUnavailable
 
 Fresh = dict[str, Any]  # consistency, as_of, lag_ms: spread into the response
 
@@ -96,7 +97,10 @@ def _parse_after(after: str) -> tuple[int, str]:
 async def replica_for(
     services: Services, consistency: Consistency, after: str | None
 ) -> ReplicaReads | None:
-    """The replica when this read may use it, else None (read Redis)."""
+    """The replica when this read may use it, else None (read Redis). While a durable
+    ledger is missing or being rebuilt, neither copy is the truth: 503."""
+    if not getattr(services.engine, "ready", True):
+        raise LedgerUnavailable("the ledger is being rebuilt")
     reads = services.replica_reads
     if consistency == "strong" or reads is None or not reads.ready:
         return None
