@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from api import fast
 from api.middleware import RequestContext
 from api.ops import Op, endpoint
 
@@ -37,6 +38,12 @@ class Dispatch:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             path = scope["path"]
+            if (
+                path.startswith(fast.PREFIX)
+                and scope["method"] == "GET"
+                and await fast.serve_availability(self.app.state.services, scope, send)
+            ):
+                return
             route = self.literal.get((scope["method"], path))
             if route is not None:
                 scope["path_params"] = {}

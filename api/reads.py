@@ -151,7 +151,7 @@ async def availability(
     _check_locations(locations)
     reads = await replica_for(services, consistency, after)
     if reads is not None:
-        return await _availability_from(reads, sku, locations, group, channel)
+        return await availability_from_replica(reads, sku, locations, group, channel)
     engine = services.engine
     if group is None:
         positions, oversold = await asyncio.gather(
@@ -173,7 +173,7 @@ async def availability(
     return Availability(sku=sku, channel=channel, rows=rows, total=total, **STRONG)
 
 
-async def _availability_from(
+async def availability_from_replica(
     reads: ReplicaReads, sku: str, locations: Sequence[str], group: str | None, channel: Channel
 ) -> Availability:
     packed = reads.replica.positions

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from harness import KINDS, Api, assert_problem, field_of, settings_for
 
+from api import fast
 from api.app import asgi, create_app
 from api.auth import create_key
 from api.services import Services
@@ -194,3 +195,44 @@ async def test_the_lag_is_a_prometheus_gauge(live: Api) -> None:
     text = (await live.client.get("/metrics")).text
     assert re.search(r"^atp_replica_lag_seconds(\{[^}]*\})? \S+$", text, re.MULTILINE)
     assert re.search(r"^atp_replica_ready(\{[^}]*\})? 1\.0$", text, re.MULTILINE)
+
+
+async def test_the_raw_fast_path_answers_exactly_as_the_general_path(
+    live: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await live.engine.stock.adjust("F", "S1", 4, "receipt")
+    await live.engine.stock.set_safety("F", "S2", 1)
+    await _caught_up(live)
+    paths = [
+        "/v1/availability/F?location=S1",
+        "/v1/availability/F?location=S1&location=S2&channel=store",
+        "/v1/availability/F?location=S2&consistency=replica&channel=online",
+    ]
+    fast_answers = [(await live.call("GET", p, "reader")) for p in paths]
+
+    async def general_only(*_: object) -> bool:
+        return False
+
+    monkeypatch.setattr(fast, "serve_availability", general_only)
+    general_answers = [(await live.call("GET", p, "reader")) for p in paths]
+    for f, g in zip(fast_answers, general_answers, strict=True):
+        assert f.status_code == g.status_code == 200
+        assert f.headers["content-type"] == g.headers["content-type"]
+        assert _without_freshness(f.json()) == _without_freshness(g.json())
+        assert f.json()["consistency"] == "replica" and "x-request-id" in f.headers
+
+
+async def test_what_the_fast_path_declines_gets_the_general_answer(live: Api) -> None:
+    ok = "/v1/availability/F?location=S1"
+    r = await live.client.get(ok)
+    assert_problem(r, 401)
+    r = await live.call("GET", ok, "stock")  # a key without availability:read
+    assert_problem(r, 403)
+    r = await live.call("GET", "/v1/availability/F?location=S1&location=S1", "reader")
+    assert field_of(assert_problem(r, 422)) == "location"
+    r = await live.call("GET", "/v1/availability/F?location=S%201", "reader")
+    assert field_of(assert_problem(r, 422)) == "location"
+    r = await live.call("GET", "/v1/availability/F?location=S1&channel=web", "reader")
+    assert field_of(assert_problem(r, 422)) == "channel"
+    r = await live.call("GET", "/v1/availability/F?location=S1&flavour=x", "reader")
+    assert r.status_code == 200  # unknown parameters are ignored, as everywhere
