@@ -4,6 +4,7 @@ Each test gets an empty database, a manual clock (no sweeper: tests expire holds
 advancing the clock and sweeping) and keys of every kind.
 """
 
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,9 +65,10 @@ def settings_for(redis_url: str, **overrides: Any) -> Settings:
     return Settings(**values)
 
 
-@pytest.fixture
-async def api(redis_url: str, clock: ManualClock) -> AsyncIterator[Api]:
-    app = create_app(settings_for(redis_url), clock)
+@contextlib.asynccontextmanager
+async def serving(settings: Settings, clock: ManualClock) -> AsyncIterator[Api]:
+    """The app with its lifespan running, a client on it, and a key of every kind."""
+    app = create_app(settings, clock)
     async with app.router.lifespan_context(app):
         services: Services = app.state.services
         transport = httpx.ASGITransport(app=asgi(app))
@@ -76,6 +78,12 @@ async def api(redis_url: str, clock: ManualClock) -> AsyncIterator[Api]:
                 _, key = await create_key(services.engine.redis, scopes, locations, kind)
                 harness.keys[kind] = key
             yield harness
+
+
+@pytest.fixture
+async def api(redis_url: str, clock: ManualClock) -> AsyncIterator[Api]:
+    async with serving(settings_for(redis_url), clock) as harness:
+        yield harness
 
 
 def assert_problem(response: httpx.Response, status: int, slug: str | None = None) -> Any:

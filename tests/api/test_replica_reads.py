@@ -8,14 +8,10 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import pytest
-from harness import KINDS, Api, assert_problem, field_of, settings_for
+from harness import Api, assert_problem, field_of, serving, settings_for
 
 from api import fast
-from api.app import asgi, create_app
-from api.auth import create_key
-from api.services import Services
 from atp import keys
 from atp.clock import ManualClock
 from atp.pos import PosEvent, PosKind
@@ -28,17 +24,9 @@ FRESHNESS = ("consistency", "as_of", "lag_ms")
 
 @pytest.fixture
 async def live(redis_url: str, clock: ManualClock) -> AsyncIterator[Api]:
-    app = create_app(settings_for(redis_url, replica=True), clock)
-    async with app.router.lifespan_context(app):
-        services: Services = app.state.services
-        transport = httpx.ASGITransport(app=asgi(app))
-        async with httpx.AsyncClient(transport=transport, base_url="http://atp.test") as client:
-            harness = Api(client, services, clock)
-            for kind, (scopes, locations) in KINDS.items():
-                _, key = await create_key(services.engine.redis, scopes, locations, kind)
-                harness.keys[kind] = key
-            await _until_ready(_replica(harness))
-            yield harness
+    async with serving(settings_for(redis_url, replica=True), clock) as harness:
+        await _until_ready(_replica(harness))
+        yield harness
 
 
 def _replica(api: Api) -> Replica:

@@ -3,15 +3,11 @@
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
 import msgspec
 import pytest
-from harness import KINDS, Api, assert_problem, field_of, settings_for
+from harness import Api, assert_problem, field_of, serving, settings_for
 from invariants_ledger import check_ledger_invariants
 
-from api.app import asgi, create_app
-from api.auth import create_key
-from api.services import Services
 from atp.clock import ManualClock
 from routing.directory import Location
 from routing.model import Capability, LocationKind
@@ -30,16 +26,8 @@ LOCATIONS = [
 async def routed(redis_url: str, clock: ManualClock, tmp_path: Path) -> AsyncIterator[Api]:
     path = tmp_path / "locations.json"
     path.write_bytes(msgspec.json.encode(LOCATIONS))
-    app = create_app(settings_for(redis_url, locations_file=str(path)), clock)
-    async with app.router.lifespan_context(app):
-        services: Services = app.state.services
-        transport = httpx.ASGITransport(app=asgi(app))
-        async with httpx.AsyncClient(transport=transport, base_url="http://atp.test") as client:
-            harness = Api(client, services, clock)
-            for kind, (scopes, locations) in KINDS.items():
-                _, key = await create_key(services.engine.redis, scopes, locations, kind)
-                harness.keys[kind] = key
-            yield harness
+    async with serving(settings_for(redis_url, locations_file=str(path)), clock) as harness:
+        yield harness
 
 
 def _ship(*lines: tuple[str, int], **extra: object) -> dict[str, object]:
