@@ -65,6 +65,11 @@ def header(reservation_id: str) -> str:
     return f"{PREFIX}:{tag(partition_of_reservation(reservation_id))}:res:{reservation_id}"
 
 
+def route(reservation_id: str) -> str:
+    """How a routed reservation's order is fulfilled (its method), beside its header."""
+    return f"{PREFIX}:{tag(partition_of_reservation(reservation_id))}:route:{reservation_id}"
+
+
 def leg(partition: int, reservation_id: str) -> str:
     return f"{PREFIX}:{tag(partition)}:leg:{reservation_id}"
 

@@ -31,7 +31,7 @@ from atp.validate import check_id, check_reason
 from reservations import calls
 from reservations.legs import as_dict, leg_lines
 from routing.directory import Location, LocationDirectory
-from routing.model import Policy
+from routing.model import Method, Policy
 from routing.plan import plan
 from routing.resourcing_rules import (
     Claim,
@@ -53,7 +53,9 @@ class AttentionItem(msgspec.Struct, frozen=True):
     sku: str
     location: str
     units: int  # committed units still at the short location that could not be moved
-    why: str  # no_location (nowhere has them) | unknown_location (not in the directory)
+    # no_location (nowhere has them) | unknown_location (not in the directory) |
+    # pickup_order (a promise to hand over at that store: a person decides)
+    why: str
     flagged_ms: int
 
 
@@ -132,8 +134,19 @@ class Resourcer:
                 ln.open for ln in leg_lines(leg) if (ln.sku, ln.location) == (sku, location)
             )
             channel = Channel(leg.get("ch") or Channel.online.value)
-            found.append(Committed(rid, channel, open_units, committed_ms))
+            found.append(Committed(rid, channel, open_units, committed_ms, await self._route(rid)))
         return found
+
+    async def _route(self, rid: str) -> Method | None:
+        raw = await self.redis.command("GET", keys.route(rid))
+        if raw is None:
+            return None
+        try:
+            method: Method = msgspec.json.decode(raw, type=Method)
+            return method
+        except msgspec.DecodeError:  # not ours to judge: plan as for an unrouted reservation
+            log.warning("unreadable route of reservation %s", rid)
+            return None
 
     async def _atp(self, sku: str, names: list[str], channel: Channel) -> dict[str, int]:
         atp: dict[str, int] = {}
@@ -163,6 +176,9 @@ class Resourcer:
     ) -> bool:
         """Plans and moves one reservation's units; False once the shortage is covered."""
         order = order_for(sku, claim, origin)
+        if order is None:  # a pickup promise: a person decides (transfer, or tell them)
+            await self._flag(out, claim, sku, location, claim.units, "pickup_order")
+            return True
         allowed = candidate_locations(order, known, location)
         atp = await self._atp(sku, [loc.location for loc in allowed], claim.channel)
         moved = 0

@@ -10,7 +10,7 @@ from atp.model import Channel
 from routing.directory import Location
 from routing.eligibility import eligible
 from routing.limits import CANDIDATES_MAX
-from routing.model import Candidate, Order, OrderLine, Plan, ShipTo
+from routing.model import Candidate, Method, Order, OrderLine, Plan, ShipTo
 
 # Index members are "<loc>|<sku>|<commit ms, 15 digits>|<rid>"; '|' is not an id character.
 SEPARATOR = "|"
@@ -24,6 +24,7 @@ class Committed(msgspec.Struct, frozen=True):
     channel: Channel
     open: int
     committed_ms: int
+    method: Method | None = None  # how its order is fulfilled, when routing recorded it
 
 
 class Claim(msgspec.Struct, frozen=True):
@@ -32,6 +33,7 @@ class Claim(msgspec.Struct, frozen=True):
     rid: str
     channel: Channel
     units: int
+    method: Method | None = None
 
 
 class Move(msgspec.Struct, frozen=True):
@@ -63,15 +65,24 @@ def claims(short_units: int, committed: Sequence[Committed]) -> list[Claim]:
             break
         units = min(c.open, remaining)
         if units > 0:
-            out.append(Claim(c.rid, c.channel, units))
+            out.append(Claim(c.rid, c.channel, units, c.method))
             remaining -= units
     return out
 
 
-def order_for(sku: str, claim: Claim, origin: Location) -> Order:
-    """The units as an order shipped to the short location's place: reservations carry no
-    destination, and the location that promised them is the best stand-in for the customer."""
-    return Order([OrderLine(sku, claim.units)], ShipTo(origin.lat, origin.lon), claim.channel)
+def order_for(sku: str, claim: Claim, origin: Location) -> Order | None:
+    """The units as an order to plan, or None when they must not move without a person.
+
+    A routed reservation's own method says: shipped to its destination. A pickup (at a
+    store, or near the shopper) is a promise to hand over at that counter: moving it would
+    send the customer elsewhere, so it goes to a person. A reservation routing did not make
+    carries no destination: the location that promised it stands in for the customer."""
+    lines = [OrderLine(sku, claim.units)]
+    if isinstance(claim.method, ShipTo):
+        return Order(lines, claim.method, claim.channel)
+    if claim.method is not None:
+        return None
+    return Order(lines, ShipTo(origin.lat, origin.lon), claim.channel)
 
 
 def candidate_locations(

@@ -4,6 +4,7 @@ committed reservations move to the cheapest other location, the rest is flagged.
 import asyncio
 from collections.abc import AsyncIterator
 
+import msgspec
 import pytest
 from invariants_ledger import check_ledger_invariants
 
@@ -18,9 +19,17 @@ from reservations import calls
 from reservations.model import Line, LineStatus, State
 from reservations.reference import ReferenceReservations
 from routing.directory import InMemoryDirectory, Location
-from routing.model import Capability, LocationKind
+from routing.model import (
+    Capability,
+    LocationKind,
+    NearMe,
+    Order,
+    OrderLine,
+    PickupAt,
+    ShipTo,
+)
 from routing.resourcing import Resourcer, attention, resolve
-from routing.resourcing_rules import Committed, claims, index_bounds
+from routing.resourcing_rules import Claim, Committed, claims, index_bounds, order_for
 
 SKU = "SKU-1"
 HOME = (60.0, 10.0)
@@ -34,7 +43,9 @@ def at(name: str, km: float, kind: LocationKind = LocationKind.warehouse) -> Loc
     return Location(name, kind, caps, HOME[0] + km / KM_PER_DEG_LAT, HOME[1], 1_000)
 
 
-DIRECTORY = InMemoryDirectory([at("S1", 0, LocationKind.store), at("W-NEAR", 20), at("W-FAR", 400)])
+LOCATIONS = [at("S1", 0, LocationKind.store), at("W-NEAR", 20), at("W-FAR", 400)]
+DIRECTORY = InMemoryDirectory(LOCATIONS)
+DIRECTORY_LOCATIONS = {loc.location: loc for loc in LOCATIONS}
 
 
 @pytest.fixture
@@ -347,3 +358,40 @@ def test_claims_take_the_newest_first() -> None:
     assert low[1:] < "S1|A|000000000000001|r" < high[1:]
     assert not (low[1:] < "S1|A.B|000000000000001|r" < high[1:])
     assert not (low[1:] < "S1|AB|000000000000001|r" < high[1:])
+
+
+async def test_a_routed_order_moves_toward_its_destination_and_a_pickup_goes_to_a_person(
+    engine: Engine, clock: ManualClock
+) -> None:
+    """Routing records an order's method beside the reservation: a shipped order is
+    re-planned to its own destination (here nearer W-FAR than W-NEAR), a pickup promise
+    is not moved behind the customer's back."""
+    await stock(engine, S1=6, W_NEAR=10, W_FAR=10)
+    far = DIRECTORY_LOCATIONS["W-FAR"]
+    shipped = msgspec.json.encode(ShipTo(far.lat + 0.1, far.lon))
+    collected = msgspec.json.encode(PickupAt("S1"))
+    await commit(engine, clock, "r-ship", 3)
+    await commit(engine, clock, "r-pickup", 3)
+    await engine.redis.command("SET", keys.route("r-ship"), shipped)
+    await engine.redis.command("SET", keys.route("r-pickup"), collected)
+    await engine.stock.set_on_hand(SKU, "S1", 0)  # 6 short: both reservations give up all
+    outcomes = await resourcer(engine).run_once()
+    assert [o.moved for o in outcomes] == [[("r-ship", "W-FAR", 3)]]
+    assert [(o.flagged) for o in outcomes] == [[("r-pickup", 3)]]
+    items = await attention(engine.redis)
+    assert [(i.reservation_id, i.units, i.why) for i in items] == [("r-pickup", 3, "pickup_order")]
+    assert await open_lines(engine, "r-pickup") == {"S1": 3}
+    await check_ledger_invariants(engine.redis)
+
+
+def test_order_for_follows_the_recorded_method() -> None:
+    origin = DIRECTORY_LOCATIONS["S1"]
+    claim = Claim("r", Channel.online, 2)
+    assert order_for(SKU, claim, origin) == Order(
+        [OrderLine(SKU, 2)], ShipTo(origin.lat, origin.lon), Channel.online
+    )
+    shipped = Claim("r", Channel.online, 2, ShipTo(1.0, 2.0))
+    assert order_for(SKU, shipped, origin) == Order([OrderLine(SKU, 2)], ShipTo(1.0, 2.0))
+    assert order_for(SKU, Claim("r", Channel.online, 2, PickupAt("S1")), origin) is None
+    near = NearMe(60.0, 10.0, 5.0)
+    assert order_for(SKU, Claim("r", Channel.online, 2, near), origin) is None
