@@ -9,6 +9,7 @@ REPLICA_AFTER_WAIT_MS. Redis reads join positions with the registers' oversell c
 """
 
 import asyncio
+from array import array
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
@@ -49,17 +50,19 @@ def replica_rows(
     """Every SKU x location (SKU-major) straight from the packed columns: the hot loop of
     a storefront page, so no intermediate tuple or Position per row."""
     online = channel is Channel.online
-    index = packed.location_index
-    columns = [
-        (loc, packed.columns[i] if (i := index.get(loc)) is not None else None) for loc in locations
-    ]
+    index, all_columns = packed.location_index, packed.columns
+    columns = []
+    for location in locations:
+        at = index.get(location)
+        column = all_columns[at] if at is not None else _NO_COLUMN
+        columns.append((location, column, len(column)))  # a cell past the end reads as zero
     rows: list[AvailabilityRow] = []
-    append, row = rows.append, AvailabilityRow
+    append, row, sku_index = rows.append, AvailabilityRow, packed.sku_index
     for sku in skus:
-        found = packed.sku_index.get(sku)
+        found = sku_index.get(sku)
         at = -1 if found is None else found * FIELDS
-        for location, column in columns:
-            if column is None or at < 0 or at >= len(column):
+        for location, column, size in columns:
+            if not 0 <= at < size:
                 append(row(sku, location, 0, 0, 0, 0, 0, 0, 0))
                 continue
             on_hand, reserved, safety = column[at], column[at + 1], column[at + 2]
@@ -79,6 +82,9 @@ def replica_rows(
                 )
             )
     return rows
+
+
+_NO_COLUMN = array("i")
 
 
 def one_of(locations: Sequence[str] | None, group: str | None, field: str) -> None:
