@@ -50,8 +50,15 @@ assert QTY_MAX < 2**53  # Lua numbers are doubles
 assert QTY_MAX * INCOMING_PER_POSITION_MAX < 2**31
 
 # The in-memory replica (atp/replica.py).
-REPLICA_READ_BATCH_MAX = 1_000  # entries per XREAD, keys per SCAN page and snapshot read
+REPLICA_READ_BATCH_MAX = 1_000  # keys per SCAN page and snapshot read
+# Entries per stream in one tail read: a reply is applied without yielding, so 32 streams x
+# this bounds how long an API worker's loop is busy with it (~2-3 us an entry) after a stall.
+REPLICA_TAIL_COUNT = 200
 REPLICA_BLOCK_MS = 100  # a tail read waits at most this long for new entries
+# After a reply of fewer entries than this, the tail waits REPLICA_COALESCE_MS before its
+# next read: a round trip costs the replica ~100-200 us of CPU, an entry ~2-3 us.
+REPLICA_COALESCE_BELOW = 64
+REPLICA_COALESCE_MS = 2
 REPLICA_CHECK_INTERVAL_MS = 1_000  # how often gaps (trimmed streams) and rebuilds are looked for
 REPLICA_LAG_SAMPLES_MAX = 10_000  # recent lags kept for percentiles
 # A tail read that has not come back within this is stale: the lag reported grows from it.

@@ -22,9 +22,12 @@ from atp.limits import (
     LEDGER_PARTITIONS,
     REPLICA_BLOCK_MS,
     REPLICA_CHECK_INTERVAL_MS,
+    REPLICA_COALESCE_BELOW,
+    REPLICA_COALESCE_MS,
     REPLICA_LAG_SAMPLES_MAX,
     REPLICA_READ_BATCH_MAX,
     REPLICA_STALE_AFTER_MS,
+    REPLICA_TAIL_COUNT,
 )
 from atp.model import Supply
 from atp.packed import PackedPositions
@@ -35,6 +38,7 @@ from atp.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 _READ = load_script("atp.lua", "read_positions")
+_STREAMS = tuple(keys.stream(p) for p in range(LEDGER_PARTITIONS))
 
 
 def _stream_id(value: str) -> tuple[int, int]:
@@ -161,61 +165,76 @@ class Replica:
 
     # -- tailing -----------------------------------------------------------------------
     def apply(self, partition: int, stream_id: str, fields: dict[str, str], now_ms: float) -> None:
-        sku = fields.get("sku")
-        if sku:
-            location = fields["loc"]
-            values = (int(fields["oh"]), int(fields["rs"]), int(fields["sf"]), int(fields["in"]))
-            oversold = fields.get("os")  # only on the events that change it
-            if oversold is None:
-                self.positions.set_position(sku, location, values)
-            else:
-                self.positions.set(sku, location, (*values, int(oversold)))
-            kind = fields["t"]
-            if kind == "incoming_added":
-                supply_id, _, day = fields["why"].rpartition("@")
-                supply = Supply(supply_id, int(fields["din"]), day_from_number(int(day)))
-                self.positions.set_supply(sku, location, supply)
-            elif kind == "incoming_removed":
-                self.positions.drop_supply(sku, location, fields["why"])
+        """One event, its cursor and a lag sample (the tail loop does the last two per reply)."""
+        self._apply_fields(fields)
         self.cursors[partition] = stream_id
         parsed = self.cursor_ids[partition] = _stream_id(stream_id)
         self.applied[partition] += 1
         self._last_lag_ms = now_ms - parsed[0]
         self.lag_ms.append(self._last_lag_ms)
 
+    def _apply_fields(self, fields: dict[str, str]) -> None:
+        sku = fields.get("sku")
+        if not sku:  # reservation header events: no position changes
+            return
+        location = fields["loc"]
+        values = (int(fields["oh"]), int(fields["rs"]), int(fields["sf"]), int(fields["in"]))
+        oversold = fields.get("os")  # only on the events that change it
+        if oversold is None:
+            self.positions.set_position(sku, location, values)
+        else:
+            self.positions.set(sku, location, (*values, int(oversold)))
+        kind = fields["t"]
+        if kind == "incoming_added":
+            supply_id, _, day = fields["why"].rpartition("@")
+            supply = Supply(supply_id, int(fields["din"]), day_from_number(int(day)))
+            self.positions.set_supply(sku, location, supply)
+        elif kind == "incoming_removed":
+            self.positions.drop_supply(sku, location, fields["why"])
+
     async def _read_once(self) -> int:
-        streams = [keys.stream(p) for p in range(LEDGER_PARTITIONS)]
         reply = await self.tail.command(
             "XREAD",
             "COUNT",
-            REPLICA_READ_BATCH_MAX,
+            REPLICA_TAIL_COUNT,
             "BLOCK",
             REPLICA_BLOCK_MS,
             "STREAMS",
-            *streams,
+            *_STREAMS,
             *self.cursors,
         )
         self._heard = time.monotonic()
         if not reply:
             self._last_lag_ms = 0.0  # nothing new for a whole block: nothing pending
             return 0
-        now_ms = time.time() * 1000
+        apply_fields = self._apply_fields
         applied = 0
         newest, cut = self.complete_upto, None
+        oldest_ms = []  # per stream, its first (oldest) entry of this reply
         for stream, entries in _stream_entries(reply):
             partition = keys.partition_of_key(stream)
-            for stream_id, flat in entries:
-                fields = (
-                    flat
-                    if isinstance(flat, dict)
-                    else dict(zip(flat[::2], flat[1::2], strict=True))
-                )
-                self.apply(partition, stream_id, fields, now_ms)
-                applied += 1
-            last = _stream_id(entries[-1][0])
+            for _, flat in entries:
+                if isinstance(flat, dict):
+                    apply_fields(flat)
+                else:
+                    it = iter(flat)  # field, value, field, value, ...
+                    apply_fields(dict(zip(it, it, strict=False)))
+            # Cursor, count and lag once per stream: nothing reads them mid-reply.
+            last_id = entries[-1][0]
+            last = self.cursor_ids[partition] = _stream_id(last_id)
+            self.cursors[partition] = last_id
+            self.applied[partition] += len(entries)
+            applied += len(entries)
+            first = entries[0][0]
+            oldest_ms.append(int(first[: first.index("-")]))
             newest = max(newest, last)
-            if len(entries) >= REPLICA_READ_BATCH_MAX:  # more may follow in this stream
+            if len(entries) >= REPLICA_TAIL_COUNT:  # more may follow in this stream
                 cut = last if cut is None else min(cut, last)
+        # The lag ends when reads can see the events (now), not when the reply arrived.
+        now_ms = time.time() * 1000
+        for ms in oldest_ms:
+            self.lag_ms.append(now_ms - ms)
+        self._last_lag_ms = now_ms - min(oldest_ms)
         self.complete_upto = max(self.complete_upto, newest if cut is None else cut)
         self._check_ready()
         async with self._changed:
@@ -246,7 +265,10 @@ class Replica:
                     checked = time.monotonic()
                     if await self._needs_reload():
                         await self.load()
-                await self._read_once()
+                if 0 < await self._read_once() < REPLICA_COALESCE_BELOW:
+                    # A trickle: let a few more events gather rather than pay a round
+                    # trip (most of the replica's CPU under load) for each one or two.
+                    await asyncio.sleep(REPLICA_COALESCE_MS / 1000)
             except asyncio.CancelledError:
                 raise
             except Exception:  # Redis away: stay up, say not ready, load again when it is back

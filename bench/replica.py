@@ -1,8 +1,13 @@
 """The in-memory replica: memory per position, load time, read latency, lag under writes.
 
-python -m bench.replica [--quick] [--json FILE] [--redis-url URL]
+python -m bench.replica [--quick] [--json FILE] [--redis-url URL] [--write-rate N]
+    [--writers N] [--lag-rounds N] [--lag-load reservations|events|both] [--lag-only]
+    [--replica-variant engine|proposed|proposed-loop] [--writer-nice N] [--cprofile-tail]
 Targets (issue 6): <= 64 bytes per position at 1M positions; replica lag p99 <= 20 ms under
-2k reservations/s. HTTP-level read figures come from the HTTP benchmark.
+2k reservations/s. The lag part (bench/_replica_lag.py) runs the replica in a process of its
+own and the writers in others (paced, open loop); then, to isolate the replica, the same
+stream traffic injected without the reservations. HTTP-level read figures come from the
+HTTP benchmark.
 """
 
 from __future__ import annotations
@@ -25,7 +30,9 @@ from atp.limits import LEDGER_PARTITIONS
 from atp.packed import PackedPositions
 from atp.redis_io import PipelinedRedis
 from atp.replica import Replica
+from bench import _replica_lag, _replica_report
 from bench._machine import machine
+from bench._replica_lag import LagConfig, LagResult
 from bench._stats import (
     NS_PER_US,
     Figure,
@@ -41,39 +48,11 @@ RESULTS_MD = Path(__file__).with_name("RESULTS.md")
 SECTION = "In-memory replica (python -m bench.replica)"
 LOCATIONS = 50
 FULL_POSITIONS, QUICK_POSITIONS = 1_000_000, 200_000
-FULL_WRITE_S, QUICK_WRITE_S = 20, 5
+# Lag under writes (bench/_replica_lag.py): warm-up and measured window, seconds.
+FULL_LAG_S, QUICK_LAG_S = (5.0, 15.0), (2.0, 5.0)
 WRITE_RATE_PER_S = 2_000
-WRITER_INFLIGHT_MAX = 64
 SEED_CHUNK = 5_000
 READ_SAMPLES = 100_000
-
-_WRITER = """
-import asyncio, sys, time, uvloop
-from atp.engine import Engine
-from reservations.model import Line
-
-async def main(url, rate, seconds, skus):
-    engine = Engine.connect(url)
-    gate = asyncio.Semaphore(int(sys.argv[5]))
-    done = 0
-    async def one(n):
-        nonlocal done
-        async with gate:
-            line = [Line(f"HOT-{n % skus}", "WH-1", 1)]
-            if (await engine.reservations.reserve(f"lag-{n}", "online", line, 60)).ok:
-                await engine.reservations.release(f"lag-{n}")
-            done += 1
-    start = time.perf_counter(); tasks = []; n = 0
-    while (elapsed := time.perf_counter() - start) < seconds:
-        while n < elapsed * rate:
-            tasks.append(asyncio.create_task(one(n))); n += 1
-        await asyncio.sleep(0.001)
-    await asyncio.gather(*tasks)
-    print(done / (time.perf_counter() - start))
-    await engine.close()
-
-uvloop.run(main(sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])))
-"""
 
 
 def _rss_bytes() -> int:
@@ -124,34 +103,48 @@ def _read_latencies(replica: Replica, skus: int, batch: bool) -> array[int]:
     return samples
 
 
-async def _lag(url: str, seconds: int) -> tuple[array[int], float]:
-    engine = Engine.connect(url, replica=True)
-    for n in range(200):
-        await engine.stock.adjust(f"HOT-{n}", "WH-1", 1_000_000, "receipt")
-    await engine.start_replica()
-    assert engine.replica is not None
-    engine.replica.lag_ms.clear()
-    writer = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        _WRITER,
-        url,
-        str(WRITE_RATE_PER_S),
-        str(seconds),
-        "200",
-        str(WRITER_INFLIGHT_MAX),
-        stdout=asyncio.subprocess.PIPE,
-    )
-    out, _ = await asyncio.wait_for(writer.communicate(), timeout=seconds + 60)
-    await asyncio.sleep(0.2)
-    lags = array("q", (int(v * NS_PER_US * 1000) for v in engine.replica.lag_ms))
-    await engine.close()
-    return lags, float(out.decode().strip() or 0)
+async def _redis_pid(url: str) -> int:
+    redis = PipelinedRedis.from_url(url)
+    info = str(await redis.command("INFO", "server"))
+    await redis.close()
+    return int(info.split("process_id:", 1)[1].split()[0])
 
 
-async def run(url: str, quick: bool) -> tuple[list[Figure], list[Target], dict[str, float]]:
+async def _lags(url: str, quick: bool, options: argparse.Namespace) -> list[LagResult]:
+    """The lag under reservations, then (the replica alone) under their events injected."""
+    warmup_s, measure_s = QUICK_LAG_S if quick else FULL_LAG_S
+    rounds = ["reservations"] * options.lag_rounds
+    loads = [*rounds, "events"] if options.lag_load == "both" else [options.lag_load] * len(rounds)
+    configs = [
+        LagConfig(
+            url,
+            rate_per_s=options.write_rate,
+            writers=options.writers,
+            warmup_s=warmup_s,
+            measure_s=options.lag_seconds or measure_s,
+            cprofile=options.cprofile_tail,
+            variant=options.replica_variant,
+            load=load,
+            writer_nice=options.writer_nice,
+        )
+        for load in loads
+    ]
+    try:
+        return [await _replica_lag.measure(c, await _redis_pid(url)) for c in configs]
+    finally:
+        redis = PipelinedRedis.from_url(url)
+        await redis.command("FLUSHDB")  # leave the database as found: empty
+        await redis.close()
+
+
+async def run(
+    url: str, quick: bool, options: argparse.Namespace
+) -> tuple[list[Figure], list[Target], list[LagResult]]:
     positions = QUICK_POSITIONS if quick else FULL_POSITIONS
     await _seed(url, positions)
+    if options.lag_only:
+        lags = await _lags(url, quick, options)
+        return _replica_report.figures(lags), _replica_report.targets(lags), lags
     gc.collect()
     rss_before = _rss_bytes()
     engine = Engine.connect(url, replica=True)
@@ -165,9 +158,7 @@ async def run(url: str, quick: bool) -> tuple[list[Figure], list[Target], dict[s
     single = sorted(_read_latencies(engine.replica, positions // LOCATIONS, batch=False))
     batch = sorted(_read_latencies(engine.replica, positions // LOCATIONS, batch=True))
     await engine.close()
-    lags, write_rate = await _lag(url, QUICK_WRITE_S if quick else FULL_WRITE_S)
-    lag = sorted(lags)
-    ms = NS_PER_US * 1000
+    lags = await _lags(url, quick, options)
     figures = [
         Figure("positions loaded", positions, "positions"),
         Figure("load time", round(load_s, 2), "s"),
@@ -177,20 +168,30 @@ async def run(url: str, quick: bool) -> tuple[list[Figure], list[Target], dict[s
         Figure("single read p99", percentile_ns(single, 99) / NS_PER_US, "us"),
         Figure("100x20 batch read p50", percentile_ns(batch, 50) / NS_PER_US, "us"),
         Figure("100x20 batch read p99", percentile_ns(batch, 99) / NS_PER_US, "us"),
-        Figure("write load achieved", round(write_rate), "reservations/s"),
-        Figure("replica lag p50", percentile_ns(lag, 50) / ms, "ms"),
-        Figure("replica lag p99", percentile_ns(lag, 99) / ms, "ms"),
-        Figure("replica lag max", lag[-1] / ms, "ms"),
+        *_replica_report.figures(lags),
     ]
     targets = [
         target("bytes per position (RSS growth)", round(rss_per, 1), 64, "bytes", "at_most"),
-        target("replica lag p99", percentile_ns(lag, 99) / ms, 20, "ms", "at_most"),
+        *_replica_report.targets(lags),
     ]
-    return figures, targets, {"positions": positions}
+    return figures, targets, lags
 
 
-def _report(figures: list[Figure], targets: list[Target], command: str, markdown: bool) -> str:
-    rows = [(f.name, f"{f.value:,.1f}", f.unit) for f in figures]
+def _report(
+    figures: list[Figure],
+    targets: list[Target],
+    lags: list[LagResult],
+    command: str,
+    markdown: bool,
+) -> str:
+    rows = [
+        (
+            f.name,
+            f"{f.value:,.2f}" if f.unit in ("ms", "cores", "s/s") else f"{f.value:,.1f}",
+            f.unit,
+        )
+        for f in figures
+    ]
     goal_rows = [
         (
             t.name,
@@ -204,16 +205,20 @@ def _report(figures: list[Figure], targets: list[Target], command: str, markdown
     head = (
         f"- Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n- Command: `{command}`\n"
         f"- Machine: {info.cpus} CPUs, {info.cpu_model}; Python {info.python}\n"
-        f"- {LOCATIONS} locations; reads are in-process (no HTTP); the lag is the time from "
-        "Redis stamping an event (its stream id) to this process applying it, while a second "
-        f"process makes {WRITE_RATE_PER_S} reservations/s (each released again).\n\n"
+        f"- {LOCATIONS} locations; reads are in-process (no HTTP).\n"
+        + _replica_report.notes(lags)
+        + "\n"
     )
+    costs = _replica_report.costs_table(_replica_report.chosen(lags)[0], markdown)
+    rounds = _replica_report.rounds_table(lags, markdown)
     return (
-        (head if markdown else "")
+        (head if markdown else _replica_report.notes(lags) + "\n")
         + format_table(("figure", "value", "unit"), rows, markdown)
         + "\n\n"
         + format_table(("target", "measured", "limit", "result"), goal_rows, markdown)
         + "\n"
+        + (f"\n{rounds}\n" if rounds else "")
+        + (f"\n{costs}\n" if costs else "")
     )
 
 
@@ -223,18 +228,50 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path)
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/7")
     parser.add_argument("--no-results-md", action="store_true")
+    parser.add_argument("--write-rate", type=float, default=WRITE_RATE_PER_S, help="holds/s")
+    parser.add_argument("--writers", type=int, default=0, help="writer processes (0: auto)")
+    parser.add_argument("--lag-seconds", type=float, default=0, help="measured window")
+    parser.add_argument(
+        "--lag-only", action="store_true", help="skip memory/load/read figures (no RESULTS.md)"
+    )
+    parser.add_argument("--cprofile-tail", action="store_true", help="cProfile the replica")
+    parser.add_argument(
+        "--lag-rounds",
+        type=int,
+        default=1,
+        help="runs under reservations; the one with the least CPU used by others is reported",
+    )
+    parser.add_argument(
+        "--writer-nice",
+        type=int,
+        default=0,
+        help="niceness added to the writer processes (they stand in for other hosts)",
+    )
+    parser.add_argument(
+        "--lag-load",
+        choices=("reservations", "events", "both"),
+        default="both",
+        help="writers through the Engine, their stream entries injected, or both in turn",
+    )
+    parser.add_argument(
+        "--replica-variant",
+        choices=("engine", "proposed", "proposed-loop"),
+        default="engine",
+        help="tail loop: atp/replica.py, or bench/_replica_variant.py (-loop: no coalescing)",
+    )
     args = parser.parse_args(argv)
     if args.redis_url.rstrip("/").endswith("/0"):
         parser.error("refusing database 0: the benchmark flushes its database")
-    figures, targets, _ = uvloop.run(run(args.redis_url, args.quick))
+    figures, targets, lags = uvloop.run(run(args.redis_url, args.quick, args))
     command = shlex.join(["python", "-m", "bench.replica", *(argv or sys.argv[1:])])
-    print(_report(figures, targets, command, markdown=False))
+    print(_report(figures, targets, lags, command, markdown=False))
+    for lag in lags:
+        print(lag.cprofile_top)
     if args.json:
-        write_json(args.json, {"figures": figures, "targets": targets})
-    if not args.no_results_md:
-        update_markdown_section(
-            RESULTS_MD, SECTION, _report(figures, targets, command, True), "# Benchmark results\n"
-        )
+        write_json(args.json, {"figures": figures, "targets": targets, "lags": lags})
+    if not (args.no_results_md or args.lag_only):
+        report = _report(figures, targets, lags, command, True)
+        update_markdown_section(RESULTS_MD, SECTION, report, "# Benchmark results\n")
     return 0
 
 
