@@ -41,12 +41,15 @@ def price(
         depth = p.depth_threshold_units
         if candidate.depth_threshold is not None:
             depth = candidate.depth_threshold
-    atp = candidate.atp
+    get = candidate.atp.get
     avail, spare = [], []
     for sku, qty in zip(skus, qtys, strict=True):
-        on_offer = atp.get(sku, 0)
+        on_offer = get(sku, 0)
+        if on_offer <= 0:
+            avail.append(0)
+            spare.append(0)
+            continue
         a = on_offer if on_offer < qty else qty
-        a = a if a > 0 else 0
         avail.append(a)
         above = on_offer - depth  # units above the threshold: taking them costs no penalty
         spare.append(a if above >= a else (above if above > 0 else 0))
@@ -70,30 +73,58 @@ def assign(
     return route_units(qtys, segments, [t.capacity for t in tables])
 
 
+def assign_complete(
+    tables: Sequence[Table], qtys: Sequence[int], p: Policy, budget: float
+) -> tuple[float, list[list[int]]] | None:
+    """assign() for the search: (variable cost, units) when every unit can be routed for at
+    most ``budget``, else None. Capacity only adds constraints, so the uncapacitated cost
+    is a lower bound: over budget (or short) there, the min-cost flow need not run."""
+    total = sum(qtys)
+    if sum(t.capacity for t in tables) < total:
+        return None
+    routed, variable, units = _assign_uncapacitated(tables, qtys, p, budget)
+    if routed < total or variable > budget:
+        return None
+    if any(sum(u) > t.capacity for t, u in zip(tables, units, strict=True)):
+        segments = [t.segments(p.depth_penalty_per_unit) for t in tables]
+        routed, variable, units = route_units(qtys, segments, [t.capacity for t in tables])
+        if routed < total or variable > budget:
+            return None
+    return variable, units
+
+
 def _assign_uncapacitated(
-    tables: Sequence[Table], qtys: Sequence[int], p: Policy
+    tables: Sequence[Table], qtys: Sequence[int], p: Policy, budget: float = float("inf")
 ) -> tuple[int, float, list[list[int]]]:
     # No capacity binds: lines are independent, and filling each from its cheapest unit
-    # segments first is exact because each location's per-unit cost is convex.
+    # segments first is exact because each location's per-unit cost is convex. Returns as
+    # soon as the cost passes ``budget`` (the search discards such subsets anyway).
+    penalty = p.depth_penalty_per_unit
     units = [[0] * len(qtys) for _ in tables]
     routed, total = 0, 0.0
     for i, qty in enumerate(qtys):
         offers = []
         for k, t in enumerate(tables):
-            spare = t.spare[i]
-            offers.append((t.unit, k, spare))
-            offers.append((t.unit + p.depth_penalty_per_unit, k, t.avail[i] - spare))
-        offers.sort()
+            a = t.avail[i]
+            if a:
+                spare = t.spare[i]
+                if spare:
+                    offers.append((t.unit, k, spare))
+                if a > spare:
+                    offers.append((t.unit + penalty, k, a - spare))
+        if len(offers) > 1:
+            offers.sort()
         left = qty
         for unit_cost, k, n in offers:
-            take = min(left, n)
-            if take > 0:
-                units[k][i] += take
-                total += take * unit_cost
-                left -= take
+            take = left if left < n else n
+            units[k][i] += take
+            total += take * unit_cost
+            left -= take
             if not left:
                 break
         routed += qty - left
+        if total > budget:
+            break
     return routed, total, units
 
 

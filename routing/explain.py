@@ -3,9 +3,12 @@
 from collections.abc import Sequence
 from datetime import date
 
+import msgspec
+
 from routing.cost import Table, terms
+from routing.eligibility import eligible
 from routing.limits import ALTERNATIVES_MAX
-from routing.model import Alternative, Candidate, CostTerms, Policy
+from routing.model import Alternative, Candidate, CostTerms, Method, Plan, Policy
 from routing.search import Choice, Outcome
 
 _TERMS = ("shipment", "distance", "depth", "capacity", "priority")
@@ -74,3 +77,16 @@ def back_order_on(sku: str, short: int, candidates: Sequence[Candidate]) -> date
         if total >= short:
             return day
     return None
+
+
+def date_back_orders(p: Plan, method: Method, candidates: Sequence[Candidate]) -> Plan:
+    """The plan with each short line's back-order date from these candidates' incoming
+    supply (the glue reads supply only once a plan turns out partial)."""
+    if not p.uncovered:
+        return p
+    kept = [c for c, _ in eligible(method, candidates)[0]]
+    uncovered = [
+        msgspec.structs.replace(u, back_order_on=back_order_on(u.sku, u.short, kept))
+        for u in p.uncovered
+    ]
+    return msgspec.structs.replace(p, uncovered=uncovered)

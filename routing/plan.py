@@ -64,8 +64,9 @@ def plan(
     kept, excluded = eligible(order.method, candidates)
     tables = []
     for c, distance in kept:
-        if any(c.atp.get(sku, 0) > 0 for sku in skus):
-            tables.append(price(c, distance, skus, qtys, p))
+        table = price(c, distance, skus, qtys, p)
+        if table.capacity > 0:  # capacity left (eligible) and some unit of the order held
+            tables.append(table)
         else:
             excluded["no_stock"] += 1
     tables.sort(key=lambda t: (t.fixed, t.candidate.location))

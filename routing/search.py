@@ -10,15 +10,20 @@ spare a store's last units or a busy store's picks, under the same bound. The gr
 gives the bound something to cut with from the first node. Finished, the search is exact.
 """
 
-from collections.abc import Sequence
+import operator
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Sequence
+from itertools import accumulate
+from typing import TypeVar
 
 import msgspec
 
-from routing.cost import Table, assign
-from routing.limits import IMPROVE_EVALS_MAX
+from routing.cost import Table, assign, assign_complete
+from routing.limits import IMPROVE_EVALS_MAX, SINGLES_KEPT
 from routing.model import Policy
 
 EPS = 1e-9
+T = TypeVar("T", int, float)
 
 
 class Choice(msgspec.Struct, frozen=True):
@@ -58,6 +63,40 @@ def evaluate(
     return Choice(members, fixed + variable, units, routed)
 
 
+def evaluate_within(
+    tables: Sequence[Table], members: tuple[int, ...], qtys: Sequence[int], p: Policy, ub: float
+) -> Choice | None:
+    """evaluate() when only a complete plan cheaper than ``ub`` matters (the search): None
+    otherwise, usually without running the min-cost flow."""
+    fixed = 0.0
+    for m in members:
+        fixed += tables[m].fixed
+    # A member the assignment leaves empty lowers the fee, but the subset without it is a
+    # node of its own (it still brings missing units there), so this bound loses nothing.
+    found = assign_complete([tables[m] for m in members], qtys, p, ub - fixed)
+    if found is None:
+        return None
+    variable, units = found
+    kept = [k for k, u in enumerate(units) if any(u)]
+    if len(kept) < len(members):
+        members = tuple(members[k] for k in kept)
+        units = [units[k] for k in kept]
+        fixed = sum(tables[m].fixed for m in members)
+    return Choice(members, fixed + variable, units, sum(qtys))
+
+
+def _suffix(
+    rows: Sequence[Sequence[T]], fold: Callable[[T, T], T], empty: T, lines: int
+) -> list[Sequence[T]]:
+    """out[j][i] = fold of rows[j..][i] (out[len(rows)] all ``empty``): per line at C speed
+    (accumulate over the transposed rows), since every plan builds three of these."""
+    columns = [list(accumulate(reversed(column), fold)) for column in zip(*rows, strict=True)]
+    out: list[Sequence[T]] = [tuple(row) for row in zip(*columns, strict=True)]
+    out.reverse()
+    out.append((empty,) * lines)
+    return out
+
+
 class _Search:
     def __init__(
         self, tables: Sequence[Table], qtys: Sequence[int], p: Policy, nodes_max: int
@@ -69,52 +108,76 @@ class _Search:
         self.cut = False
         self.best: Choice | None = None
         self.ub = float("inf")  # the best cost found, plus EPS
-        n = len(tables)
+        lines = len(qtys)
+        inf = float("inf")
+        # Per-table fields as plain lists: read in the innermost loops.
+        self.penalty = p.depth_penalty_per_unit
+        self.f = [t.fixed for t in tables]
+        self.av = [t.avail for t in tables]
+        self.sp = [t.spare for t in tables]
+        self.units = units = [t.unit for t in tables]
         # Per-unit costs are at least the cheapest capacity term among locations holding
         # the line: a bound that holds for every subset.
-        self.var_floor = sum(
-            q * min((t.unit for t in tables if t.avail[i] > 0), default=0.0)
-            for i, q in enumerate(qtys)
-        )
+        cheapest = [
+            min((u for u, avail in zip(units, self.av, strict=True) if avail[i] > 0), default=0.0)
+            for i in range(lines)
+        ]
+        self.var_floor = sum(q * c for q, c in zip(qtys, cheapest, strict=True))
+        # ext[j]: what a unit from j costs at least beyond its line's cheapest capacity term
+        # (the depth penalty when j has no spare unit of any line it holds). In a subset no
+        # member of which ships nothing (the others reduce to smaller subsets, searched on
+        # their own), each member ships a unit of its own: their ext add up.
+        self.ext = [
+            max(
+                0.0,
+                min(
+                    (
+                        t.unit + (0.0 if s > 0 else self.penalty) - c
+                        for a, s, c in zip(t.avail, t.spare, cheapest, strict=True)
+                        if a > 0
+                    ),
+                    default=0.0,
+                ),
+            )
+            for t in tables
+        ]
         # suffix[j][i]: units of line i that locations j.. could add; prunes dead branches.
-        self.suffix = [[0] * len(qtys) for _ in range(n + 1)]
-        self.suffix_spare = [[0] * len(qtys) for _ in range(n + 1)]
+        self.suffix = _suffix(self.av, operator.add, 0, lines)
+        self.suffix_spare = _suffix(self.sp, operator.add, 0, lines)
         # holder_fixed[j][i]: fixed cost of the cheapest location j.. holding line i. A
         # branch still missing line i must pay at least that much more.
-        inf = float("inf")
-        self.holder_fixed = [[inf] * len(qtys) for _ in range(n + 1)]
+        held = [
+            [fixed if a > 0 else inf for a in avail]
+            for fixed, avail in zip(self.f, self.av, strict=True)
+        ]
+        self.holder_fixed = _suffix(held, min, inf, lines)
         # Units one location j.. can ship at most, and fixed-cost prefix sums: a branch
         # missing R units needs ceil(R / most) more locations, each at least the next fee.
-        self.most = [0] * (n + 1)
+        self.most = [*reversed(list(accumulate(reversed([t.capacity for t in tables]), max))), 0]
+        self.fixed_prefix = [0.0, *accumulate(self.f)]
         # Bit i set when the location holds line i: the cheap first test of a node.
-        self.masks = [sum(1 << i for i, a in enumerate(t.avail) if a) for t in tables]
-        self.fixed_prefix = [0.0] * (n + 1)
-        for j in range(n):
-            self.fixed_prefix[j + 1] = self.fixed_prefix[j] + tables[j].fixed
-        for j in range(n - 1, -1, -1):
-            self.holder_fixed[j] = [
-                tables[j].fixed if a > 0 else h
-                for a, h in zip(tables[j].avail, self.holder_fixed[j + 1], strict=True)
-            ]
-            self.most[j] = max(self.most[j + 1], tables[j].capacity)
-            self.suffix[j] = [
-                a + b for a, b in zip(self.suffix[j + 1], tables[j].avail, strict=True)
-            ]
-            self.suffix_spare[j] = [
-                a + b for a, b in zip(self.suffix_spare[j + 1], tables[j].spare, strict=True)
-            ]
+        self.masks = [sum(1 << i for i, a in enumerate(avail) if a) for avail in self.av]
+        # A location that cannot pick every unit it holds for the order.
+        self.tight = [t.capacity < sum(t.avail) for t in tables]
+        self.covers: dict[int, list[int]] = {}
 
-    def offer(self, c: Choice) -> None:
-        if c.routed < self.total:
+    def offer(self, c: Choice | None) -> None:
+        if c is None or c.routed < self.total:
             return
         if self.best is None or _key(c, self.t) < _key(self.best, self.t):
             self.best = c
             self.ub = c.cost + EPS  # ties within EPS are still explored: the key decides
 
-    def forced_penalty(self, spare: Sequence[int]) -> float:
-        # Units a line needs beyond every spare unit on offer are taken below a threshold.
-        short = sum(max(0, q - s) for q, s in zip(self.q, spare, strict=True))
-        return self.var_floor + self.p.depth_penalty_per_unit * short
+    def forced_penalty(self, spare: Sequence[int], extra: float) -> float:
+        """A lower bound on the per-unit costs of a subset: the floor, plus the larger of
+        (a) the penalty on units a line needs beyond every spare unit on offer and (b)
+        ``extra``, its members' excess (the two may count the same unit: hence max)."""
+        short = 0
+        for q, s in zip(self.q, spare, strict=True):
+            if q > s:
+                short += q - s
+        penalised = self.penalty * short
+        return self.var_floor + (penalised if penalised > extra else extra)
 
     def more_fixed(self, start: int, left: list[int], size: int) -> float:
         """A lower bound on the fixed costs of the locations still to add from ``start``."""
@@ -129,6 +192,44 @@ class _Search:
             return float("inf")
         return max(holder, self.fixed_prefix[start + count] - self.fixed_prefix[start])
 
+    def covering(self, need_mask: int) -> list[int]:
+        """Locations holding every line in ``need_mask``, in table order (cached per mask)."""
+        found = self.covers.get(need_mask)
+        if found is None:
+            found = [j for j, m in enumerate(self.masks) if not need_mask & ~m]
+            self.covers[need_mask] = found
+        return found
+
+    def finish(
+        self,
+        start: int,
+        members: tuple[int, ...],
+        need: list[int],
+        need_mask: int,
+        spare: list[int],
+        fixed: float,
+        extra: float,
+    ) -> None:
+        """The branch has room (or budget) for one more location: it must fill every
+        missing unit alone, so only locations holding every missing line are tried."""
+        f, av, sp, ext, floor = self.f, self.av, self.sp, self.ext, self.var_floor
+        covering = self.covering(need_mask)
+        for j in covering[bisect_left(covering, start) :]:
+            fixed_j = fixed + f[j]
+            if fixed_j + floor > self.ub:
+                return  # sorted by fixed cost: no later location does better
+            self.nodes += 1
+            if self.nodes > self.nodes_max:
+                self.cut = True
+                return
+            for units, a in zip(need, av[j], strict=True):
+                if units > a:
+                    break
+            else:
+                with_j = [a + b for a, b in zip(spare, sp[j], strict=True)]
+                if fixed_j + self.forced_penalty(with_j, extra + ext[j]) <= self.ub:
+                    self.offer(evaluate_within(self.t, (*members, j), self.q, self.p, self.ub))
+
     def dfs(
         self,
         start: int,
@@ -136,87 +237,149 @@ class _Search:
         need: list[int],
         spare: list[int],
         fixed: float,
+        extra: float,
     ) -> None:
-        t, n, masks = self.t, len(self.t), self.masks
+        f, av, sp, masks, n = self.f, self.av, self.sp, self.masks, len(self.t)
+        ext = self.ext
+        size_max = self.p.shipments_max
+        tight = any(self.tight[m] for m in members)
+        unit_of = self.units
+        weak = 0  # lines the members cannot give from spare units alone
+        for i, (q, s) in enumerate(zip(self.q, spare, strict=True)):
+            if s < q:
+                weak |= 1 << i
         need_mask = 0
         for i, units in enumerate(need):
             if units:
                 need_mask |= 1 << i
+        floor = self.var_floor
         if need_mask:
             # Every missing line needs a holder: the dearest of the cheapest holders bounds
             # what any completion of this branch costs.
             holders = self.holder_fixed[start]
             most = max(h for h, units in zip(holders, need, strict=True) if units)
-            if fixed + most + self.var_floor > self.ub:
+            if fixed + most + floor + extra > self.ub:
                 return
-        floor = self.var_floor
+            if len(members) + 1 >= size_max:
+                self.finish(start, members, need, need_mask, spare, fixed, extra)
+                return
+        second_last = len(members) + 2 >= size_max
+        room = len(members) + 1 < size_max  # j may be followed by another location
         for j in range(start, n):
-            if fixed + t[j].fixed + floor > self.ub:
+            ub, fixed_j = self.ub, fixed + f[j]
+            if fixed_j + floor > ub:
                 return  # sorted by fixed cost: no later location does better
+            if need_mask and (j + 1 >= n or fixed_j + f[j + 1] + floor > ub):
+                # No budget for two more: neither for any later pair (sorted by fixed cost),
+                # so one location from here on must complete the order.
+                self.finish(j, members, need, need_mask, spare, fixed, extra)
+                return
             self.nodes += 1
             if self.nodes > self.nodes_max:
                 self.cut = True
                 return
+            extra_j = extra + ext[j]
+            if fixed_j + floor + extra_j > ub:
+                continue  # j's own units cost too much more than the cheapest holders'
+            mask = masks[j]
             # A location must bring units still missing, unless nothing is: then it may
             # only lower per-unit costs (spare a store's last units, a busy store's picks).
-            if need_mask and not need_mask & masks[j]:
-                continue
-            last = len(members) + 1 >= self.p.shipments_max or (
-                j + 1 >= n or fixed + t[j].fixed + t[j + 1].fixed + floor > self.ub
-            )
-            if last and need_mask & ~masks[j]:
-                continue  # no room or budget for another location: j must hold every line
-            avail = t[j].avail
-            left = [units - a if units > a else 0 for units, a in zip(need, avail, strict=True)]
+            # Before that too, it may join for a line the members cannot give cheaply:
+            # below their depth threshold (weak), at a dearer capacity term, or at all
+            # when a member cannot pick everything it holds (tight). Otherwise whatever it
+            # ships could move to the members' spare units at no more cost: a subset
+            # without it is as good and is searched on its own.
+            if need_mask and not (need_mask | weak) & mask and not (tight and mask):
+                dearer = 0
+                for m in members:
+                    if unit_of[m] > unit_of[j]:
+                        dearer |= masks[m]
+                if not dearer & mask:
+                    continue
+            rest = need_mask & ~mask  # lines j does not hold at all: still missing after it
+            if rest and second_last:
+                # Then one location must hold them all: the cheapest such after j bounds it
+                # before any list is built (finish() would stop at the same test).
+                covering = self.covering(rest)
+                k = bisect_right(covering, j)
+                if k >= len(covering) or fixed_j + f[covering[k]] + floor + extra_j > ub:
+                    continue
+            left, left_mask = [], 0
+            for i, (units, a) in enumerate(zip(need, av[j], strict=True)):
+                if units > a:
+                    left.append(units - a)
+                    left_mask |= 1 << i
+                else:
+                    left.append(0)
             chosen = (*members, j)
-            with_j = [a + b for a, b in zip(spare, t[j].spare, strict=True)]
-            fixed_j = fixed + t[j].fixed
-            if not any(left) and fixed_j + self.forced_penalty(with_j) <= self.ub:
+            with_j = [a + b for a, b in zip(spare, sp[j], strict=True)]
+            if not left_mask and fixed_j + self.forced_penalty(with_j, extra_j) <= ub:
                 # If lines are covered but pick capacity is not, any location bringing
                 # capacity may help, whichever line it holds: the branch goes on with no
                 # line "missing", as when sparing depth.
-                self.offer(evaluate(t, chosen, self.q, self.p))
-            if len(chosen) >= self.p.shipments_max or j + 1 >= n:
+                self.offer(evaluate_within(self.t, chosen, self.q, self.p, ub))
+            if not room or j + 1 >= n:
                 continue
-            if not all(s >= n for s, n in zip(self.suffix[j + 1], left, strict=True)):
+            if left_mask and second_last:
+                # One slot left: only a later location holding every missing line can
+                # complete the branch, and finish() tries exactly those, cheapest first.
+                self.finish(j + 1, chosen, left, left_mask, with_j, fixed_j, extra_j)
+                if self.cut:
+                    return
+                continue
+            if not all(s >= units for s, units in zip(self.suffix[j + 1], left, strict=True)):
                 continue
             if (
                 fixed_j
                 + self.more_fixed(j + 1, left, len(chosen))
                 + self.forced_penalty(
-                    [a + b for a, b in zip(with_j, self.suffix_spare[j + 1], strict=True)]
+                    [a + b for a, b in zip(with_j, self.suffix_spare[j + 1], strict=True)],
+                    extra_j,
                 )
                 > self.ub
             ):
                 continue
-            self.dfs(j + 1, chosen, left, with_j, fixed_j)
+            self.dfs(j + 1, chosen, left, with_j, fixed_j, extra_j)
             if self.cut:
                 return
 
 
 def solve(tables: Sequence[Table], qtys: Sequence[int], p: Policy, nodes_max: int) -> Outcome:
     s = _Search(tables, qtys, p, nodes_max)
-    singles = []
-    for j, table in enumerate(tables):
-        if (
-            all(a >= q for a, q in zip(table.avail, qtys, strict=True))
-            and table.capacity >= s.total
-        ):
-            singles.append(evaluate(tables, (j,), qtys, p))
-    singles.sort(key=lambda c: _key(c, tables))
+    singles = _singles(tables, qtys, p, s.total)
     if singles:
         s.offer(singles[0])
     seed = greedy(tables, qtys, p)
     if seed is not None:
         s.offer(seed)
     if p.shipments_max > 1:
-        s.dfs(0, (), list(qtys), [0] * len(qtys), 0.0)
+        s.dfs(0, (), list(qtys), [0] * len(qtys), 0.0, 0.0)
     if s.cut and s.best is not None:
         # A finished search has tried every superset already; a cut one may not have.
         if len(s.best.members) < p.shipments_max:
             _add_one(s)
         _swap(s)
     return Outcome(s.best, singles, seed, not s.cut, s.nodes)
+
+
+def _singles(tables: Sequence[Table], qtys: Sequence[int], p: Policy, total: int) -> list[Choice]:
+    """Every location that fills the order alone, priced exactly; the cheapest few kept
+    (the best is the first bound, the next ones are explained as alternatives)."""
+    penalty = p.depth_penalty_per_unit
+    priced = []
+    for j, t in enumerate(tables):
+        if t.capacity < total or any(a < q for a, q in zip(t.avail, qtys, strict=True)):
+            continue
+        # Capacity does not bind (capacity >= total), so each line takes its spare units
+        # first, then penalised ones: the assignment in closed form, no search needed.
+        below = 0
+        for q, spare in zip(qtys, t.spare, strict=True):
+            if q > spare:
+                below += q - spare
+        cost = t.fixed + t.unit * total + penalty * below
+        priced.append((round(cost, 6), round(t.distance_km, 6), t.candidate.location, j, cost))
+    priced.sort()
+    return [Choice((j,), cost, [list(qtys)], total) for *_, j, cost in priced[:SINGLES_KEPT]]
 
 
 def greedy(tables: Sequence[Table], qtys: Sequence[int], p: Policy) -> Choice | None:
@@ -258,7 +421,7 @@ def _add_one(s: _Search) -> None:
             continue
         if sum(s.t[m].fixed for m in current.members) + s.t[j].fixed > current.cost:
             break  # sorted by fixed cost: the added fee alone exceeds today's total
-        s.offer(evaluate(s.t, tuple(sorted((*current.members, j))), s.q, s.p))
+        s.offer(evaluate_within(s.t, tuple(sorted((*current.members, j))), s.q, s.p, s.ub))
 
 
 def _swap(s: _Search) -> None:
@@ -276,7 +439,7 @@ def _swap(s: _Search) -> None:
                     continue
                 evals += 1
                 members = tuple(sorted((*(m for m in current.members if m != out), j)))
-                s.offer(evaluate(s.t, members, s.q, s.p))
+                s.offer(evaluate_within(s.t, members, s.q, s.p, s.ub))
             if s.best is not current:
                 improved = True
                 break

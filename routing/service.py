@@ -1,10 +1,15 @@
 """The glue: feed the pure router live availability, and reserve its answer.
 
-plan_order reads every eligible location's ATP for the order's SKUs (one round trip per
-BATCH_POSITIONS_MAX positions, all issued together) and plans. allocate plans, then holds
-every line of every shipment in ONE reservation, so the ledger's all-or-nothing reserve
-makes the allocation atomic; when a race empties a chosen location in between, the reserve
-is refused `insufficient` and it re-plans on fresh availability, ALLOCATE_ATTEMPTS_MAX times.
+plan_order reads every eligible location's ATP for the order's SKUs and plans. The read
+comes from the engine's in-memory replica when it has one and it is ready (no round trip:
+the issue's point), else from Redis (one round trip per BATCH_POSITIONS_MAX positions, all
+issued together). Only a partial plan reads incoming supply, to date its back-orders.
+
+allocate plans, then holds every line of every shipment in ONE reservation, so the ledger's
+all-or-nothing reserve makes the allocation atomic: the replica may be stale, Redis decides.
+When a race empties a chosen location in between, the reserve is refused `insufficient`
+with every short position's figure, and it re-plans knowing them, ALLOCATE_ATTEMPTS_MAX
+attempts in all. A caller's retry of an allocation that succeeded answers already_exists.
 """
 
 import asyncio
@@ -17,30 +22,84 @@ import msgspec
 from atp.engine import Engine
 from atp.limits import BATCH_POSITIONS_MAX, RESERVATION_TTL_S_DEFAULT
 from atp.model import Channel
-from reservations.model import Line, Reservation, ReserveResult
-from routing.directory import LocationDirectory
-from routing.eligibility import eligible
+from atp.packed import FIELDS, PackedPositions
+from reservations.model import Line, Reservation, ReserveResult, State
+from routing.directory import Location, LocationDirectory
+from routing.eligibility import eligible, may_serve
+from routing.explain import date_back_orders
 from routing.limits import (
     ALLOCATE_ATTEMPTS_MAX,
     ALLOCATE_BACKOFF_MS,
+    ALLOCATE_BACKOFF_MS_MAX,
     CANDIDATES_MAX,
     FETCH_LOCATIONS_MAX,
 )
-from routing.model import Candidate, NearMe, Order, Plan, PlanStatus, Policy
+from routing.model import Arrival, Candidate, NearMe, Order, Plan, PlanStatus, Policy
 from routing.nearby import NearbyStore, stores_nearby
+from routing.pickload import PickLoad
 from routing.plan import check_order, plan
+
+__all__ = [
+    "AllocateOutcome",
+    "AllocateResult",
+    "allocate",
+    "candidates_for",
+    "fetch_arrivals",
+    "fetch_atp",
+    "nearby",
+    "plan_order",
+    "reservation_lines",
+]
+
+
+def _replica(engine: Engine) -> PackedPositions | None:
+    """The in-process copy of the ledger, when the engine keeps one and it has loaded."""
+    replica = engine.replica
+    return replica.positions if replica is not None and replica.ready else None
+
+
+def _replica_atp(
+    packed: PackedPositions,
+    skus: Sequence[str],
+    locations: Sequence[str],
+    channel: Channel,
+    into: dict[str, dict[str, int]],
+) -> None:
+    # Straight from the packed columns (on hand, reserved, safety first in each cell run;
+    # atp/packed.py): PackedPositions.rows() would build a tuple per position, and this
+    # runs for every plan. Position.atp's rule: on hand - reserved (- safety online).
+    online = channel is Channel.online
+    cells = [
+        (sku, index * FIELDS) for sku in skus if (index := packed.sku_index.get(sku)) is not None
+    ]
+    for location in locations:
+        column_at = packed.location_index.get(location)
+        if column_at is None:
+            continue
+        column, row = packed.columns[column_at], into[location]
+        size = len(column)
+        for sku, at in cells:
+            if at < size:
+                units = column[at] - column[at + 1] - (column[at + 2] if online else 0)
+                if units > 0:
+                    row[sku] = units
 
 
 async def fetch_atp(
     engine: Engine, skus: Sequence[str], locations: Sequence[str], channel: Channel
 ) -> dict[str, dict[str, int]]:
-    """location -> sku -> ATP for the channel; chunks issued at once (pipelined)."""
+    """location -> sku -> ATP for the channel (absent: none). From the replica when ready,
+    else from Redis in chunks issued at once (pipelined)."""
+    atp: dict[str, dict[str, int]] = {loc: {} for loc in locations}
+    packed = _replica(engine)
+    if packed is not None:
+        _replica_atp(packed, skus, locations, channel, atp)
+        return atp
     per_call = max(1, min(FETCH_LOCATIONS_MAX, BATCH_POSITIONS_MAX // max(1, len(skus))))
     chunks = [locations[k : k + per_call] for k in range(0, len(locations), per_call)]
     replies = await asyncio.gather(
         *(engine.availability.positions(skus, chunk) for chunk in chunks)
     )
-    atp: dict[str, dict[str, int]] = {loc: {} for loc in locations}
     for reply in replies:
         for position in reply:
             units = position.atp(channel)
@@ -49,31 +108,112 @@ async def fetch_atp(
     return atp
 
 
+async def fetch_arrivals(
+    engine: Engine, skus: Sequence[str], locations: Sequence[str]
+) -> dict[str, list[Arrival]]:
+    """location -> incoming supply of these SKUs there (locations without any left out)."""
+    arrivals: dict[str, list[Arrival]] = {}
+    packed = _replica(engine)
+    if packed is not None:
+        for loc in locations:
+            for sku in skus:
+                for s in packed.supplies_at(sku, loc):
+                    arrivals.setdefault(loc, []).append(Arrival(sku, s.qty, s.expected_on))
+        return arrivals
+    pairs = [(sku, loc) for sku in skus for loc in locations]
+    chunks = [pairs[k : k + BATCH_POSITIONS_MAX] for k in range(0, len(pairs), BATCH_POSITIONS_MAX)]
+    # Availability has no public batch read of supply yet (only promise(), one sku):
+    # its internal reader is the one place that knows both key layouts (single, cluster).
+    replies = await asyncio.gather(
+        *(engine.availability._read(chunk, with_supply=True) for chunk in chunks)
+    )
+    for reply in replies:
+        for (sku, loc), (_, supplies) in reply.items():
+            for s in supplies:
+                arrivals.setdefault(loc, []).append(Arrival(sku, s.qty, s.expected_on))
+    return arrivals
+
+
+class _StaticCandidates:
+    """The directory's locations as candidates without stock, kept while the directory
+    hands back the same tuple (an in-memory directory always does; a tuple of frozen
+    structs cannot change under us): eligibility then costs no struct per location."""
+
+    def __init__(self) -> None:
+        self._last: tuple[tuple[Location, ...], list[Candidate]] | None = None
+
+    def __call__(self, locations: Sequence[Location]) -> list[Candidate]:
+        last = self._last
+        if last is not None and last[0] is locations:
+            return last[1]
+        found = [loc.candidate({}) for loc in locations]
+        if isinstance(locations, tuple):
+            self._last = (locations, found)  # holds the tuple: its identity stays unique
+        return found
+
+
+_static = _StaticCandidates()
+
+
+Known = dict[tuple[str, str], int]  # (sku, location) -> available, as a refused reserve said
+
+
 async def candidates_for(
-    engine: Engine, order: Order, directory: LocationDirectory
+    engine: Engine, order: Order, directory: LocationDirectory, *, known: Known | None = None
 ) -> list[Candidate]:
     """Every location in the directory, with live ATP read for those that may serve the
-    order's method (the others stay in, at zero, so the plan can say why they were left)."""
+    order's method (the others stay in, at zero, so the plan can say why they were left).
+    ``known``: what refused reserves reported, authoritative when it is lower (a replica
+    that lags, or a racer's hold made after the read)."""
     locations = await directory.locations()
-    kept, _ = eligible(order.method, [loc.candidate({}) for loc in locations])
-    if len(locations) > CANDIDATES_MAX:
-        # A large network: the nearest eligible locations only (ids break distance ties).
-        kept.sort(key=lambda row: (row[1], row[0].location))
-        kept = kept[:CANDIDATES_MAX]
-        allowed = {c.location for c, _ in kept}
-        locations = [loc for loc in locations if loc.location in allowed]
-    names = [c.location for c, _ in kept]
+    statics = _static(locations)
+    if len(locations) > CANDIDATES_MAX or isinstance(order.method, NearMe):
+        kept, _ = eligible(order.method, statics)
+        if len(locations) > CANDIDATES_MAX:
+            # A large network: the nearest eligible locations only (ids break ties).
+            kept.sort(key=lambda row: (row[1], row[0].location))
+            kept = kept[:CANDIDATES_MAX]
+            allowed = {c.location for c, _ in kept}
+            locations = [loc for loc in locations if loc.location in allowed]
+        names = [c.location for c, _ in kept]
+    else:
+        # No radius and no cut: which locations may serve needs no distance.
+        names = [c.location for c in may_serve(order.method, statics)]
     atp: dict[str, dict[str, int]] = {}
     if names:
         atp = await fetch_atp(engine, [ln.sku for ln in order.lines], names, order.channel)
+    for (sku, location), available in (known or {}).items():
+        row = atp.get(location)
+        if row is not None and row.get(sku, 0) > available:
+            row[sku] = available
     return [loc.candidate(atp.get(loc.location, {})) for loc in locations]
 
 
 async def plan_order(
-    engine: Engine, order: Order, directory: LocationDirectory, policy: Policy | None = None
+    engine: Engine,
+    order: Order,
+    directory: LocationDirectory,
+    policy: Policy | None = None,
+    *,
+    known: Known | None = None,
 ) -> Plan:
     check_order(order, [])
-    return plan(order, await candidates_for(engine, order, directory), policy)
+    candidates = await candidates_for(engine, order, directory, known=known)
+    result = plan(order, candidates, policy)
+    if result.uncovered:
+        # Rare and already a disappointment: only now read incoming supply, for the short
+        # SKUs at the eligible locations, so the common path pays nothing for it.
+        kept, _ = eligible(order.method, candidates)
+        names = [c.location for c, _ in kept]
+        arrivals = await fetch_arrivals(engine, [u.sku for u in result.uncovered], names)
+        with_supply = [
+            msgspec.structs.replace(c, incoming=arrivals[c.location])
+            if c.location in arrivals
+            else c
+            for c in candidates
+        ]
+        result = date_back_orders(result, order.method, with_supply)
+    return result
 
 
 class AllocateResult(enum.StrEnum):
@@ -100,6 +240,16 @@ def reservation_lines(p: Plan) -> list[Line]:
     return [Line(ln.sku, s.location, ln.qty) for s in p.shipments for ln in s.lines]
 
 
+def _same_order(order: Order, held: Reservation) -> bool:
+    """Whether a reservation holds exactly this order (per sku, wherever it was sourced)."""
+    if held.channel != order.channel:
+        return False
+    units: dict[str, int] = {}
+    for ln in held.lines:
+        units[ln.sku] = units.get(ln.sku, 0) + ln.qty
+    return units == {ln.sku: ln.qty for ln in order.lines}
+
+
 async def allocate(
     engine: Engine,
     reservation_id: str,
@@ -107,33 +257,70 @@ async def allocate(
     directory: LocationDirectory,
     policy: Policy | None = None,
     ttl_s: int = RESERVATION_TTL_S_DEFAULT,
+    *,
+    pickload: PickLoad | None = None,
 ) -> AllocateOutcome:
-    """Plan and hold every line of the plan, or nothing."""
+    """Plan and hold every line of the plan, or nothing. With ``pickload``, the units held
+    count against each location's pick capacity today (once per reservation id)."""
     current = None
+    known: Known = {}
     for attempt in range(1, ALLOCATE_ATTEMPTS_MAX + 1):
-        current = await plan_order(engine, order, directory, policy)
+        current = await plan_order(engine, order, directory, policy, known=known)
         if current.status is not PlanStatus.complete:
+            mine = await _held_before(engine, reservation_id, order) if attempt == 1 else None
+            if mine is not None:
+                # A retry after success: our own hold made the stock look short.
+                return await _existing(reservation_id, mine, current, attempt, pickload)
             return AllocateOutcome(AllocateResult.not_coverable, current, attempts=attempt)
         held = await engine.reservations.reserve(
             reservation_id, order.channel, reservation_lines(current), ttl_s
         )
         if held.result is ReserveResult.insufficient:
-            # Another order took units between our read and our hold. Racers read the same
-            # stock and, planning deterministically, chose the same stores: a jittered
-            # pause spreads their re-plans so each sees the others' holds.
+            # Another order took units between our read and our hold (or the replica had
+            # not seen it yet). The refusal names every short position with what it has
+            # now: the re-plan uses that at once, so no attempt repeats a known shortfall
+            # and each loss narrows the order's view until it holds or sees no plan.
+            # Racers read the same stock and, planning deterministically, chose the same
+            # stores: a jittered pause also spreads their re-plans.
+            for short in held.shortfalls:
+                key = (short.sku, short.location)
+                known[key] = min(known.get(key, short.available), max(0, short.available))
             if attempt < ALLOCATE_ATTEMPTS_MAX:
-                await asyncio.sleep(random.uniform(0, ALLOCATE_BACKOFF_MS * attempt) / 1000)
+                pause_ms = min(ALLOCATE_BACKOFF_MS * attempt, ALLOCATE_BACKOFF_MS_MAX)
+                await asyncio.sleep(random.uniform(0, pause_ms) / 1000)
             continue
-        return AllocateOutcome(
-            AllocateResult(held.result.value)
-            if held.result is not ReserveResult.reserved
-            else AllocateResult.allocated,
-            current,
-            held.reservation,
-            attempt,
+        if held.result is ReserveResult.conflict:
+            mine = await _held_before(engine, reservation_id, order)
+            if mine is not None:
+                # A retry of an allocation that succeeded re-planned around its own hold,
+                # so lines and digest differ; the order is the same: answer as a retry.
+                return await _existing(reservation_id, mine, current, attempt, pickload)
+        result = (
+            AllocateResult.allocated
+            if held.result is ReserveResult.reserved
+            else AllocateResult(held.result.value)
         )
+        if pickload is not None and held.reservation is not None and held.ok:
+            await pickload.add(reservation_id, held.reservation.lines)
+        return AllocateOutcome(result, current, held.reservation, attempt)
     assert current is not None
     return AllocateOutcome(AllocateResult.raced_out, current, attempts=ALLOCATE_ATTEMPTS_MAX)
+
+
+async def _held_before(engine: Engine, reservation_id: str, order: Order) -> Reservation | None:
+    """The reservation under this id, when it holds exactly this order."""
+    held = await engine.reservations.get(reservation_id)
+    if held is None or held.state is State.aborted or not _same_order(order, held):
+        return None
+    return held
+
+
+async def _existing(
+    reservation_id: str, held: Reservation, current: Plan, attempt: int, pickload: PickLoad | None
+) -> AllocateOutcome:
+    if pickload is not None:
+        await pickload.add(reservation_id, held.lines)
+    return AllocateOutcome(AllocateResult.already_exists, current, held, attempt)
 
 
 async def nearby(

@@ -263,3 +263,39 @@ def test_a_store_short_of_capacity_is_topped_up_by_one_holding_other_lines() -> 
     ]
     p = plan(order(("A", 1), ("B", 2)), cands, Policy(shipments_max=2, depth_threshold_units=0))
     assert chosen(p) == ["S-B", "S-BOTH"] and p.proven_optimal
+
+
+# Two cases hypothesis found against brute force (3,000 examples): a location that holds
+# only lines already "covered" must still be tried before the order is covered, when it
+# frees a member's pick capacity or spares a store's last units.
+ONE_PLACE = (59.0, 9.0)
+
+
+def _at(name: str, kind: LocationKind, atp: dict[str, int], capacity: int, rank: int) -> Candidate:
+    caps = SHIP if kind is LocationKind.warehouse else STORE_NO_PICKUP
+    return Candidate(name, kind, caps, *ONE_PLACE, atp, capacity, priority=rank)
+
+
+def test_a_location_may_join_to_free_a_busy_members_picks() -> None:
+    cands = [
+        _at("L0", LocationKind.warehouse, {"A": 1}, 1, 1),
+        _at("L1", LocationKind.warehouse, {"D": 1}, 1, 1),
+        _at("L3", LocationKind.warehouse, {"A": 1, "C": 1}, 1, 0),  # holds two, picks one
+    ]
+    p = Policy(0.0, 0.0, 0, 0.0, 0.0, 0.5, 3)
+    result = plan(Order([OrderLine(s, 1) for s in "ACD"], ShipTo(*ONE_PLACE)), cands, p)
+    assert result.status is PlanStatus.complete and result.proven_optimal
+    assert [s.location for s in result.shipments] == ["L0", "L1", "L3"]
+
+
+def test_a_location_may_join_to_spare_a_stores_last_units_before_the_order_is_covered() -> None:
+    cands = [
+        _at("L0", LocationKind.warehouse, {"A": 1}, 1, 1),
+        _at("L1", LocationKind.warehouse, {"D": 1}, 1, 1),
+        _at("L3", LocationKind.store, {"A": 1, "C": 1}, 2, 0),  # both below its threshold
+    ]
+    p = Policy(0.0, 0.0, 1, 3.0, 0.0, 0.5, 3)
+    result = plan(Order([OrderLine(s, 1) for s in "ACD"], ShipTo(*ONE_PLACE)), cands, p)
+    # L0 takes A (0.5) rather than L3 (3.0 below its threshold): 0.5 + 3.0 + 0.5.
+    assert result.proven_optimal and result.cost_total == pytest.approx(4.0)
+    assert [s.location for s in result.shipments] == ["L0", "L1", "L3"]

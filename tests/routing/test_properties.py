@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from routing.cost import assign, price
-from routing.eligibility import eligible
+from routing.eligibility import eligible, may_serve
 from routing.model import (
     Candidate,
     Capability,
@@ -146,3 +146,15 @@ def test_never_cannot_fulfil_when_a_plan_exists_and_optimal_when_proven(
     assert result.status is PlanStatus.complete
     assert result.proven_optimal
     assert abs(result.cost_total - best) <= 1e-6 * max(1.0, best)
+
+
+@FAST
+@given(orders(), candidates())
+def test_may_serve_is_eligible_bar_the_radius(order: Order, cands: list[Candidate]) -> None:
+    # The glue picks what to read with may_serve (no distance); plan() uses eligible.
+    kept = [c.location for c, _ in eligible(order.method, cands)[0]]
+    serving = [c.location for c in may_serve(order.method, cands)]
+    if isinstance(order.method, NearMe):
+        assert set(kept) <= set(serving)
+    else:
+        assert kept == serving
