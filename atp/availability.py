@@ -31,7 +31,10 @@ def check_list(field: str, values: Sequence[str], limit: int) -> list[str]:
         raise InvalidInput(field, "must be a list")
     if not 1 <= len(values) <= limit:
         raise InvalidInput(field, f"must hold 1 to {limit} entries")
-    checked = [check_id(f"{field}[{i}]", v) for i, v in enumerate(values)]
+    checked = list(values)
+    if not all(map(is_plain_id, checked)):  # the common case costs no field name per entry
+        for i, v in enumerate(checked):
+            check_id(f"{field}[{i}]", v)
     if len(set(checked)) != len(checked):
         raise InvalidInput(field, "must not repeat an entry")
     return checked
