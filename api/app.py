@@ -39,6 +39,7 @@ from journal.db import create_pool
 from journal.directory import CatalogDirectory
 from journal.engine import DurableEngine
 from routing.directory import InMemoryDirectory, LocationDirectory
+from routing.pickload import CapacityDirectory, PickLoad
 
 # Routes match in order: the hot ones (holds, storefront reads) first.
 OPS: list[Op] = [*RESERVATIONS, *AVAILABILITY, *STOCK, *POS, *ROUTING, *ATTENTION]
@@ -81,8 +82,10 @@ def _lifespan(settings: Settings, clock: Clock | None, freeze_gc: bool) -> Any:
         engine: Engine | DurableEngine
         if settings.pg_dsn is not None:
             pool = await create_pool(settings.pg_dsn)
-        # Routing's locations; with them, each process also re-sources shorted reservations.
+        # Routing's locations (their pick capacity less what was allocated today); with
+        # them, each process also re-sources shorted reservations.
         directory = _directory(settings, pool)
+        pickload = None
         if pool is not None:
             # Rebuilds the ledger first if Redis lost it; marks it ready after every rebuild.
             engine = await DurableEngine.open(
@@ -100,6 +103,9 @@ def _lifespan(settings: Settings, clock: Clock | None, freeze_gc: bool) -> Any:
             )
         await health.load_scripts(engine.redis)
         await health.mark_ledger(engine.redis)
+        if directory is not None:
+            pickload = PickLoad(engine.redis)
+            directory = CapacityDirectory(directory, pickload)
         replica_reads = None
         if engine.replica is not None:
             # Loads in the background: reads go to Redis, and /readyz says not ready, until
@@ -115,6 +121,7 @@ def _lifespan(settings: Settings, clock: Clock | None, freeze_gc: bool) -> Any:
             limiter=RateLimiter(settings.rate_limit_per_s, settings.workers, settings.rate_burst_s),
             replica_reads=replica_reads,
             directory=directory,
+            pickload=pickload,
         )
         if settings.run_sweeper:
             engine.start()

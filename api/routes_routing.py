@@ -8,6 +8,7 @@ from api import params
 from api.auth import Scope
 from api.ops import Ctx, Op, Param, Reply
 from api.problems import ApiError, invalid
+from api.reads import STRONG, freshness, replica_for
 from api.schemas_res import ReservationOut
 from api.schemas_routing import AllocateBody, Allocation, Nearby, PlanBody
 from atp.engine import Engine
@@ -80,11 +81,19 @@ async def allocate_(ctx: Ctx, body: AllocateBody) -> Reply:
         )
     order, policy = _order_and_policy(ctx, body)
     rid = body.id or ctx.op_id() or _new_id()
-    outcome = await allocate(_engine(ctx), rid, order, _directory(ctx), policy, body.ttl_seconds)
+    outcome = await allocate(
+        _engine(ctx),
+        rid,
+        order,
+        _directory(ctx),
+        policy,
+        body.ttl_seconds,
+        pickload=ctx.services.pickload,
+    )
     if outcome.ok:
         assert outcome.reservation is not None
         status = 201 if outcome.result is AllocateResult.allocated else 200
-        held = ReservationOut.of(outcome.reservation)
+        held = ReservationOut.of(outcome.reservation, outcome.positions)
         return status, Allocation(outcome.result, held, outcome.plan, outcome.attempts)
     slug, title, detail = _REFUSALS[outcome.result]
     extensions: dict[str, Any] = {"plan": outcome.plan}
@@ -106,8 +115,12 @@ async def nearby_(ctx: Ctx, _: None) -> Reply:
         raise invalid("radius_km", "must be greater than 0")
     qty = params.integer(query, "qty", 1, 1, QTY_MAX)
     channel = params.channel(query)
-    found = await nearby(_engine(ctx), _directory(ctx), sku, lat, lon, radius, qty, channel)
-    return 200, Nearby(sku, qty, channel, found)
+    reads = await replica_for(ctx.services, params.consistency(query), None)
+    engine, directory = _engine(ctx), _directory(ctx)
+    strong = reads is None
+    found = await nearby(engine, directory, sku, lat, lon, radius, qty, channel, strong=strong)
+    fresh = STRONG if reads is None else freshness(reads, [sku])
+    return 200, Nearby(sku=sku, qty=qty, channel=channel, stores=found, **fresh)
 
 
 def _number(low: float, high: float, description: str) -> dict[str, Any]:
@@ -167,6 +180,7 @@ OPS = [
             ),
             Param("qty", "query", {"type": "integer", "minimum": 1, "maximum": QTY_MAX}),
             params.CHANNEL,
+            params.CONSISTENCY,
         ),
         tag="availability",
     ),

@@ -6,7 +6,7 @@ from typing import Annotated
 import msgspec
 from msgspec import Meta
 
-from api.schemas import Id, Request, Response
+from api.schemas import AsOf, Consistency, Id, LagMs, Request, Response
 from api.schemas_res import ReservationOut, TtlSeconds
 from atp.limits import LINE_QTY_MAX, RESERVATION_TTL_S_DEFAULT
 from atp.model import Channel
@@ -60,8 +60,11 @@ class Allocation(Response, frozen=True):
     attempts: int  # plans tried: a race for the chosen stock re-plans
 
 
-class Nearby(Response, frozen=True):
+class Nearby(Response, frozen=True, kw_only=True, omit_defaults=True):
     sku: str
     qty: int
     channel: Channel
     stores: list[NearbyStore]  # pickup stores in the radius holding qty now, nearest first
+    consistency: Consistency
+    as_of: AsOf | None = None
+    lag_ms: LagMs | None = None

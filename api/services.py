@@ -12,6 +12,7 @@ from atp.replica_reads import ReplicaReads
 from journal.engine import DurableEngine
 from routing.directory import LocationDirectory
 from routing.model import Policy
+from routing.pickload import PickLoad
 
 
 @dataclass(frozen=True)
@@ -24,5 +25,6 @@ class Services:
     limiter: RateLimiter
     replica_reads: ReplicaReads | None = None  # None: every read goes to Redis
     directory: LocationDirectory | None = None  # where routing finds locations
+    pickload: PickLoad | None = None  # units allocated per location today
     # The retailer's routing policy; requests override fields.
     policy: Policy = field(default_factory=Policy)

@@ -96,6 +96,17 @@ class Availability:
         rows = await self._read(pairs)
         return [rows[pair][0] for pair in pairs]
 
+    async def supplies(self, pairs: Sequence[Pair]) -> dict[Pair, list[Supply]]:
+        """Incoming supply at each (sku, location), in one round trip on a single Redis."""
+        if len(pairs) > BATCH_POSITIONS_MAX:
+            raise InvalidInput("pairs", f"must not exceed {BATCH_POSITIONS_MAX} positions")
+        for sku, location in pairs:
+            if not (is_plain_id(sku) and is_plain_id(location)):
+                check_id("sku", sku)
+                check_id("location", location)
+        rows = await self._read(pairs, with_supply=True)
+        return {pair: supplies for pair, (_, supplies) in rows.items()}
+
     async def define_group(self, name: str, locations: Sequence[str]) -> None:
         check_id("group", name)
         members = check_list("locations", locations, GROUP_LOCATIONS_MAX)

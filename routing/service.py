@@ -19,9 +19,10 @@ from collections.abc import Sequence
 
 import msgspec
 
+from atp import keys
 from atp.engine import Engine
-from atp.limits import BATCH_POSITIONS_MAX, RESERVATION_TTL_S_DEFAULT
-from atp.model import Channel
+from atp.limits import BATCH_POSITIONS_MAX, RESERVATION_TTL_S_DEFAULT, RETENTION_S
+from atp.model import Channel, Position
 from atp.packed import FIELDS, PackedPositions
 from reservations.model import Line, Reservation, ReserveResult, State
 from routing.directory import Location, LocationDirectory
@@ -86,12 +87,17 @@ def _replica_atp(
 
 
 async def fetch_atp(
-    engine: Engine, skus: Sequence[str], locations: Sequence[str], channel: Channel
+    engine: Engine,
+    skus: Sequence[str],
+    locations: Sequence[str],
+    channel: Channel,
+    *,
+    strong: bool = False,
 ) -> dict[str, dict[str, int]]:
-    """location -> sku -> ATP for the channel (absent: none). From the replica when ready,
-    else from Redis in chunks issued at once (pipelined)."""
+    """location -> sku -> ATP for the channel (absent: none). From the replica when ready
+    (unless ``strong``), else from Redis in chunks issued at once (pipelined)."""
     atp: dict[str, dict[str, int]] = {loc: {} for loc in locations}
-    packed = _replica(engine)
+    packed = None if strong else _replica(engine)
     if packed is not None:
         _replica_atp(packed, skus, locations, channel, atp)
         return atp
@@ -122,13 +128,9 @@ async def fetch_arrivals(
         return arrivals
     pairs = [(sku, loc) for sku in skus for loc in locations]
     chunks = [pairs[k : k + BATCH_POSITIONS_MAX] for k in range(0, len(pairs), BATCH_POSITIONS_MAX)]
-    # Availability has no public batch read of supply yet (only promise(), one sku):
-    # its internal reader is the one place that knows both key layouts (single, cluster).
-    replies = await asyncio.gather(
-        *(engine.availability._read(chunk, with_supply=True) for chunk in chunks)
-    )
+    replies = await asyncio.gather(*(engine.availability.supplies(chunk) for chunk in chunks))
     for reply in replies:
-        for (sku, loc), (_, supplies) in reply.items():
+        for (sku, loc), supplies in reply.items():
             for s in supplies:
                 arrivals.setdefault(loc, []).append(Arrival(sku, s.qty, s.expected_on))
     return arrivals
@@ -230,6 +232,7 @@ class AllocateOutcome(msgspec.Struct, frozen=True):
     plan: Plan
     reservation: Reservation | None = None
     attempts: int = 1
+    positions: list[Position] = []  # on allocated: each held position right after the hold
 
     @property
     def ok(self) -> bool:
@@ -300,9 +303,15 @@ async def allocate(
             if held.result is ReserveResult.reserved
             else AllocateResult(held.result.value)
         )
-        if pickload is not None and held.reservation is not None and held.ok:
-            await pickload.add(reservation_id, held.reservation.lines)
-        return AllocateOutcome(result, current, held.reservation, attempt)
+        if held.ok:
+            # Re-sourcing reads how the order is fulfilled (routing/resourcing.py).
+            await engine.redis.command(
+                "SET", keys.route(reservation_id), msgspec.json.encode(order.method).decode(),
+                "EX", RETENTION_S,
+            )  # fmt: skip
+            if pickload is not None and held.reservation is not None:
+                await pickload.add(reservation_id, held.reservation.lines)
+        return AllocateOutcome(result, current, held.reservation, attempt, held.positions)
     assert current is not None
     return AllocateOutcome(AllocateResult.raced_out, current, attempts=ALLOCATE_ATTEMPTS_MAX)
 
@@ -332,8 +341,11 @@ async def nearby(
     radius_km: float,
     qty: int = 1,
     channel: Channel = Channel.online,
+    *,
+    strong: bool = False,
 ) -> list[NearbyStore]:
-    """Pickup stores within the radius that can hand over ``qty`` now, nearest first."""
+    """Pickup stores within the radius that can hand over ``qty`` now, nearest first
+    (read from the replica when it is ready, unless ``strong``)."""
     # Validated like a near-me order's method: the same bounds on lat, lon and radius.
     method = msgspec.convert({"lat": lat, "lon": lon, "radius_km": radius_km}, NearMe)
     locations = await directory.locations()
@@ -341,7 +353,7 @@ async def nearby(
     names = [c.location for c, _ in kept]
     if not names:
         return []
-    atp = await fetch_atp(engine, [sku], names, channel)
+    atp = await fetch_atp(engine, [sku], names, channel, strong=strong)
     by_name = {loc.location: loc for loc in locations}
     return stores_nearby(
         sku, qty, lat, lon, radius_km, [by_name[n].candidate(atp[n]) for n in names]

@@ -8,6 +8,7 @@ import pytest
 from harness import Api, assert_problem, field_of, serving, settings_for
 from invariants_ledger import check_ledger_invariants
 
+from atp import keys
 from atp.clock import ManualClock
 from routing.directory import Location
 from routing.model import Capability, LocationKind
@@ -73,6 +74,12 @@ async def test_allocate_holds_the_plan_once(routed: Api) -> None:
     assert out["result"] == "allocated" and out["reservation"]["state"] == "held"
     lines = {(ln["sku"], ln["location"], ln["qty"]) for ln in out["reservation"]["lines"]}
     assert lines == {("A", "S-NEAR", 2), ("B", "S-FAR", 1)}
+    after = {(p["sku"], p["location"]): p["reserved"] for p in out["reservation"]["positions"]}
+    assert after == {("A", "S-NEAR"): 2, ("B", "S-FAR"): 1}  # read your own write
+    route = await routed.engine.redis.command("GET", keys.route("order-1"))
+    assert msgspec.json.decode(route) == body["method"]  # re-sourcing plans toward it
+    used = await routed.services.pickload.used() if routed.services.pickload else {}
+    assert used == {"S-NEAR": 2, "S-FAR": 1}  # today's pick load
     again = await routed.call("POST", "/v1/routing/allocate", "oms", body)
     assert again.status_code == 200 and again.json()["result"] == "already_exists"
     assert (await routed.engine.availability.position("A", "S-NEAR")).reserved == 2
@@ -99,6 +106,7 @@ async def test_nearby_lists_pickup_stores_nearest_first(routed: Api) -> None:
     r = await routed.call("GET", f"/v1/availability/A/nearby?{query}", "reader")
     assert r.status_code == 200, r.text
     assert [s["location"] for s in r.json()["stores"]] == ["S-NEAR", "S-FAR"]  # no warehouse
+    assert r.json()["consistency"] == "strong"  # this harness runs without the replica
     r = await routed.call("GET", f"/v1/availability/A/nearby?{query}&qty=2", "reader")
     assert [s["location"] for s in r.json()["stores"]] == ["S-FAR"]
     r = await routed.call(
