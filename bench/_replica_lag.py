@@ -50,7 +50,6 @@ class LagConfig(msgspec.Struct, frozen=True):
     skus: int = 5_000
     locations: int = 20
     cprofile: bool = False
-    variant: str = "engine"
     # reservations: writers through the Engine; events: their stream entries injected
     load: str = "reservations"
     writer_nice: int = 0  # niceness added to the writer processes
@@ -58,7 +57,6 @@ class LagConfig(msgspec.Struct, frozen=True):
 
 class LagResult(msgspec.Struct):
     load: str
-    variant: str
     rate_target_per_s: float
     writers: int
     measure_s: float
@@ -154,9 +152,7 @@ async def measure(config: LagConfig, redis_pid: int) -> LagResult:
     ctx = multiprocessing.get_context("spawn")
     processes: list[BaseProcess] = []
     try:
-        tail_plan = TailPlan(
-            config.url, config.warmup_s, config.measure_s, config.cprofile, config.variant
-        )
+        tail_plan = TailPlan(config.url, config.warmup_s, config.measure_s, config.cprofile)
         tail, tail_conn = start_process(ctx, tail_main, msgspec.json.encode(tail_plan))
         processes.append(tail)
         await recv(tail_conn, READY_TIMEOUT_S)
@@ -216,7 +212,6 @@ def _result(
     _, writers_share, redis_share, others, busy = shares
     return LagResult(
         load=config.load,
-        variant=config.variant,
         rate_target_per_s=config.rate_per_s,
         writers=writers,
         measure_s=window,

@@ -2,8 +2,9 @@
 
 Each step of ``Replica._read_once`` / ``Replica.apply`` is timed alone over the same entries
 (reply by reply, best of a few rounds, so a noisy neighbour inflates it least), then the
-whole current path, then the path proposed in bench/out/replica-proposal.diff
-(re-implemented here, so the figure is measured rather than guessed). Run after the tail
+whole per-entry path as it was (``Replica.apply`` an entry at a time), then the loop
+``Replica._read_once`` now runs (adopted from that comparison; re-implemented here so both
+are timed on the same replies). Run after the tail
 has stopped: applying entries again moves the replica's cursors, which no longer matters.
 """
 

@@ -173,7 +173,7 @@ def _reservation_notes(lag: LagResult) -> str:
         f"offer {lag.rate_target_per_s:,.0f} reservations/s on a fixed schedule (open loop) "
         f"over {lag.positions_written:,} positions: 1-3 lines of 1-3 units, each hold settled "
         "0.2-2 s later (70% released, 20% committed, 10% committed and fulfilled). The replica "
-        f"({lag.variant} tail loop) runs in a process of its own (loaded "
+        "(atp/replica.py's tail loop) runs in a process of its own (loaded "
         f"in {lag.replica_load_s:.1f} s); an event's lag is from the ms of its stream id to the "
         f"end of applying its XREAD reply. {lag.measure_s:g} s measured after a warm-up. "
     )

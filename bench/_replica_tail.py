@@ -26,7 +26,6 @@ import uvloop
 from atp.engine import Engine
 from atp.replica import Replica
 from bench._replica_profile import ApplyCost, apply_costs
-from bench._replica_variant import ProposedReplica
 
 CAPTURE_REPLIES_MAX = 200  # XREAD replies kept for the apply-path profile
 PROFILE_TOP = 25
@@ -37,7 +36,6 @@ class TailPlan(msgspec.Struct, frozen=True):
     warmup_s: float
     measure_s: float
     cprofile: bool = False
-    variant: str = "engine"  # or "proposed", "proposed-loop": bench/_replica_variant.py
 
 
 class TailResult(msgspec.Struct):
@@ -116,11 +114,6 @@ async def _until(wall_s: float) -> None:
 
 async def _run(plan: TailPlan, conn: Connection) -> TailResult:
     engine = Engine.connect(plan.url, replica=True)
-    if plan.variant != "engine":
-        assert engine.replica is not None
-        engine.replica = ProposedReplica(engine.redis, engine.replica.tail)
-        if plan.variant == "proposed-loop":  # the apply loop alone, no coalescing
-            engine.replica.coalesce_ms = 0
     started = time.perf_counter()
     await engine.start_replica()
     load_s = time.perf_counter() - started

@@ -2,7 +2,7 @@
 
 python -m bench.replica [--quick] [--json FILE] [--redis-url URL] [--write-rate N]
     [--writers N] [--lag-rounds N] [--lag-load reservations|events|both] [--lag-only]
-    [--replica-variant engine|proposed|proposed-loop] [--writer-nice N] [--cprofile-tail]
+    [--writer-nice N] [--cprofile-tail]
 Targets (issue 6): <= 64 bytes per position at 1M positions; replica lag p99 <= 20 ms under
 2k reservations/s. The lag part (bench/_replica_lag.py) runs the replica in a process of its
 own and the writers in others (paced, open loop); then, to isolate the replica, the same
@@ -123,7 +123,6 @@ async def _lags(url: str, quick: bool, options: argparse.Namespace) -> list[LagR
             warmup_s=warmup_s,
             measure_s=options.lag_seconds or measure_s,
             cprofile=options.cprofile_tail,
-            variant=options.replica_variant,
             load=load,
             writer_nice=options.writer_nice,
         )
@@ -252,12 +251,6 @@ def main(argv: list[str] | None = None) -> int:
         choices=("reservations", "events", "both"),
         default="both",
         help="writers through the Engine, their stream entries injected, or both in turn",
-    )
-    parser.add_argument(
-        "--replica-variant",
-        choices=("engine", "proposed", "proposed-loop"),
-        default="engine",
-        help="tail loop: atp/replica.py, or bench/_replica_variant.py (-loop: no coalescing)",
     )
     args = parser.parse_args(argv)
     if args.redis_url.rstrip("/").endswith("/0"):
