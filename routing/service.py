@@ -1,9 +1,8 @@
 """The glue: feed the pure router live availability, and reserve its answer.
 
-plan_order reads every eligible location's ATP for the order's SKUs and plans. The read
-comes from the engine's in-memory replica when it has one and it is ready (no round trip:
-the issue's point), else from Redis (one round trip per BATCH_POSITIONS_MAX positions, all
-issued together). Only a partial plan reads incoming supply, to date its back-orders.
+plan_order reads every eligible location's ATP for the order's SKUs (routing/fetch.py: from
+the in-memory replica when ready, else Redis) and plans. Only a partial plan reads incoming
+supply, to date its back-orders.
 
 allocate plans, then holds every line of every shipment in ONE reservation, so the ledger's
 all-or-nothing reserve makes the allocation atomic: the replica may be stale, Redis decides.
@@ -21,21 +20,20 @@ import msgspec
 
 from atp import keys
 from atp.engine import Engine
-from atp.limits import BATCH_POSITIONS_MAX, RESERVATION_TTL_S_DEFAULT, RETENTION_S
+from atp.limits import RESERVATION_TTL_S_DEFAULT, RETENTION_S
 from atp.model import Channel, Position
-from atp.packed import FIELDS, PackedPositions
 from reservations.model import Line, Reservation, ReserveResult, State
 from routing.directory import Location, LocationDirectory
 from routing.eligibility import eligible, may_serve
 from routing.explain import date_back_orders
+from routing.fetch import fetch_arrivals, fetch_atp
 from routing.limits import (
     ALLOCATE_ATTEMPTS_MAX,
     ALLOCATE_BACKOFF_MS,
     ALLOCATE_BACKOFF_MS_MAX,
     CANDIDATES_MAX,
-    FETCH_LOCATIONS_MAX,
 )
-from routing.model import Arrival, Candidate, NearMe, Order, Plan, PlanStatus, Policy
+from routing.model import Candidate, NearMe, Order, Plan, PlanStatus, Policy
 from routing.nearby import NearbyStore, stores_nearby
 from routing.pickload import PickLoad
 from routing.plan import check_order, plan
@@ -51,89 +49,6 @@ __all__ = [
     "plan_order",
     "reservation_lines",
 ]
-
-
-def _replica(engine: Engine) -> PackedPositions | None:
-    """The in-process copy of the ledger, when the engine keeps one and it has loaded."""
-    replica = engine.replica
-    return replica.positions if replica is not None and replica.ready else None
-
-
-def _replica_atp(
-    packed: PackedPositions,
-    skus: Sequence[str],
-    locations: Sequence[str],
-    channel: Channel,
-    into: dict[str, dict[str, int]],
-) -> None:
-    # Straight from the packed columns (on hand, reserved, safety first in each cell run;
-    # atp/packed.py): PackedPositions.rows() would build a tuple per position, and this
-    # runs for every plan. Position.atp's rule: on hand - reserved (- safety online).
-    online = channel is Channel.online
-    cells = [
-        (sku, index * FIELDS) for sku in skus if (index := packed.sku_index.get(sku)) is not None
-    ]
-    for location in locations:
-        column_at = packed.location_index.get(location)
-        if column_at is None:
-            continue
-        column, row = packed.columns[column_at], into[location]
-        size = len(column)
-        for sku, at in cells:
-            if at < size:
-                units = column[at] - column[at + 1] - (column[at + 2] if online else 0)
-                if units > 0:
-                    row[sku] = units
-
-
-async def fetch_atp(
-    engine: Engine,
-    skus: Sequence[str],
-    locations: Sequence[str],
-    channel: Channel,
-    *,
-    strong: bool = False,
-) -> dict[str, dict[str, int]]:
-    """location -> sku -> ATP for the channel (absent: none). From the replica when ready
-    (unless ``strong``), else from Redis in chunks issued at once (pipelined)."""
-    atp: dict[str, dict[str, int]] = {loc: {} for loc in locations}
-    packed = None if strong else _replica(engine)
-    if packed is not None:
-        _replica_atp(packed, skus, locations, channel, atp)
-        return atp
-    per_call = max(1, min(FETCH_LOCATIONS_MAX, BATCH_POSITIONS_MAX // max(1, len(skus))))
-    chunks = [locations[k : k + per_call] for k in range(0, len(locations), per_call)]
-    replies = await asyncio.gather(
-        *(engine.availability.positions(skus, chunk) for chunk in chunks)
-    )
-    for reply in replies:
-        for position in reply:
-            units = position.atp(channel)
-            if units:
-                atp[position.location][position.sku] = units
-    return atp
-
-
-async def fetch_arrivals(
-    engine: Engine, skus: Sequence[str], locations: Sequence[str]
-) -> dict[str, list[Arrival]]:
-    """location -> incoming supply of these SKUs there (locations without any left out)."""
-    arrivals: dict[str, list[Arrival]] = {}
-    packed = _replica(engine)
-    if packed is not None:
-        for loc in locations:
-            for sku in skus:
-                for s in packed.supplies_at(sku, loc):
-                    arrivals.setdefault(loc, []).append(Arrival(sku, s.qty, s.expected_on))
-        return arrivals
-    pairs = [(sku, loc) for sku in skus for loc in locations]
-    chunks = [pairs[k : k + BATCH_POSITIONS_MAX] for k in range(0, len(pairs), BATCH_POSITIONS_MAX)]
-    replies = await asyncio.gather(*(engine.availability.supplies(chunk) for chunk in chunks))
-    for reply in replies:
-        for (sku, loc), supplies in reply.items():
-            for s in supplies:
-                arrivals.setdefault(loc, []).append(Arrival(sku, s.qty, s.expected_on))
-    return arrivals
 
 
 class _StaticCandidates:
