@@ -39,7 +39,7 @@ def _query(raw: bytes) -> tuple[list[str], Channel] | None:
     for part in raw.split(b"&"):
         name, _, value = part.partition(b"=")
         if name == b"location":
-            text = value.decode("ascii")
+            text = value.decode("latin-1")  # anything not a plain id falls through
             if not is_plain_id(text):
                 return None
             locations.append(text)

@@ -26,6 +26,7 @@ from api.services import Services
 from atp.limits import (
     BATCH_LOCATIONS_MAX,
     BATCH_POSITIONS_MAX,
+    LEDGER_PARTITIONS,
     REPLICA_AFTER_WAIT_MS,
     REPLICA_READY_LAG_MS,
 )
@@ -97,6 +98,8 @@ def _parse_after(after: str) -> tuple[int, str]:
     ms, _, seq = stream_id.partition("-")
     if not (partition.isdigit() and ms.isdigit() and seq.isdigit()):
         raise invalid("after", "must be an event id: partition-ms-seq")
+    if int(partition) >= LEDGER_PARTITIONS:
+        raise invalid("after", "names no partition of this ledger")
     return int(partition), stream_id
 
 
@@ -105,6 +108,7 @@ async def replica_for(
 ) -> ReplicaReads | None:
     """The replica when this read may use it, else None (read Redis). While a durable
     ledger is missing or being rebuilt, neither copy is the truth: 503."""
+    wanted = None if after is None else _parse_after(after)  # bad input is refused anyway
     if not getattr(services.engine, "ready", True):
         raise LedgerUnavailable("the ledger is being rebuilt")
     reads = services.replica_reads
@@ -112,11 +116,9 @@ async def replica_for(
         return None
     if reads.lag_ms() > REPLICA_READY_LAG_MS:
         return None
-    if after is not None:
-        partition, stream_id = _parse_after(after)
+    if wanted is not None:
+        partition, stream_id = wanted
         replica = reads.replica
-        if partition >= len(replica.cursors):
-            raise invalid("after", "names no partition of this ledger")
         if not replica.has_applied(partition, stream_id):
             wait_s = REPLICA_AFTER_WAIT_MS / 1000
             if not await replica.caught_up([(partition, stream_id)], wait_s):

@@ -167,8 +167,11 @@ async def test_strong_when_not_ready_and_readyz_says_so(live: Api) -> None:
 async def test_bad_consistency_or_after_names_the_parameter(live: Api) -> None:
     r = await live.call("GET", "/v1/availability/A?location=S1&consistency=eventual", "reader")
     assert field_of(assert_problem(r, 422)) == "consistency"
-    r = await live.call("GET", "/v1/availability/A?location=S1&after=yesterday", "reader")
-    assert field_of(assert_problem(r, 422)) == "after"
+    for after in ("yesterday", "99-1-0", "1-2"):
+        r = await live.call("GET", f"/v1/availability/A?location=S1&after={after}", "reader")
+        assert field_of(assert_problem(r, 422)) == "after"
+        strong = f"/v1/availability/A?location=S1&after={after}&consistency=strong"
+        assert field_of(assert_problem(await live.call("GET", strong, "reader"), 422)) == "after"
     r = await live.call(
         "POST",
         "/v1/availability/query",
@@ -222,5 +225,6 @@ async def test_what_the_fast_path_declines_gets_the_general_answer(live: Api) ->
     assert field_of(assert_problem(r, 422)) == "location"
     r = await live.call("GET", "/v1/availability/F?location=S1&channel=web", "reader")
     assert field_of(assert_problem(r, 422)) == "channel"
+    assert fast._query("location=S\xc3\xa9".encode("latin-1")) is None  # raw non-ASCII
     r = await live.call("GET", "/v1/availability/F?location=S1&flavour=x", "reader")
     assert r.status_code == 200  # unknown parameters are ignored, as everywhere
