@@ -156,7 +156,14 @@ class Pos:
         for i, event, (kind, sku, loc, qty) in batch:
             own = receipt(sku, device_id, event.event_id)
             target = receipt(sku, device_id, event.voids) if event.voids else own
-            keys_ = [keys.position(sku, loc), keys.stream(keys.partition_of_sku(sku)), own, target]
+            partition = keys.partition_of_sku(sku)
+            keys_ = [
+                keys.position(sku, loc),
+                keys.stream(partition),
+                own,
+                target,
+                keys.shortages(partition),
+            ]
             mode = "void" if event.kind is PosKind.void else kind
             args: list[Arg] = [
                 mode,

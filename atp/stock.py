@@ -52,12 +52,14 @@ class Stock:
 
     @staticmethod
     def _receipted_keys(sku: str, location: str, op_id: str) -> list[str]:
-        """Position, stream and operation receipt: the keys of the receipted writes."""
+        """Position, stream, operation receipt and shortage set: the keys of the receipted
+        writes (a write that leaves the position short queues it for re-sourcing)."""
         partition = keys.partition_of_sku(sku)
         return [
             keys.position(sku, location),
             keys.stream(partition),
             keys.operation(partition, op_id or "-"),
+            keys.shortages(partition),
         ]
 
     @staticmethod

@@ -1,5 +1,6 @@
 -- adjust: change on hand by a signed delta with a reason.
 -- KEYS[1] position  KEYS[2] partition stream  KEYS[3] operation receipt
+-- KEYS[4] partition shortage set
 -- ARGV sku, location, delta, reason, op_id, digest, now_ms (0 = server time), maxlen, retention_s,
 --      qty_max
 -- returns {result, event_id, oh, rs, sf, in}; result applied | duplicate | op_conflict |
@@ -16,11 +17,8 @@ write_pos(KEYS[1], after)
 local id = emit({stream = KEYS[2], maxlen = ARGV[8], now = now, type = 'adjusted', sku = sku,
   loc = loc, before = before, after = after, reason = reason, op = op_id})
 -- A change that leaves reserved above on hand queues the position for re-sourcing
--- (routing/resourcing.py): the partition's shortage set, named after its stream (KEYS[2]:
--- same hash tag, so the same slot; derived because the callers' key lists predate it).
-if after[2] > after[1] then
-  redis.call('SADD', (string.gsub(KEYS[2], ':events$', ':shortages')), loc .. '|' .. sku)
-end
+-- (routing/resourcing.py).
+if after[2] > after[1] then redis.call('SADD', KEYS[4], loc .. '|' .. sku) end
 local reply = pos_reply('applied', id, after)
 receipt_store(KEYS[3], op_id, digest, reply, ARGV[9])
 return reply

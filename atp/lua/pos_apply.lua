@@ -5,6 +5,7 @@
 -- a void that arrives before its target is applied cancels the target in advance.
 -- KEYS[1] position  KEYS[2] partition stream  KEYS[3] this event's receipt
 --     KEYS[4] the voided event's receipt (a void), else KEYS[3] again
+--     KEYS[5] partition shortage set
 -- ARGV[1] kind: sale | return | void  [2] sku  [3] location  [4] qty  [5] op (device/event)
 --     [6] now_ms  [7] stream maxlen  [8] retention_s  [9] this event id
 -- Receipt hash: st (applied | voided), doh (on hand change made), os (units oversold),
@@ -34,11 +35,8 @@ end
 local function change(before, after, over_delta, reason)
   write_pos(KEYS[1], after)
   -- A change that leaves reserved above on hand queues the position for re-sourcing
-  -- (routing/resourcing.py): the partition's shortage set, named after its stream (KEYS[2]:
-  -- same hash tag, so the same slot; derived because the callers' key lists predate it).
-  if after[2] > after[1] then
-    redis.call('SADD', (string.gsub(KEYS[2], ':events$', ':shortages')), loc .. '|' .. sku)
-  end
+  -- (routing/resourcing.py).
+  if after[2] > after[1] then redis.call('SADD', KEYS[5], loc .. '|' .. sku) end
   local os = nil
   if over_delta ~= 0 then os = redis.call('HINCRBY', KEYS[1], 'os', over_delta) end
   emit({stream = KEYS[2], maxlen = maxlen, now = now, type = 'adjusted', sku = sku, loc = loc,

@@ -1,5 +1,6 @@
 -- set_on_hand: a cycle count; optionally only if on hand still equals an expected value.
 -- KEYS[1] position  KEYS[2] partition stream  KEYS[3] operation receipt
+-- KEYS[4] partition shortage set
 -- ARGV sku, location, on_hand, expected ('' = unconditional), reason, op_id, digest, now_ms,
 --      maxlen, retention_s
 -- returns {result, event_id, oh, rs, sf, in}; result applied | duplicate | op_conflict |
@@ -19,11 +20,8 @@ redis.call('HDEL', KEYS[1], 'os')
 local id = emit({stream = KEYS[2], maxlen = ARGV[9], now = now, type = 'counted', sku = sku,
   loc = loc, before = before, after = after, reason = reason, op = op_id, os = 0})
 -- A change that leaves reserved above on hand queues the position for re-sourcing
--- (routing/resourcing.py): the partition's shortage set, named after its stream (KEYS[2]:
--- same hash tag, so the same slot; derived because the callers' key lists predate it).
-if after[2] > after[1] then
-  redis.call('SADD', (string.gsub(KEYS[2], ':events$', ':shortages')), loc .. '|' .. sku)
-end
+-- (routing/resourcing.py).
+if after[2] > after[1] then redis.call('SADD', KEYS[4], loc .. '|' .. sku) end
 local reply = pos_reply('applied', id, after)
 receipt_store(KEYS[3], op_id, digest, reply, ARGV[10])
 return reply
