@@ -64,7 +64,7 @@ class Replica:
         self.lag_ms: collections.deque[float] = collections.deque(maxlen=REPLICA_LAG_SAMPLES_MAX)
         # Every event of every partition up to this stream id is applied: one XREAD reads
         # all partitions at one instant, so a reply no stream of which was cut at COUNT
-        # brings everything written before it.
+        # brings everything written before it (up to the millisecond before its newest).
         self.complete_upto: tuple[int, int] = (0, 0)
         self._heard = time.monotonic()  # when the last tail read came back
         self._last_lag_ms = 0.0
@@ -235,7 +235,10 @@ class Replica:
         for ms in oldest_ms:
             self.lag_ms.append(now_ms - ms)
         self._last_lag_ms = now_ms - min(oldest_ms)
-        self.complete_upto = max(self.complete_upto, newest if cut is None else cut)
+        # Claim no more than the millisecond before the newest entry: another stream may
+        # still take an id in that same millisecond after Redis answered.
+        bound = newest if cut is None else cut
+        self.complete_upto = max(self.complete_upto, min(bound, (newest[0] - 1, 0)))
         self._check_ready()
         async with self._changed:
             self._changed.notify_all()

@@ -189,3 +189,25 @@ async def test_a_redis_emptied_without_any_epoch_makes_it_reload(live: Engine) -
 
 async def test_the_replica_never_creates_the_ledger_epoch(live: Engine) -> None:
     assert await live.redis.command("GET", keys.EPOCH) is None
+
+
+async def test_as_of_covers_idle_partitions_up_to_the_newest_applied(live: Engine) -> None:
+    """One XREAD reads every partition at one instant: once it brings a write, an idle
+    partition's answer is complete up to (the millisecond before) that write too."""
+    replica = live.replica
+    assert replica is not None
+    busy, idle = "R1", next(s for s in (f"Q{i}" for i in range(100)) if _other_partition(s, "R1"))
+    await live.stock.adjust(idle, "S1", 1, "receipt")
+    await _assert_mirrors_redis(live, replica)
+    idle_id = replica.cursors[keys.partition_of_sku(idle)]
+    await asyncio.sleep(0.01)  # a later millisecond
+    written = await live.stock.adjust(busy, "S1", 1, "receipt")
+    assert written.event_id is not None
+    await _assert_mirrors_redis(live, replica)
+    ms = int(written.event_id.split("-")[1])
+    as_of = replica.as_of([keys.partition_of_sku(idle)])
+    assert tuple(map(int, as_of.split("-"))) >= (ms - 1, 0) > tuple(map(int, idle_id.split("-")))
+
+
+def _other_partition(sku: str, than: str) -> bool:
+    return keys.partition_of_sku(sku) != keys.partition_of_sku(than)
