@@ -5,11 +5,11 @@ from datetime import date
 
 import msgspec
 
+from routing.choice import Choice, Outcome
 from routing.cost import Table, terms
 from routing.eligibility import eligible
 from routing.limits import ALTERNATIVES_MAX
 from routing.model import Alternative, Candidate, CostTerms, Method, Plan, Policy
-from routing.search import Choice, Outcome
 
 _TERMS = ("shipment", "distance", "depth", "capacity", "priority")
 

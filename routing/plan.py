@@ -8,6 +8,7 @@ import msgspec
 from atp.limits import LINE_QTY_MAX
 from atp.model import InvalidInput
 from atp.validate import check_id, check_qty
+from routing.choice import Choice, evaluate
 from routing.cost import Table, price, terms
 from routing.eligibility import eligible, is_pickup
 from routing.explain import alternatives, back_order_on
@@ -22,7 +23,7 @@ from routing.model import (
     ShipmentLine,
     Uncovered,
 )
-from routing.search import Choice, evaluate, solve
+from routing.search import solve
 
 
 def check_order(order: Order, candidates: Sequence[Candidate]) -> None:

@@ -16,73 +16,14 @@ from collections.abc import Callable, Sequence
 from itertools import accumulate
 from typing import TypeVar
 
-import msgspec
-
-from routing.cost import Table, assign, assign_complete
-from routing.limits import IMPROVE_EVALS_MAX, SINGLES_KEPT
+from routing.choice import Choice, Outcome, evaluate_within, rank_key
+from routing.cost import Table
+from routing.limits import IMPROVE_EVALS_MAX
 from routing.model import Policy
+from routing.seed import greedy, singles_priced
 
 EPS = 1e-9
 T = TypeVar("T", int, float)
-
-
-class Choice(msgspec.Struct, frozen=True):
-    members: tuple[int, ...]  # indexes into the sorted tables
-    cost: float  # fixed + variable
-    units: list[list[int]]  # per member, per line
-    routed: int
-
-
-class Outcome(msgspec.Struct, frozen=True):
-    best: Choice | None
-    singles: list[Choice]  # every location that fills the order alone, cheapest first
-    seed: Choice | None
-    proven_optimal: bool
-    nodes: int
-
-
-def _key(c: Choice, tables: Sequence[Table]) -> tuple[float, int, float, tuple[str, ...]]:
-    # Explicit tie-breakers: cost, then fewer shipments, then less distance, then ids.
-    distance = sum(tables[m].distance_km for m in c.members)
-    ids = tuple(sorted(tables[m].candidate.location for m in c.members))
-    return (round(c.cost, 6), len(c.members), round(distance, 6), ids)
-
-
-def evaluate(
-    tables: Sequence[Table], members: tuple[int, ...], qtys: Sequence[int], p: Policy
-) -> Choice:
-    assert len(set(members)) == len(members), members
-    chosen = [tables[m] for m in members]
-    routed, variable, units = assign(chosen, qtys, p)
-    # A member that ships nothing is not a shipment: drop it so its fee is not charged.
-    kept = [k for k, u in enumerate(units) if any(u)]
-    if len(kept) < len(members):
-        members = tuple(members[k] for k in kept)
-        units = [units[k] for k in kept]
-    fixed = sum(tables[m].fixed for m in members)
-    return Choice(members, fixed + variable, units, routed)
-
-
-def evaluate_within(
-    tables: Sequence[Table], members: tuple[int, ...], qtys: Sequence[int], p: Policy, ub: float
-) -> Choice | None:
-    """evaluate() when only a complete plan cheaper than ``ub`` matters (the search): None
-    otherwise, usually without running the min-cost flow."""
-    fixed = 0.0
-    for m in members:
-        fixed += tables[m].fixed
-    # A member the assignment leaves empty lowers the fee, but the subset without it is a
-    # node of its own (it still brings missing units there), so this bound loses nothing.
-    found = assign_complete([tables[m] for m in members], qtys, p, ub - fixed)
-    if found is None:
-        return None
-    variable, units = found
-    kept = [k for k, u in enumerate(units) if any(u)]
-    if len(kept) < len(members):
-        members = tuple(members[k] for k in kept)
-        units = [units[k] for k in kept]
-        fixed = sum(tables[m].fixed for m in members)
-    return Choice(members, fixed + variable, units, sum(qtys))
 
 
 def _suffix(
@@ -164,7 +105,7 @@ class _Search:
     def offer(self, c: Choice | None) -> None:
         if c is None or c.routed < self.total:
             return
-        if self.best is None or _key(c, self.t) < _key(self.best, self.t):
+        if self.best is None or rank_key(c, self.t) < rank_key(self.best, self.t):
             self.best = c
             self.ub = c.cost + EPS  # ties within EPS are still explored: the key decides
 
@@ -346,7 +287,7 @@ class _Search:
 
 def solve(tables: Sequence[Table], qtys: Sequence[int], p: Policy, nodes_max: int) -> Outcome:
     s = _Search(tables, qtys, p, nodes_max)
-    singles = _singles(tables, qtys, p, s.total)
+    singles = singles_priced(tables, qtys, p, s.total)
     if singles:
         s.offer(singles[0])
     seed = greedy(tables, qtys, p)
@@ -360,55 +301,6 @@ def solve(tables: Sequence[Table], qtys: Sequence[int], p: Policy, nodes_max: in
             _add_one(s)
         _swap(s)
     return Outcome(s.best, singles, seed, not s.cut, s.nodes)
-
-
-def _singles(tables: Sequence[Table], qtys: Sequence[int], p: Policy, total: int) -> list[Choice]:
-    """Every location that fills the order alone, priced exactly; the cheapest few kept
-    (the best is the first bound, the next ones are explained as alternatives)."""
-    penalty = p.depth_penalty_per_unit
-    priced = []
-    for j, t in enumerate(tables):
-        if t.capacity < total or any(a < q for a, q in zip(t.avail, qtys, strict=True)):
-            continue
-        # Capacity does not bind (capacity >= total), so each line takes its spare units
-        # first, then penalised ones: the assignment in closed form, no search needed.
-        below = 0
-        for q, spare in zip(qtys, t.spare, strict=True):
-            if q > spare:
-                below += q - spare
-        cost = t.fixed + t.unit * total + penalty * below
-        priced.append((round(cost, 6), round(t.distance_km, 6), t.candidate.location, j, cost))
-    priced.sort()
-    return [Choice((j,), cost, [list(qtys)], total) for *_, j, cost in priced[:SINGLES_KEPT]]
-
-
-def greedy(tables: Sequence[Table], qtys: Sequence[int], p: Policy) -> Choice | None:
-    """Set-cover greedy: repeatedly the location with the most missing units per unit of
-    fixed cost. A seed for the bound, and the plan kept if the search is cut short."""
-    need, members = list(qtys), list[int]()
-    while any(need) and len(members) < p.shipments_max:
-        best, best_ratio = -1, 0.0
-        for j, t in enumerate(tables):
-            if j in members:
-                continue
-            gain = 0
-            for n, a in zip(need, t.avail, strict=True):
-                gain += n if n < a else a
-            gain = min(gain, t.capacity)
-            if gain and (ratio := gain / t.fixed if t.fixed > 0 else float("inf")) > best_ratio:
-                best, best_ratio = j, ratio
-        if best < 0:
-            return None
-        members.append(best)
-        # What the new location takes off the need, within its pick capacity (the exact
-        # split is the evaluation's job below).
-        room = tables[best].capacity
-        for i, a in enumerate(tables[best].avail):
-            take = min(need[i], a, room)
-            need[i] -= take
-            room -= take
-    c = evaluate(tables, tuple(sorted(members)), qtys, p)
-    return c if c.routed == sum(qtys) else None
 
 
 def _add_one(s: _Search) -> None:
