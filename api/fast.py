@@ -19,7 +19,7 @@ from api.auth import Scope
 from api.ops import ROUTE
 from api.reads import availability_from_replica
 from api.services import Services
-from atp.limits import BATCH_LOCATIONS_MAX, REPLICA_READY_LAG_MS
+from atp.limits import BATCH_LOCATIONS_MAX
 from atp.model import Channel
 from atp.validate import is_plain_id
 
@@ -61,9 +61,9 @@ async def serve_availability(services: Services, scope: AsgiScope, send: Send) -
         return False
     parsed = _query(scope["query_string"])
     reads = services.replica_reads
-    if parsed is None or reads is None or not reads.ready:
+    if parsed is None or reads is None or not reads.replica.serving:
         return False
-    if reads.lag_ms() > REPLICA_READY_LAG_MS or not getattr(services.engine, "ready", True):
+    if not getattr(services.engine, "ready", True):
         return False
     authorization = None
     for name, value in scope["headers"]:

@@ -10,7 +10,7 @@ from api import codec, metrics
 from api.ops import ROUTE
 from api.schemas import Health
 from atp import availability, keys, pos, stock
-from atp.limits import LEDGER_PARTITIONS, REPLICA_READY_LAG_MS
+from atp.limits import LEDGER_PARTITIONS
 from atp.redis_io import RedisIO
 from atp.scripts import Script
 from reservations import calls
@@ -66,7 +66,7 @@ async def readyz(request: Request) -> Response:
     checks["ledger"] = checks["ledger"] and getattr(engine, "ready", True)
     if engine.replica is not None:  # loaded, and following Redis closely enough to serve
         replica = engine.replica
-        checks["replica"] = replica.ready and replica.lag_now_ms() <= REPLICA_READY_LAG_MS
+        checks["replica"] = replica.serving
     ok = all(checks.values())
     return codec.json_response(200 if ok else 503, Health("ok" if ok else "unavailable", checks))
 

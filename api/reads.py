@@ -28,7 +28,6 @@ from atp.limits import (
     BATCH_POSITIONS_MAX,
     LEDGER_PARTITIONS,
     REPLICA_AFTER_WAIT_MS,
-    REPLICA_READY_LAG_MS,
 )
 from atp.model import Channel, InvalidInput, Position
 from atp.packed import FIELDS, PackedPositions
@@ -112,9 +111,7 @@ async def replica_for(
     if not getattr(services.engine, "ready", True):
         raise LedgerUnavailable("the ledger is being rebuilt")
     reads = services.replica_reads
-    if consistency == "strong" or reads is None or not reads.ready:
-        return None
-    if reads.lag_ms() > REPLICA_READY_LAG_MS:
+    if consistency == "strong" or reads is None or not reads.replica.serving:
         return None
     if wanted is not None:
         partition, stream_id = wanted

@@ -26,6 +26,7 @@ from atp.limits import (
     REPLICA_COALESCE_MS,
     REPLICA_LAG_SAMPLES_MAX,
     REPLICA_READ_BATCH_MAX,
+    REPLICA_READY_LAG_MS,
     REPLICA_STALE_AFTER_MS,
     REPLICA_TAIL_COUNT,
 )
@@ -164,16 +165,8 @@ class Replica:
             self.ready = True
 
     # -- tailing -----------------------------------------------------------------------
-    def apply(self, partition: int, stream_id: str, fields: dict[str, str], now_ms: float) -> None:
-        """One event, its cursor and a lag sample (the tail loop does the last two per reply)."""
-        self._apply_fields(fields)
-        self.cursors[partition] = stream_id
-        parsed = self.cursor_ids[partition] = _stream_id(stream_id)
-        self.applied[partition] += 1
-        self._last_lag_ms = now_ms - parsed[0]
-        self.lag_ms.append(self._last_lag_ms)
-
-    def _apply_fields(self, fields: dict[str, str]) -> None:
+    def apply_fields(self, fields: dict[str, str]) -> None:
+        """One event's effect (the tail loop moves cursors and samples lag per reply)."""
         sku = fields.get("sku")
         if not sku:  # reservation header events: no position changes
             return
@@ -207,7 +200,7 @@ class Replica:
         if not reply:
             self._last_lag_ms = 0.0  # nothing new for a whole block: nothing pending
             return 0
-        apply_fields = self._apply_fields
+        apply_fields = self.apply_fields
         applied = 0
         newest, cut = self.complete_upto, None
         oldest_ms = []  # per stream, its first (oldest) entry of this reply
@@ -314,6 +307,12 @@ class Replica:
         if silent_ms > REPLICA_STALE_AFTER_MS:
             return silent_ms
         return max(0.0, self._last_lag_ms)
+
+    @property
+    def serving(self) -> bool:
+        """Fit to answer reads: loaded, and trailing Redis by no more than
+        REPLICA_READY_LAG_MS (readiness, the API's reads and routing all ask this)."""
+        return self.ready and self.lag_now_ms() <= REPLICA_READY_LAG_MS
 
     def as_of(self, partitions: Sequence[int]) -> str:
         """The stream id ("ms-seq") up to which every event of these partitions is applied."""

@@ -19,16 +19,11 @@ from atp.limits import (
     GROUP_LOCATIONS_MAX,
     REPLICA_GROUP_TTL_MS,
 )
-from atp.model import Channel, InvalidInput, Position
-from atp.packed import Row
+from atp.model import Channel, InvalidInput
 from atp.redis_io import RedisIO
 from atp.replica import Replica
 from atp.rules import promise_date
 from atp.validate import check_id, check_qty
-
-
-def position_of(row: Row) -> Position:
-    return Position(row[0], row[1], row[2], row[3], row[4], row[5])
 
 
 class ReplicaReads:
@@ -37,21 +32,12 @@ class ReplicaReads:
         self._redis = redis
         self._groups: dict[str, tuple[float, list[str]]] = {}
 
-    @property
-    def ready(self) -> bool:
-        return self.replica.ready
-
     def check_batch(self, skus: Sequence[str], locations: Sequence[str]) -> None:
         """Refuses what atp/availability.py refuses for a batch, with the same errors."""
         check_list("skus", skus, BATCH_SKUS_MAX)
         check_list("locations", locations, BATCH_LOCATIONS_MAX)
         if len(skus) * len(locations) > BATCH_POSITIONS_MAX:
             raise InvalidInput("skus", f"skus x locations must not exceed {BATCH_POSITIONS_MAX}")
-
-    def rows(self, skus: list[str], locations: list[str]) -> list[Row]:
-        """SKU-major rows (sku, location, on hand, reserved, safety, incoming, oversold)."""
-        self.check_batch(skus, locations)
-        return self.replica.positions.rows(skus, locations)
 
     def as_of(self, skus: Sequence[str]) -> str:
         partition_of = keys.partition_of_sku

@@ -1,8 +1,8 @@
 """Where the replica's apply path spends its time, on real XREAD replies captured under load.
 
-Each step of ``Replica._read_once`` / ``Replica.apply`` is timed alone over the same entries
+Each step of ``Replica._read_once`` is timed alone over the same entries
 (reply by reply, best of a few rounds, so a noisy neighbour inflates it least), then the
-whole per-entry path as it was (``Replica.apply`` an entry at a time), then the loop
+whole per-entry path as it was (an entry and its bookkeeping at a time), then the loop
 ``Replica._read_once`` now runs (adopted from that comparison; re-implemented here so both
 are timed on the same replies). Run after the tail
 has stopped: applying entries again moves the replica's cursors, which no longer matters.
@@ -32,7 +32,7 @@ class ApplyCost(msgspec.Struct, frozen=True):
     fields_dict_iter_ns: float  # dict(zip(it, it)) over one iterator
     stream_id_ns: float  # _stream_id() for the lag sample
     set_position_ns: float  # PackedPositions.set_position with the parsed ints
-    apply_ns: float  # Replica.apply, fields already a dict
+    apply_ns: float  # one entry and its bookkeeping, fields already a dict
     current_ns: float  # the whole current loop of _read_once, per entry
     proposed_ns: float  # the proposed loop, per entry
     per_read_ns: float  # per reply: the 32 stream names and the XREAD argument list
@@ -47,13 +47,21 @@ def _best(run: Callable[[], object], count: int) -> float:
     return best / max(1, count)
 
 
+def _apply_one(replica: Replica, partition: int, stream_id: str, fields: dict[str, str]) -> None:
+    """The per-entry path as it was before the tail loop moved its bookkeeping per reply:
+    the event, then its cursor, count and lag sample."""
+    replica.apply_fields(fields)
+    replica.cursors[partition] = stream_id
+    parsed = replica.cursor_ids[partition] = _stream_id(stream_id)
+    replica.applied[partition] += 1
+    replica.lag_ms.append(time.time() * 1000 - parsed[0])
+
+
 def _current(replica: Replica, replies: list[Any]) -> None:
-    now_ms = time.time() * 1000
     for stream, entries in replies:
         partition = keys.partition_of_key(stream)
         for stream_id, flat in entries:
-            fields = dict(zip(flat[::2], flat[1::2], strict=True))
-            replica.apply(partition, stream_id, fields, now_ms)
+            _apply_one(replica, partition, stream_id, dict(zip(flat[::2], flat[1::2], strict=True)))
 
 
 def _proposed(replica: Replica, replies: list[Any]) -> None:
@@ -105,7 +113,7 @@ def _reply_costs(replica: Replica, reply: list[Any]) -> list[float]:
 
     def apply_only() -> None:
         for p, i, d in zip(partitions, ids, dicts, strict=True):
-            replica.apply(p, i, d, 0.0)
+            _apply_one(replica, p, i, d)
 
     def per_read() -> tuple[object, ...]:
         streams = [keys.stream(p) for p in range(LEDGER_PARTITIONS)]

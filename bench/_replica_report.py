@@ -129,7 +129,7 @@ def costs_table(lag: LagResult, markdown: bool) -> str:
         ("fields dict: dict(zip(it, it))", c.fields_dict_iter_ns),
         ("_stream_id() for the lag sample", c.stream_id_ns),
         ("PackedPositions.set_position", c.set_position_ns),
-        ("Replica.apply (dict given)", c.apply_ns),
+        ("one entry + bookkeeping (dict given)", c.apply_ns),
         ("current _read_once loop, per entry", c.current_ns),
         ("proposed loop, per entry", c.proposed_ns),
         ("per XREAD: stream names + argument list", c.per_read_ns),

@@ -20,7 +20,7 @@ from routing.model import Arrival
 def _replica(engine: Engine) -> PackedPositions | None:
     """The in-process copy of the ledger, when the engine keeps one and it has loaded."""
     replica = engine.replica
-    return replica.positions if replica is not None and replica.ready else None
+    return replica.positions if replica is not None and replica.serving else None
 
 
 def _replica_atp(
