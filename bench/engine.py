@@ -16,7 +16,6 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlparse
 
 import msgspec
 import redis.asyncio
@@ -28,6 +27,7 @@ from atp.limits import QTY_MAX
 from atp.model import Channel
 from atp.scripts import Script
 from bench import _closed_loop, _engine_report
+from bench._cli import refuse_database_zero
 from bench._closed_loop import Op
 from bench._engine_hot import hot_sku
 from bench._engine_report import Measured, Report
@@ -240,8 +240,7 @@ def _arguments(argv: list[str]) -> argparse.Namespace:
         "--no-results-md", action="store_true", help=f"do not update {RESULTS_MD.name}"
     )
     args = parser.parse_args(argv)
-    if not int(urlparse(args.redis_url).path.lstrip("/") or 0):
-        parser.error("--redis-url must name a database other than 0: the benchmark flushes it")
+    refuse_database_zero(parser, args.redis_url)
     return args
 
 

@@ -24,6 +24,7 @@ import msgspec
 from api import serve
 from api.auth import Scope, create_key
 from atp.engine import Engine
+from bench._cli import refuse_database_zero
 from bench._machine import machine
 from bench._stats import Target, target, update_markdown_section, write_json
 from bench.http import Measure, _lua, wrk
@@ -204,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--redis-url", default=os.environ.get("ATP_REDIS_URL", REDIS_URL_DEFAULT))
     parser.add_argument("--connections", type=int, default=16)
     args = parser.parse_args(argv)
+    refuse_database_zero(parser, args.redis_url)
     args.duration_s, args.warmup_s, args.rounds = (2.0, 1.0, 1) if args.quick else (6.0, 2.0, 3)
     os.environ.update(
         {"ATP_REDIS_URL": args.redis_url, "ATP_RATE_LIMIT_PER_S": "0", "ATP_ENV": "development"}

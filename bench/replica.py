@@ -31,6 +31,7 @@ from atp.packed import PackedPositions
 from atp.redis_io import PipelinedRedis
 from atp.replica import Replica
 from bench import _replica_lag, _replica_report
+from bench._cli import refuse_database_zero
 from bench._machine import machine
 from bench._replica_lag import LagConfig, LagResult
 from bench._stats import (
@@ -253,8 +254,7 @@ def main(argv: list[str] | None = None) -> int:
         help="writers through the Engine, their stream entries injected, or both in turn",
     )
     args = parser.parse_args(argv)
-    if args.redis_url.rstrip("/").endswith("/0"):
-        parser.error("refusing database 0: the benchmark flushes its database")
+    refuse_database_zero(parser, args.redis_url)
     figures, targets, lags = uvloop.run(run(args.redis_url, args.quick, args))
     command = shlex.join(["python", "-m", "bench.replica", *(argv or sys.argv[1:])])
     print(_report(figures, targets, lags, command, markdown=False))

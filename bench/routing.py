@@ -17,11 +17,11 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlparse
 
 import msgspec
 import uvloop
 
+from bench._cli import refuse_database_zero
 from bench._machine import CpuUse, Machine, cpu_snapshot, cpu_use, load_average, machine
 from bench._routing_run import Scenario, latency
 from bench._stats import Target, format_table, target, update_markdown_section, write_json
@@ -202,8 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         "--no-results-md", action="store_true", help=f"do not update {RESULTS_MD.name}"
     )
     args = parser.parse_args(argv)
-    if not int(urlparse(args.redis_url).path.lstrip("/") or 0):
-        parser.error("--redis-url must name a database other than 0: the benchmark flushes it")
+    refuse_database_zero(parser, args.redis_url)
     mode = QUICK if args.quick else FULL
     if args.optimality:
         mode = msgspec.structs.replace(mode, optimality=args.optimality)
