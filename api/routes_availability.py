@@ -60,6 +60,8 @@ async def get_promise(ctx: Ctx, _: None) -> Reply:
 
 
 _QTY: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": QTY_MAX}
+# Where (locations, a group) and how (channel, consistency, a write to include) a read asks.
+_WHERE_AND_HOW = (params.LOCATIONS, params.GROUP, params.CHANNEL, params.CONSISTENCY, params.AFTER)
 
 OPS = [
     Op(
@@ -71,14 +73,7 @@ OPS = [
         Scope.availability_read,
         {200: Availability},
         READ_ERRORS,
-        params=(
-            params.path_id("sku"),
-            params.LOCATIONS,
-            params.GROUP,
-            params.CHANNEL,
-            params.CONSISTENCY,
-            params.AFTER,
-        ),
+        params=(params.path_id("sku"), *_WHERE_AND_HOW),
         tag="availability",
         description="One row per location asked (`location`, repeatable), then per member "
         "of `group` not already listed; `total` (the group's ATP) when a group is asked.",
@@ -108,11 +103,7 @@ OPS = [
         params=(
             params.path_id("sku"),
             Param("qty", "query", _QTY, "units wanted", required=True),
-            params.LOCATIONS,
-            params.GROUP,
-            params.CHANNEL,
-            params.CONSISTENCY,
-            params.AFTER,
+            *_WHERE_AND_HOW,
         ),
         tag="availability",
     ),

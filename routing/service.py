@@ -219,13 +219,16 @@ async def allocate(
             else AllocateResult(held.result.value)
         )
         if held.ok:
-            # Re-sourcing reads how the order is fulfilled (routing/resourcing.py).
-            await engine.redis.command(
+            # Re-sourcing reads how the order is fulfilled (routing/resourcing.py); the
+            # route and the pick load leave in one write.
+            route = engine.redis.command(
                 "SET", keys.route(reservation_id), msgspec.json.encode(order.method).decode(),
                 "EX", RETENTION_S,
             )  # fmt: skip
             if pickload is not None and held.reservation is not None:
-                await pickload.add(reservation_id, held.reservation.lines)
+                await asyncio.gather(route, pickload.add(reservation_id, held.reservation.lines))
+            else:
+                await route
         return AllocateOutcome(result, current, held.reservation, attempt, held.positions)
     assert current is not None
     return AllocateOutcome(AllocateResult.raced_out, current, attempts=ALLOCATE_ATTEMPTS_MAX)
