@@ -134,8 +134,10 @@ class Reservations:
         had already held reports nothing: those lines are read (rare: a retry after a crash)."""
         found = {(p.sku, p.location): p for p in positions_of(after)}
         missing = [ln for ln in request.lines if (ln.sku, ln.location) not in found]
-        for ln in missing:
-            found[(ln.sku, ln.location)] = await self._availability.position(ln.sku, ln.location)
+        read = await asyncio.gather(
+            *(self._availability.position(ln.sku, ln.location) for ln in missing)
+        )
+        found.update(((p.sku, p.location), p) for p in read)
         return [found[(ln.sku, ln.location)] for ln in request.lines]
 
     async def _roll_back(
