@@ -4,8 +4,8 @@ expiry sweeper, the key cache) start and stop in the lifespan, never at import."
 import asyncio
 import contextlib
 import gc
+import logging
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -18,13 +18,17 @@ from starlette.types import ASGIApp
 
 from api import codec, health, metrics, openapi
 from api.auth import Authenticator
+from api.devices import DeviceDirectory
 from api.dispatch import served
 from api.idempotency import Idempotency
+from api.instance import Instance
 from api.ops import Op, endpoint, request_id
 from api.problems import http_problem
 from api.ratelimit import RateLimiter
 from api.routes_attention import OPS as ATTENTION
 from api.routes_availability import OPS as AVAILABILITY
+from api.routes_devices import OPS as DEVICES
+from api.routes_keys import OPS as KEYS
 from api.routes_pos import OPS as POS
 from api.routes_reservations import OPS as RESERVATIONS
 from api.routes_routing import OPS as ROUTING
@@ -35,22 +39,24 @@ from atp.clock import Clock
 from atp.engine import Engine
 from atp.pos import Pos
 from atp.replica_reads import ReplicaReads
+from atp.tasks import cancel_and_wait
 from journal.db import create_pool
 from journal.directory import CatalogDirectory
 from journal.engine import DurableEngine
-from routing.directory import InMemoryDirectory, LocationDirectory
+from routing.directory import LocationDirectory
 from routing.pickload import CapacityDirectory, PickLoad
 
 # Routes match in order: the hot ones (holds, storefront reads) first.
-OPS: list[Op] = [*RESERVATIONS, *AVAILABILITY, *STOCK, *POS, *ROUTING, *ATTENTION]
+OPS: list[Op] = [*RESERVATIONS, *AVAILABILITY, *STOCK, *POS, *DEVICES, *ROUTING, *ATTENTION, *KEYS]
 TITLE = "ATP engine API"
+log = logging.getLogger(__name__)
 VERSION = "1"
 
 
 METRICS_INTERVAL_S = 1.0  # engine figures kept as plain numbers are exported this often
 
 
-async def _export_engine_metrics(engine: Engine | DurableEngine) -> None:
+async def _export_engine_metrics(engine: Engine) -> None:
     """The sweeper keeps a plain total and the replica its lag: export them each second
     (cheaper than touching Prometheus on every expiry or applied event)."""
     seen = 0
@@ -66,66 +72,88 @@ async def _export_engine_metrics(engine: Engine | DurableEngine) -> None:
             metrics.REPLICA_READY.set(1 if engine.replica.ready else 0)
 
 
-def _directory(settings: Settings, pool: asyncpg.Pool | None) -> LocationDirectory | None:
-    """Routing's locations: the catalogue, else (development) a JSON file, else none."""
-    if pool is not None:
-        return CatalogDirectory(pool)
-    if settings.locations_file is not None:
-        return InMemoryDirectory.from_json(Path(settings.locations_file).read_bytes())
-    return None
+KEY_TOUCH_INTERVAL_S = 10.0  # how often keys' last use is written
+IDEMPOTENCY_EXPIRY_INTERVAL_S = 600.0  # how often records past retention are deleted
+
+
+async def _housekeeping(services: Services) -> None:
+    """Batched bookkeeping off the request path: keys' last use, expired answers."""
+    since_expiry = IDEMPOTENCY_EXPIRY_INTERVAL_S
+    while True:
+        await asyncio.sleep(KEY_TOUCH_INTERVAL_S)
+        since_expiry += KEY_TOUCH_INTERVAL_S
+        try:
+            await services.auth.touch()
+            if since_expiry >= IDEMPOTENCY_EXPIRY_INTERVAL_S:
+                since_expiry = 0
+                await services.idempotency.expire()
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            log.warning("housekeeping failed; next round retries", exc_info=True)
+
+
+async def _open(settings: Settings, clock: Clock | None) -> Services:
+    assert settings.pg_dsn is not None  # Settings.validate refuses a server without it
+    pool = await create_pool(settings.pg_dsn)
+    instance = Instance(settings.pg_dsn)
+    await instance.start()
+    # Routing's locations (their pick capacity less what was allocated today); with
+    # them, each process also re-sources shorted reservations.
+    directory: LocationDirectory = CatalogDirectory(pool)
+    # Rebuilds the ledger first if Redis lost it; marks it ready after every rebuild.
+    durable = await DurableEngine.open(
+        settings.redis_url,
+        pool,
+        clock=clock,
+        start_sweeper=False,
+        on_ready=health.mark_ledger,
+        replica=settings.use_replica,
+        directory=directory,
+    )
+    engine = durable.engine
+    await health.load_scripts(engine.redis)
+    await health.mark_ledger(engine.redis)
+    pickload = PickLoad(engine.redis)
+    replica_reads = None
+    if engine.replica is not None:
+        # Loads in the background: reads go to Redis, and /readyz says not ready, until
+        # it has caught up.
+        await engine.replica.start(wait=False)
+        replica_reads = ReplicaReads(engine.replica, engine.redis)
+    return Services(
+        settings=settings,
+        engine=engine,
+        durability=durable.durability,
+        pool=pool,
+        instance=instance,
+        pos=Pos(engine.redis, clock),
+        auth=Authenticator(pool, settings.auth_cache_ttl_s, settings.auth),
+        idempotency=Idempotency(pool, instance.id),
+        devices=DeviceDirectory(pool, settings.auth_cache_ttl_s),
+        limiter=RateLimiter(settings.rate_limit_per_s, settings.workers, settings.rate_burst_s),
+        replica_reads=replica_reads,
+        directory=CapacityDirectory(directory, pickload),
+        pickload=pickload,
+    )
+
+
+async def _close(services: Services) -> None:
+    metrics.flush()
+    await services.durability.stop()
+    await services.engine.close()
+    await services.instance.stop()
+    await services.pool.close()
 
 
 def _lifespan(settings: Settings, clock: Clock | None, freeze_gc: bool) -> Any:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = None
-        engine: Engine | DurableEngine
-        if settings.pg_dsn is not None:
-            pool = await create_pool(settings.pg_dsn)
-        # Routing's locations (their pick capacity less what was allocated today); with
-        # them, each process also re-sources shorted reservations.
-        directory = _directory(settings, pool)
-        pickload = None
-        if pool is not None:
-            # Rebuilds the ledger first if Redis lost it; marks it ready after every rebuild.
-            engine = await DurableEngine.open(
-                settings.redis_url,
-                pool,
-                clock=clock,
-                start_sweeper=False,
-                on_ready=health.mark_ledger,
-                replica=settings.use_replica,
-                directory=directory,
-            )
-        else:
-            engine = Engine.connect(
-                settings.redis_url, clock, replica=settings.use_replica, directory=directory
-            )
-        await health.load_scripts(engine.redis)
-        await health.mark_ledger(engine.redis)
-        if directory is not None:
-            pickload = PickLoad(engine.redis)
-            directory = CapacityDirectory(directory, pickload)
-        replica_reads = None
-        if engine.replica is not None:
-            # Loads in the background: reads go to Redis, and /readyz says not ready, until
-            # it has caught up.
-            await engine.replica.start(wait=False)
-            replica_reads = ReplicaReads(engine.replica, engine.redis)
-        app.state.services = Services(
-            settings=settings,
-            engine=engine,
-            pos=Pos(engine.redis, clock),
-            auth=Authenticator(engine.redis, settings.auth_cache_ttl_s, settings.auth),
-            idempotency=Idempotency(engine.redis),
-            limiter=RateLimiter(settings.rate_limit_per_s, settings.workers, settings.rate_burst_s),
-            replica_reads=replica_reads,
-            directory=directory,
-            pickload=pickload,
-        )
+        services = app.state.services = await _open(settings, clock)
         if settings.run_sweeper:
-            engine.start()
-        counter = asyncio.create_task(_export_engine_metrics(engine), name="engine-metrics")
+            services.engine.start()
+        tasks = [
+            asyncio.create_task(_export_engine_metrics(services.engine), name="engine-metrics"),
+            asyncio.create_task(_housekeeping(services), name="housekeeping"),
+        ]
         if freeze_gc:
             # Start-up objects live forever: keep the cycle collector off them (stack-notes).
             gc.collect()
@@ -133,13 +161,9 @@ def _lifespan(settings: Settings, clock: Clock | None, freeze_gc: bool) -> Any:
         try:
             yield
         finally:
-            counter.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await counter
-            metrics.flush()
-            await engine.close()
-            if pool is not None:
-                await pool.close()
+            for task in tasks:
+                await cancel_and_wait(task)
+            await _close(services)
 
     return lifespan
 

@@ -1,121 +1,124 @@
-"""``atp serve`` and ``atp keys create|revoke`` (picked up by atp.cli's registry)."""
+"""``atp serve`` (picked up by atp.cli's registry; `atp keys` is api/keys_commands.py)."""
 
 import argparse
 import asyncio
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
-DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
+from atp.cli import DEFAULT_REDIS_URL, redis_url_option
 
 
 def _redis_url(args: argparse.Namespace) -> str:
-    return str(args.redis_url or os.environ.get("ATP_REDIS_URL") or DEFAULT_REDIS)
-
-
-async def _with_engine(url: str, work: Any) -> Any:
-    from atp.engine import Engine
-
-    engine = Engine.connect(url)
-    try:
-        return await work(engine)
-    finally:
-        await engine.close()
+    return str(args.redis_url or os.environ.get("ATP_REDIS_URL") or DEFAULT_REDIS_URL)
 
 
 def serve(args: argparse.Namespace) -> int:
-    from api import demo
     from api import serve as runner
     from api.settings import SettingsError, from_env
 
     os.environ["ATP_REDIS_URL"] = _redis_url(args)
+    if args.pg_dsn:
+        os.environ["ATP_PG_DSN"] = args.pg_dsn
+    if not args.access_log:
+        os.environ["ATP_ACCESS_LOG"] = "off"
     if args.dev:
         os.environ["ATP_ENV"] = "development"
         os.environ["ATP_AUTH"] = "off"
     try:
-        from_env().validate()  # refuse unsafe settings before any worker starts
+        settings = from_env().validate()  # refuse unsafe settings before any worker starts
     except SettingsError as exc:
         print(f"atp serve: {exc}", file=sys.stderr)
         return 2
-    demo_keys: dict[str, str] = {}
-    chain = demo.REDIS_ONLY
-    if args.demo:
-
-        async def seed(engine: Any) -> tuple[demo.DemoChain, dict[str, str]]:
-            chain = await demo.seed(engine, _redis_url(args), os.environ.get("ATP_PG_DSN") or None)
-            return chain, await demo.keys(engine, chain)
-
-        chain, demo_keys = asyncio.run(_with_engine(_redis_url(args), seed))
-    processes = runner.start(args.host, args.port, args.workers)
-    if not runner.wait_ready(args.host, args.port):
-        print("atp serve: workers did not become ready (is Redis up?)", file=sys.stderr)
-        runner.stop(processes)
+    if (args.demo or args.journal) and settings.pg_dsn is None:
+        print("atp serve: --demo and --journal need PostgreSQL: set ATP_PG_DSN", file=sys.stderr)
+        return 2
+    banner = _demo_banner(args, settings.pg_dsn) if args.demo else None
+    journal = (settings.pg_dsn, settings.redis_url) if args.journal and settings.pg_dsn else None
+    server = runner.start_server(args.host, args.port, args.workers, journal=journal)
+    if not runner.wait_ready(args.host, args.port, server=server):
+        runner.stop(server)
+        if server.stopping:
+            return 0
+        print(
+            "atp serve: workers did not become ready: are Redis and PostgreSQL up, and has "
+            "`atp migrate` run?",
+            file=sys.stderr,
+        )
         return 1
     url = f"http://{args.host}:{args.port}"
     print(f"ATP API   {url}  ({args.workers} worker{'s' * (args.workers > 1)})")
     print(f"API docs  {url}/docs   (OpenAPI: {url}/openapi.json)")
-    for kind, key in demo_keys.items():
-        print(f"demo key  {kind:<16} {key}")
-    if demo_keys:
-        print(f"try       curl -H 'Authorization: Bearer <key>' '{demo.example(url, chain)}'")
+    if journal is not None:
+        print("journal   running beside the workers: PostgreSQL follows every event")
+    for line in banner(url) if banner is not None else []:
+        print(line)
     if args.dev:
         print("auth is OFF (development mode): do not expose this server")
     sys.stdout.flush()
-    return runner.supervise(processes, args.duration)
+    return runner.supervise(server, args.duration)
 
 
-def keys_create(args: argparse.Namespace) -> int:
-    from api.auth import Scope, create_key
+def _demo_banner(args: argparse.Namespace, pg_dsn: str | None) -> Callable[[str], list[str]]:
+    """Loads (or keeps) the demo chain and makes its keys before any worker starts;
+    returns the banner for the server's URL."""
+    from api import demo
 
-    try:
-        scopes = [Scope(s) for s in args.scope]
-    except ValueError:
-        print(f"scopes: {', '.join(s.value for s in Scope)}", file=sys.stderr)
-        return 2
-
-    async def create(engine: Any) -> tuple[str, str]:
-        return await create_key(engine.redis, scopes, args.location, args.name, args.rate)
-
-    key_id, key = asyncio.run(_with_engine(_redis_url(args), create))
-    print(key)  # shown once: only its hash is stored
-    print(f"key id {key_id} (use it to revoke)", file=sys.stderr)
-    return 0
+    assert pg_dsn is not None
+    prepared = asyncio.run(demo.prepare(_redis_url(args), pg_dsn, args.reset))
+    return lambda url: demo.banner(url, prepared)
 
 
-def keys_revoke(args: argparse.Namespace) -> int:
-    from api.auth import revoke_key
-
-    async def revoke(engine: Any) -> bool:
-        return await revoke_key(engine.redis, args.key)
-
-    if asyncio.run(_with_engine(_redis_url(args), revoke)):
-        print("revoked")
-        return 0
-    print("no such key", file=sys.stderr)
-    return 1
+def _serve_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--host",
+        default=os.environ.get("ATP_HOST", "127.0.0.1"),
+        help="address to listen on (env ATP_HOST, default 127.0.0.1)",
+    )
+    p.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("ATP_PORT", "8000")),
+        help="port to listen on, shared by the workers (env ATP_PORT, default 8000)",
+    )
+    p.add_argument(
+        "--workers", type=int, default=1, help="single-worker processes sharing the port"
+    )
+    redis_url_option(p)
+    p.add_argument(
+        "--pg-dsn",
+        default=os.environ.get("ATP_PG_DSN"),
+        metavar="DSN",
+        help="PostgreSQL, the system of record (env ATP_PG_DSN)",
+    )
+    p.add_argument("--dsn", dest="pg_dsn", help=argparse.SUPPRESS)
+    p.add_argument(
+        "--journal",
+        action="store_true",
+        help="also run the journal consumer (atp journal), supervised like the workers",
+    )
+    p.add_argument(
+        "--demo",
+        action="store_true",
+        help="load the demo chain unless PostgreSQL has it already; print demo keys",
+    )
+    p.add_argument(
+        "--reset", action="store_true", help="with --demo: load the demo chain's stock again"
+    )
+    p.add_argument(
+        "--no-access-log",
+        dest="access_log",
+        action="store_false",
+        help="no JSON line per request on stdout (env ATP_ACCESS_LOG=off)",
+    )
+    p.add_argument("--dev", action="store_true", help="development mode: authentication off")
+    p.add_argument("--duration", type=float, help="stop after this many seconds (benchmarks)")
 
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("serve", help="run the HTTP API")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--workers", type=int, default=1, help="single-worker processes (SO_REUSEPORT)")
-    p.add_argument("--redis-url", help=f"default $ATP_REDIS_URL or {DEFAULT_REDIS}")
-    p.add_argument("--demo", action="store_true", help="seed a demo retailer, print demo keys")
-    p.add_argument("--dev", action="store_true", help="development mode: authentication off")
-    p.add_argument("--duration", type=float, help="stop after this many seconds (benchmarks)")
+    _serve_options(p)
     p.set_defaults(handler=serve)
 
-    keys = subparsers.add_parser("keys", help="create or revoke API keys")
-    sub = keys.add_subparsers(dest="keys_command", required=True)
-    c = sub.add_parser("create", help="create a key; it is printed once")
-    c.add_argument("--scope", action="append", required=True, help="repeatable")
-    c.add_argument("--location", action="append", default=[], help="bind to a store; repeatable")
-    c.add_argument("--name", default="")
-    c.add_argument("--rate", type=float, help="requests per second (default: server's)")
-    c.add_argument("--redis-url")
-    c.set_defaults(handler=keys_create)
-    r = sub.add_parser("revoke", help="revoke a key (the key or its id)")
-    r.add_argument("key")
-    r.add_argument("--redis-url")
-    r.set_defaults(handler=keys_revoke)
+    # `atp keys` lives in api/keys_commands.py (keys are in PostgreSQL).

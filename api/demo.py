@@ -1,31 +1,43 @@
-"""``atp serve --demo``: the demo retailer and a key per client kind.
+"""``atp serve --demo``: the demo chain (journal.demo: catalogue in PostgreSQL, stock written
+durably), a key per client kind, and a banner whose commands work as pasted.
 
-With PostgreSQL (ATP_PG_DSN) the demo chain comes from journal.demo: catalogue in
-PostgreSQL, stock written durably. Without it (development), atp.demo's Redis-only chain.
+The chain is loaded once: a restart keeps what the previous run did (holds, sales, counts)
+unless ``--reset`` asks for the demo's stock again; the banner says which happened.
 """
 
+import json
+import shlex
 from dataclasses import dataclass
 
-from api.auth import Scope, create_key
-from atp import demo
-from atp.engine import Engine
+from api.auth import Scope
 from journal import demo as durable_demo
+from journal.db import Conn, create_pool
 
 
 @dataclass(frozen=True)
 class DemoChain:
+    """Ids of the one demo chain (journal.demo.build_catalog), used by every example."""
+
     store: str  # the demo register's store
-    sku: str
-    group: str
+    sku: str  # rank 1: the top seller, stocked everywhere
+    group: str  # the Oslo stores
+    warehouse: str
 
 
-REDIS_ONLY = DemoChain(demo.STORES[0], demo.demo_skus(1)[0], next(iter(demo.GROUPS)))
-DURABLE = DemoChain("ST-001", "SKU-000001", "oslo-stores")  # rank 1: the top seller
+DEMO = DemoChain("ST-001", "SKU-000001", "oslo-stores", "WH-BERGER")
+STOREFRONT = "storefront"
+
+
+@dataclass(frozen=True)
+class Prepared:
+    chain: DemoChain
+    keys: dict[str, str]  # client kind -> key
+    loaded: bool  # False: the previous run's state was kept
 
 
 def client_kinds(store: str) -> dict[str, tuple[list[Scope], list[str]]]:
     return {
-        "storefront": ([Scope.availability_read, Scope.reservations_write], []),
+        STOREFRONT: ([Scope.availability_read, Scope.reservations_write], []),
         f"pos ({store})": (
             [Scope.availability_read, Scope.stock_write, Scope.reservations_write],
             [store],
@@ -35,22 +47,56 @@ def client_kinds(store: str) -> dict[str, tuple[list[Scope], list[str]]]:
     }
 
 
-async def seed(engine: Engine, redis_url: str, pg_dsn: str | None) -> DemoChain:
-    """Idempotent: counts are set, not added."""
-    if pg_dsn is None:
-        await demo.seed(engine)
-        return REDIS_ONLY
-    await durable_demo.seed_demo(pg_dsn, redis_url)
-    return DURABLE
+async def _create_key(conn: Conn, scopes: list[Scope], locations: list[str], name: str) -> str:
+    """The one place the demo makes a key (the key store's signature may change)."""
+    from api.keystore import create_key
+
+    _, key = await create_key(conn, scopes, locations, name=name)
+    return key
 
 
-async def keys(engine: Engine, chain: DemoChain) -> dict[str, str]:
-    created = {}
-    for kind, (scopes, locations) in client_kinds(chain.store).items():
-        _, key = await create_key(engine.redis, scopes, locations, name=f"demo {kind}")
-        created[kind] = key
-    return created
+async def prepare(redis_url: str, pg_dsn: str, reset: bool) -> Prepared:
+    """Loads the chain unless PostgreSQL has it already (or ``reset``), then makes keys."""
+    loaded = await durable_demo.ensure_demo(pg_dsn, redis_url, reset) is not None
+    pool = await create_pool(pg_dsn, 1)
+    try:
+        async with pool.acquire() as conn:
+            keys = {
+                kind: await _create_key(conn, scopes, locations, f"demo {kind}")
+                for kind, (scopes, locations) in client_kinds(DEMO.store).items()
+            }
+    finally:
+        await pool.close()
+    return Prepared(DEMO, keys, loaded)
 
 
-def example(url: str, chain: DemoChain) -> str:
-    return f"{url}/v1/availability/{chain.sku}?group={chain.group}"
+def _curl(key: str, url: str, body: object | None = None) -> str:
+    words = ["curl", "-sS", "-H", f"Authorization: Bearer {key}"]
+    if body is not None:
+        words += ["-H", "Content-Type: application/json", "-d", json.dumps(body)]
+    return shlex.join([*words, url])
+
+
+def banner(url: str, prepared: Prepared) -> list[str]:
+    chain, storefront = prepared.chain, prepared.keys[STOREFRONT]
+    if prepared.loaded:
+        state = (
+            "loaded the demo chain: stores ST-001..ST-020 (Oslo area), warehouses WH-BERGER and"
+            f" WH-LANGHUS, SKU-000001..SKU-005000 by popularity, group {chain.group}"
+        )
+    else:
+        state = "kept the previous run's stock and reservations (--reset loads the demo's again)"
+    hold = {
+        "channel": "online",
+        "ttl_seconds": 600,
+        "lines": [{"sku": chain.sku, "location": chain.warehouse, "qty": 1}],
+    }
+    lines = [f"demo      {state}"]
+    lines += [f"demo key  {kind:<16} {key}" for kind, key in prepared.keys.items()]
+    lines += [
+        f"try       {_curl(storefront, f'{url}/v1/availability/{chain.sku}?group={chain.group}')}",
+        f"hold      {_curl(storefront, f'{url}/v1/reservations', hold)}",
+        "          (the answer's id: GET, /commit or /release it under /v1/reservations/{id};"
+        f" the pos key writes stock at {chain.store} only; every route: {url}/docs)",
+    ]
+    return lines

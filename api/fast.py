@@ -63,7 +63,7 @@ async def serve_availability(services: Services, scope: AsgiScope, send: Send) -
     reads = services.replica_reads
     if parsed is None or reads is None or not reads.replica.serving:
         return False
-    if not getattr(services.engine, "ready", True):
+    if not services.ledger_ready:
         return False
     authorization = None
     for name, value in scope["headers"]:

@@ -45,6 +45,9 @@ async def _checks(redis: RedisIO) -> dict[str, bool]:
     checks["redis"] = await redis.command("PING") == "PONG"
     shas = [s.sha for s in engine_scripts()]
     checks["scripts"] = all(await redis.command("SCRIPT", "EXISTS", *shas))
+    if not checks["scripts"]:  # Redis restarted: the script cache went with it
+        await load_scripts(redis)
+        checks["scripts"] = all(await redis.command("SCRIPT", "EXISTS", *shas))
     partitions = await redis.command("HGET", LEDGER_MARKER, "partitions")
     checks["ledger"] = partitions == str(LEDGER_PARTITIONS)
     return checks
@@ -57,13 +60,18 @@ async def healthz(request: Request) -> Response:
 
 async def readyz(request: Request) -> Response:
     request.scope[ROUTE] = "/readyz"
-    engine = request.app.state.services.engine
+    services = request.app.state.services
+    engine = services.engine
     try:
         checks = await asyncio.wait_for(_checks(engine.redis), READY_TIMEOUT_S)
     except (TimeoutError, OSError, ConnectionError, Exception):  # any failure: not ready
         checks = {"redis": False, "scripts": False, "ledger": False}
-    # A durable engine says whether the ledger is whole (not missing, not mid-rebuild).
-    checks["ledger"] = checks["ledger"] and getattr(engine, "ready", True)
+    try:
+        checks["postgres"] = await asyncio.wait_for(services.pool.fetchval("SELECT 1"), 1.0) == 1
+    except Exception:  # any failure: not ready
+        checks["postgres"] = False
+    # Whether the ledger is whole (not missing, not mid-rebuild).
+    checks["ledger"] = checks["ledger"] and services.ledger_ready
     if engine.replica is not None:  # loaded, and following Redis closely enough to serve
         replica = engine.replica
         checks["replica"] = replica.serving

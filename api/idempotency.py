@@ -1,38 +1,39 @@
 """``Idempotency-Key``: a retried write returns the first response.
 
-Records live at ``atp:idem:<key id>:<hash of the Idempotency-Key>`` (scoped to the calling
-API key, one Redis key each, no hash tag needed). A request first claims the record with
-SET NX (pending, short expiry); a duplicate arriving while it is pending gets 409; the
-response is stored when it is known. A request that dies leaves a pending claim that
-frees itself after IDEMPOTENCY_PENDING_S; the retry then runs again, and the ledger's own
-operation ids (derived from the same key, see ``op_id``) keep the effect single.
+Records live in PostgreSQL (``idempotency_records``, scoped to the calling API key), so a
+Redis loss forgets no answer. A request first claims its record (pending, owned by this
+process's instance); a duplicate arriving while the owner still runs gets 409; the response
+is stored, after the write is durable and before it is sent. If the owning process died
+(its instance lock is gone, api/instance.py) a retry takes the claim over at once and runs
+again, and the ledger's own operation ids (derived from the same key, see ``op_id``) keep
+the effect single.
 """
 
 import hashlib
+from typing import Final
 
+import asyncpg
 import msgspec
 
+from api import instance
 from api.problems import ApiError, invalid
 from api.settings import (
     IDEMPOTENCY_KEY_LENGTH_MAX,
     IDEMPOTENCY_PENDING_S,
     IDEMPOTENCY_RETENTION_S,
 )
-from atp.redis_io import RedisIO
+from journal.db import Conn
 
 HEADER = "idempotency-key"
+CLAIM_ATTEMPTS_MAX: Final = 3  # a record may finish or expire between two statements
 
 
 class Stored(msgspec.Struct, frozen=True):
     digest: str
     pending: bool
     status: int = 0
-    body: str = ""
+    body: bytes = b""
     content_type: str = ""
-
-
-_encode = msgspec.json.Encoder().encode
-_decode = msgspec.json.Decoder(Stored).decode
 
 
 def check_key(value: str) -> str:
@@ -57,55 +58,115 @@ def request_digest(method: str, path: str, body: bytes) -> str:
     return hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + body).hexdigest()
 
 
-class Idempotency:
-    def __init__(self, redis: RedisIO) -> None:
-        self._redis = redis
+def _in_flight() -> ApiError:
+    return ApiError(
+        409,
+        "request-in-flight",
+        "Request in flight",
+        "a request with this Idempotency-Key is still being processed; retry shortly",
+        headers={"Retry-After": "1"},
+    )
 
-    @staticmethod
-    def _record(key_id: str, key: str) -> str:
-        return f"atp:idem:{key_id}:{_hash(key_id, key)[:32]}"
+
+# A new claim, or an expired record claimed afresh.
+_CLAIM = f"""
+INSERT INTO idempotency_records AS r (key_id, key_hash, digest, pending, owner, expires_at)
+VALUES ($1, $2, $3, true, $4, now() + '{IDEMPOTENCY_RETENTION_S} s'::interval)
+ON CONFLICT (key_id, key_hash) DO UPDATE SET
+    digest = EXCLUDED.digest, pending = true, owner = EXCLUDED.owner, claimed_at = now(),
+    status = 0,
+    body = ''::bytea, content_type = '', expires_at = EXCLUDED.expires_at
+WHERE r.expires_at < now()
+RETURNING true
+"""
+_READ = f"""
+SELECT digest, pending, owner, status, body, content_type,
+    claimed_at < now() - '{IDEMPOTENCY_PENDING_S} s'::interval AS stale
+FROM idempotency_records
+WHERE key_id = $1 AND key_hash = $2
+"""
+_TAKE_OVER = """
+UPDATE idempotency_records SET owner = $4, claimed_at = now()
+WHERE key_id = $1 AND key_hash = $2 AND pending AND owner = $3
+RETURNING true
+"""
+
+
+class Idempotency:
+    def __init__(self, pool: asyncpg.Pool, owner: int) -> None:
+        self._pool = pool
+        self._owner = owner  # this process's instance id
+        self._running: set[str] = set()  # hashes of the claims this process is running
 
     async def begin(self, key_id: str, key: str, digest: str) -> Stored | None:
         """None: this request owns the key and must run. Else the first response."""
-        record = self._record(key_id, key)
-        claim = _encode(Stored(digest, pending=True)).decode()
-        for _ in range(2):  # the record may expire between SET NX and GET: try once more
-            if await self._redis.command("SET", record, claim, "NX", "EX", IDEMPOTENCY_PENDING_S):
-                return None
-            raw = await self._redis.command("GET", record)
-            if raw is None:
-                continue
-            stored = _decode(raw)
-            if stored.digest != digest:
-                raise ApiError(
-                    422,
-                    "idempotency-key-reused",
-                    "Idempotency key reused",
-                    "this Idempotency-Key was first used with another request body",
-                )
-            if stored.pending:
-                raise ApiError(
-                    409,
-                    "request-in-flight",
-                    "Request in flight",
-                    "a request with this Idempotency-Key is still being processed; retry later",
-                    headers={"Retry-After": "1"},
-                )
-            return stored
-        raise ApiError(409, "request-in-flight", "Request in flight", "retry later")
+        hashed = _hash(key_id, key)
+        async with self._pool.acquire() as conn:
+            for _ in range(CLAIM_ATTEMPTS_MAX):
+                if await conn.fetchval(_CLAIM, key_id, hashed, digest, self._owner):
+                    self._running.add(hashed)
+                    return None
+                row = await conn.fetchrow(_READ, key_id, hashed)
+                if row is None:
+                    continue
+                if row["digest"] != digest:
+                    raise ApiError(
+                        422,
+                        "idempotency-key-reused",
+                        "Idempotency key reused",
+                        "this Idempotency-Key was first used with another request body",
+                    )
+                if not row["pending"]:
+                    return Stored(
+                        digest, False, row["status"], bytes(row["body"]), row["content_type"]
+                    )
+                if not await self._abandoned(conn, hashed, int(row["owner"]), row["stale"]):
+                    raise _in_flight()
+                # Whoever claimed it will never answer: this request runs it.
+                if await conn.fetchval(_TAKE_OVER, key_id, hashed, row["owner"], self._owner):
+                    self._running.add(hashed)
+                    return None
+        raise _in_flight()
+
+    async def _abandoned(self, conn: Conn, hashed: str, owner: int, stale: bool) -> bool:
+        """A pending claim nobody is running: its process died, it is older than any
+        request can wait, or it is this process's own and not running here (its answer
+        could not be stored)."""
+        if stale:
+            return True
+        if owner == self._owner:
+            return hashed not in self._running
+        return not await instance.alive(conn, owner)
+
+    def done(self, key_id: str, key: str) -> None:
+        """This process no longer runs the request (answered, or failed)."""
+        self._running.discard(_hash(key_id, key))
 
     async def finish(
         self, key_id: str, key: str, digest: str, status: int, body: bytes, content_type: str
     ) -> None:
-        stored = Stored(digest, False, status, body.decode(), content_type)
-        await self._redis.command(
-            "SET",
-            self._record(key_id, key),
-            _encode(stored).decode(),
-            "EX",
-            IDEMPOTENCY_RETENTION_S,
+        await self._pool.execute(
+            "UPDATE idempotency_records SET pending = false, status = $4, body = $5,"
+            " content_type = $6 WHERE key_id = $1 AND key_hash = $2 AND digest = $3",
+            key_id,
+            _hash(key_id, key),
+            digest,
+            status,
+            body,
+            content_type,
         )
 
     async def abandon(self, key_id: str, key: str) -> None:
         """The request failed without an answer (5xx): a retry may run it again."""
-        await self._redis.command("DEL", self._record(key_id, key))
+        await self._pool.execute(
+            "DELETE FROM idempotency_records WHERE key_id = $1 AND key_hash = $2 AND pending"
+            " AND owner = $3",
+            key_id,
+            _hash(key_id, key),
+            self._owner,
+        )
+
+    async def expire(self) -> int:
+        """Deletes records past their retention; returns how many."""
+        done = await self._pool.execute("DELETE FROM idempotency_records WHERE expires_at < now()")
+        return int(done.split()[-1])

@@ -18,7 +18,6 @@ import binascii
 from atp import keys
 from atp.engine import Engine
 from atp.model import InvalidInput
-from journal.engine import DurableEngine
 from reservations.model import Reservation, State
 
 SCAN_COUNT = 1000
@@ -43,18 +42,26 @@ def decode_cursor(cursor: str | None) -> tuple[str, str]:
     return scan_cursor, last_id
 
 
-def _matches(r: Reservation | None, state: State | None, location: str | None) -> bool:
+def _matches(
+    r: Reservation | None,
+    state: State | None,
+    location: str | None,
+    within: frozenset[str] | None,
+) -> bool:
     if r is None or (state is not None and r.state is not state):
         return False
+    if within is not None and any(ln.location not in within for ln in r.lines):
+        return False  # a key bound to stores sees only reservations wholly at them
     return location is None or any(ln.location == location for ln in r.lines)
 
 
 async def list_reservations(
-    engine: "Engine | DurableEngine",
+    engine: Engine,
     state: State | None,
     location: str | None,
     limit: int,
     cursor: str | None,
+    within: frozenset[str] | None = None,
 ) -> tuple[list[Reservation], str | None]:
     scan_cursor, after = decode_cursor(cursor)
     redis, found = engine.redis, []
@@ -66,7 +73,7 @@ async def list_reservations(
         ids = [i for i in ids if i > after]
         batch = await asyncio.gather(*(engine.reservations.get(i) for i in ids))
         for rid, reservation in zip(ids, batch, strict=True):
-            if _matches(reservation, state, location):
+            if _matches(reservation, state, location, within):
                 assert reservation is not None
                 found.append(reservation)
                 if len(found) == limit:

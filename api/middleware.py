@@ -1,7 +1,9 @@
-"""Request id and latency for every response, as plain ASGI (BaseHTTPMiddleware costs
-a task and a body copy per request)."""
+"""Request id, latency and the access log for every response, as plain ASGI
+(BaseHTTPMiddleware costs a task and a body copy per request)."""
 
 import itertools
+import json
+import logging
 import os
 import re
 import time
@@ -10,8 +12,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import metrics
 from api.ops import REQUEST_ID, ROUTE
-from api.settings import REQUEST_ID_LENGTH_MAX
+from api.settings import REQUEST_ID_LENGTH_MAX, access_log_from_env
 
+ACCESS_LOG = "atp.access"
+KEY_ID = "atp.key_id"  # scope key: the calling key's id, set by authentication
+_access = logging.getLogger(ACCESS_LOG)
 _SAFE_ID = re.compile(rf"[A-Za-z0-9._:\-]{{1,{REQUEST_ID_LENGTH_MAX}}}")
 
 
@@ -25,9 +30,24 @@ def _new_id() -> str:
     return f"{_PREFIX}{next(_COUNTER):016x}"
 
 
+def _log_access(scope: Scope, route: str, status: int, seconds: float) -> None:
+    """One JSON line: one dumps, no other formatting (logging's own is "%(message)s")."""
+    line = {
+        "method": scope["method"],
+        "route": route,
+        "status": status,
+        "latency_ms": round(seconds * 1000, 3),
+        "key_id": scope.get(KEY_ID),
+        "request_id": scope[REQUEST_ID],
+    }
+    _access.info(json.dumps(line, separators=(",", ":")))
+
+
 class RequestContext:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, access_log: bool | None = None) -> None:
+        """``access_log``: None reads ATP_ACCESS_LOG (on unless turned off)."""
         self.app = app
+        self.access_log = access_log_from_env() if access_log is None else access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -53,4 +73,9 @@ class RequestContext:
             await self.app(scope, receive, send_with_id)
         finally:
             route = scope.get(ROUTE, "unmatched")
-            metrics.observe_request(route, scope["method"], status, time.perf_counter() - started)
+            seconds = time.perf_counter() - started
+            metrics.observe_request(route, scope["method"], status, seconds)
+            # Off: not even the logger's level check. On: skipped by the level check when
+            # nothing listens at INFO (uvicorn's own setup leaves the root at WARNING).
+            if self.access_log and _access.isEnabledFor(logging.INFO):
+                _log_access(scope, route, status, seconds)

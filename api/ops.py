@@ -1,16 +1,26 @@
-"""One table of operations: each route's method, path, scope, body and responses.
+"""One table of operations: each route's method, path, scope, lane, body and responses.
 
 The table registers the routes and writes the OpenAPI document, so the two cannot drift.
 ``endpoint`` wraps a handler with the steps every route shares, in this order:
-authenticate, authorise, rate-limit, read and decode the body, idempotency, handler,
-encode. Handlers stay thin: they call one engine function and shape its answer.
+authenticate, authorise (scope), rate-limit, read and decode the body, confine the key to
+its lanes (api/lanes.py), idempotency, handler, **durability**, encode. Handlers stay thin:
+they call one engine function and shape its answer.
+
+The durability step is the one rule for acknowledged writes: an operation that writes
+(every method but GET, unless the table says ``writes=False``) is answered, success or
+refusal, only once every ledger event appended before its handler returned is in
+PostgreSQL (journal/durability.py's group commit), and is refused with 503 while the
+ledger is being rebuilt. tests/journal/test_every_write_durable.py walks the OpenAPI
+document's write operations to prove it.
 """
 
+import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import asyncpg
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.requests import Request
@@ -18,16 +28,19 @@ from starlette.responses import Response
 
 from api import codec, idempotency, metrics
 from api.auth import Principal, Scope
+from api.lanes import Lane
 from api.problems import ApiError, invalid
 from api.query import Query
 from api.services import Services
 from atp.model import InvalidInput
-from journal.durability import LedgerUnavailable
+from atp.validate import check_id
+from journal.durability import LedgerUnavailable, touched_partitions
 
 log = logging.getLogger(__name__)
 
 REQUEST_ID = "atp.request_id"  # scope keys set by the middleware and read here
 ROUTE = "atp.route"
+KEY_ID = "atp.key_id"  # the calling key's id, for the access log
 PUBLIC = Principal("public", frozenset(), None)  # health checks: no key, no scope
 
 
@@ -47,6 +60,15 @@ class Ctx:
     services: Services
     principal: Principal
     idempotency_key: str | None = None
+    # Partitions this request's write appended to (None: all); narrows the durability wait.
+    partitions: list[int] | None = None
+
+    def wrote(self, result: object) -> None:
+        """Notes the partitions an engine write's result names (for the durability wait)."""
+        self.partitions = touched_partitions(result)
+
+    def touched(self, partitions: Iterable[int]) -> None:
+        self.partitions = sorted(set(partitions))
 
     def query(self) -> Query:
         return Query(self.request.scope["query_string"])
@@ -82,6 +104,19 @@ class Op:
     idempotent: bool = False  # accepts Idempotency-Key
     tag: str = ""
     description: str = field(default="")
+    # Which of a key's lanes (locations, channel) this route claims; required of every
+    # route, so a new one cannot skip the check.
+    lane: Lane = field(kw_only=True)
+    # Whether it changes state (then answered only once durable); reads sent as POST say no.
+    writes: bool | None = field(default=None, kw_only=True)
+
+    @functools.cached_property
+    def path_ids(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.params if p.where == "path" and p.schema.get("pattern"))
+
+    @property
+    def is_write(self) -> bool:
+        return self.method != "GET" if self.writes is None else self.writes
 
 
 def request_id(request: Request) -> str | None:
@@ -100,41 +135,59 @@ async def _body(op: Op, ctx: Ctx) -> Any:
     return codec.decode(raw, op.body)
 
 
+async def _handle(op: Op, ctx: Ctx, body: Any) -> tuple[Response, str]:
+    """The handler, and for a write the durability wait, success or refusal alike: a
+    refusal may rest on state other writers have not made durable yet, and a retry is
+    given the same answer."""
+    durability = ctx.services.durability
+    generation = durability.check() if op.is_write else 0
+    try:
+        status, payload = await op.handler(ctx, body)
+        response, outcome = codec.json_response(status, payload), "ok"
+    except (ApiError, InvalidInput) as exc:
+        error = exc if isinstance(exc, ApiError) else invalid(exc.field, exc.message)
+        response, outcome = codec.problem_response(error, request_id(ctx.request)), error.slug
+    if op.is_write:
+        await durability.sync(ctx.partitions, generation)
+    return response, outcome
+
+
 async def _run(op: Op, ctx: Ctx) -> tuple[Response, str]:
     """The response and its outcome for the ledger-operation counter."""
     services, request = ctx.services, ctx.request
     if op.scope is not None:
         ctx.principal.require(op.scope)
         services.limiter.check(ctx.principal.key_id, ctx.principal.rate_per_s)
+    for name in op.path_ids:  # one id rule for every path, before anything looks them up
+        check_id(name, ctx.path(name))
     body = None if op.body is None else await _body(op, ctx)
+    await op.lane(ctx, body)
     key = request.headers.get(idempotency.HEADER) if op.idempotent else None
     if key is None:
-        status, payload = await op.handler(ctx, body)
-        return codec.json_response(status, payload), "ok"
+        return await _handle(op, ctx, body)
     ctx.idempotency_key = idempotency.check_key(key)
     path = request.url.path + ("?" + request.url.query if request.url.query else "")
     # The decoded body re-encoded: a retry may reorder keys or change spacing.
     canonical = b"" if body is None else codec.encode(body)
     digest = idempotency.request_digest(op.method, path, canonical)
-    kid = ctx.principal.key_id
-    stored = await services.idempotency.begin(kid, key, digest)
+    kid, records = ctx.principal.key_id, services.idempotency
+    stored = await records.begin(kid, key, digest)
     if stored is not None:
         headers = {"Idempotent-Replayed": "true"}
         return Response(stored.body, stored.status, headers, stored.content_type), "replayed"
-    outcome = "ok"
     try:
-        status, payload = await op.handler(ctx, body)
-        response = codec.json_response(status, payload)
-    except (ApiError, InvalidInput) as exc:
-        error = exc if isinstance(exc, ApiError) else invalid(exc.field, exc.message)
-        response, outcome = codec.problem_response(error, request_id(request)), error.slug
+        response, outcome = await _handle(op, ctx, body)
+        # The first answer, refusals included, is what every retry gets.
+        await records.finish(
+            kid, key, digest, response.status_code, bytes(response.body), response.media_type or ""
+        )
     except BaseException:
-        await services.idempotency.abandon(kid, key)
+        try:
+            await records.abandon(kid, key)
+        finally:
+            records.done(kid, key)
         raise
-    # The first answer, refusals included, is what every retry gets.
-    await services.idempotency.finish(
-        kid, key, digest, response.status_code, bytes(response.body), response.media_type or ""
-    )
+    records.done(kid, key)
     return response, outcome
 
 
@@ -143,7 +196,8 @@ def _unavailable() -> ApiError:
         503,
         "unavailable",
         "Ledger unavailable",
-        "the ledger cannot be reached; retry shortly",
+        "the ledger or its journal cannot be reached, or is being rebuilt; retry shortly "
+        "with the same Idempotency-Key",
         headers={"Retry-After": "1"},
     )
 
@@ -155,6 +209,7 @@ async def _serve(op: Op, request: Request) -> tuple[Response, str]:
             principal = PUBLIC
         else:
             principal = await services.auth.authenticate(request.headers.get("authorization"))
+            request.scope[KEY_ID] = principal.key_id
         return await _run(op, Ctx(request, services, principal))
     except InvalidInput as exc:
         return codec.problem_response(invalid(exc.field, exc.message), request_id(request)), (
@@ -166,6 +221,12 @@ async def _serve(op: Op, request: Request) -> tuple[Response, str]:
         ConnectionError,
         TimeoutError,
         LedgerUnavailable,
+        OSError,
+        asyncpg.PostgresConnectionError,
+        asyncpg.InterfaceError,
+        asyncpg.exceptions.OperatorInterventionError,
+        asyncpg.exceptions.InsufficientResourcesError,
+        asyncpg.InternalClientError,
     ):
         log.warning("ledger unavailable", exc_info=True)
         error = _unavailable()

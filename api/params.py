@@ -86,3 +86,14 @@ def number(query: Query, name: str, low: float, high: float, default: float | No
     if not low <= value <= high:  # also refuses nan
         raise invalid(name, f"must be between {low:g} and {high:g}")
     return value
+
+
+def boolean(query: Query, name: str, default: bool = False) -> bool:
+    raw = query.get(name)
+    if raw is None:
+        return default
+    if raw in ("true", "1"):
+        return True
+    if raw in ("false", "0"):
+        return False
+    raise invalid(name, "must be true or false")

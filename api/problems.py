@@ -10,6 +10,8 @@ from typing import Any
 
 import msgspec
 
+from atp.validate import ID_PATTERN, ID_RULE
+
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_BASE = "/problems/"  # relative URI references, documented in docs/api.md
 
@@ -82,6 +84,9 @@ _AT = re.compile(r" - at `\$(?P<path>[^`]*)`$")
 _NAMED = re.compile(r"(?:missing required field|unknown field) `(?P<name>[^`]+)`")
 
 
+_ID_REGEX = "matching regex " + repr(f"^{ID_PATTERN.pattern}$")  # as msgspec quotes it
+
+
 def from_validation_error(error: msgspec.ValidationError, root: str = "") -> ApiError:
     """msgspec says ``Expected `int`, got `str` - at `$.lines[0].qty```; name that field."""
     text = str(error)
@@ -92,6 +97,8 @@ def from_validation_error(error: msgspec.ValidationError, root: str = "") -> Api
     if named:
         path = f"{path}.{named.group('name')}"
     field = (root + path).lstrip(".") or "body"
+    if _ID_REGEX in message:  # the id rule in the engine's words, not as a regex
+        message = ID_RULE
     return invalid(field, message)
 
 

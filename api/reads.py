@@ -108,7 +108,7 @@ async def replica_for(
     """The replica when this read may use it, else None (read Redis). While a durable
     ledger is missing or being rebuilt, neither copy is the truth: 503."""
     wanted = None if after is None else _parse_after(after)  # bad input is refused anyway
-    if not getattr(services.engine, "ready", True):
+    if not services.ledger_ready:
         raise LedgerUnavailable("the ledger is being rebuilt")
     reads = services.replica_reads
     if consistency == "strong" or reads is None or not reads.replica.serving:

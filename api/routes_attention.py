@@ -5,7 +5,7 @@ from typing import Annotated
 
 from msgspec import Meta
 
-from api import params
+from api import lanes, params
 from api.auth import Scope
 from api.ops import Ctx, Op, Param, Reply
 from api.problems import ApiError
@@ -64,6 +64,7 @@ OPS = [
             ),
         ),
         tag="re-sourcing",
+        lane=lanes.anywhere,
     ),
     Op(
         "POST",
@@ -76,5 +77,6 @@ OPS = [
         ERRORS | {404},
         body=ResolveBody,
         tag="re-sourcing",
+        lane=lanes.body_location,
     ),
 ]

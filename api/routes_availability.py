@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 from typing import Any
 
-from api import params, reads
+from api import lanes, params, reads
 from api.auth import Scope
 from api.ops import Ctx, Op, Param, Reply
 from api.schemas import Availability, AvailabilityBatch, AvailabilityQuery, Promise
@@ -75,6 +75,7 @@ OPS = [
         READ_ERRORS,
         params=(params.path_id("sku"), *_WHERE_AND_HOW),
         tag="availability",
+        lane=lanes.anywhere,
         description="One row per location asked (`location`, repeatable), then per member "
         "of `group` not already listed; `total` (the group's ATP) when a group is asked.",
     ),
@@ -89,6 +90,8 @@ OPS = [
         READ_ERRORS | {400, 413, 415},
         body=AvailabilityQuery,
         tag="availability",
+        lane=lanes.anywhere,
+        writes=False,
         description="Rows for every SKU x location, SKU-major. Give `locations` or `group`.",
     ),
     Op(
@@ -106,5 +109,6 @@ OPS = [
             *_WHERE_AND_HOW,
         ),
         tag="availability",
+        lane=lanes.anywhere,
     ),
 ]

@@ -3,7 +3,7 @@
 import uuid
 from typing import Any
 
-from api import listing, params
+from api import lanes, listing, params
 from api.auth import Scope
 from api.ops import Ctx, Op, Param, Reply
 from api.results import refusal, success_status
@@ -22,7 +22,8 @@ from reservations.model import Line, ReserveResult, State, TransitionOutcome, Tr
 ERRORS = frozenset({400, 401, 403, 404, 409, 413, 415, 422, 429})
 
 
-def _transition(outcome: TransitionOutcome) -> Reply:
+def _transition(ctx: Ctx, outcome: TransitionOutcome) -> Reply:
+    ctx.wrote(outcome)
     status = success_status(outcome.result)
     r = outcome.reservation
     if status is None:
@@ -30,15 +31,6 @@ def _transition(outcome: TransitionOutcome) -> Reply:
         raise refusal(outcome.result, outcome.detail, state=state)
     assert r is not None
     return status, ReservationOut.of(r, outcome.positions)
-
-
-async def _guard(ctx: Ctx, rid: str) -> None:
-    """A key bound to stores acts only on reservations whose lines are all there."""
-    if ctx.principal.locations is None:
-        return
-    reservation = await ctx.services.engine.reservations.get(rid)
-    if reservation is not None:
-        ctx.principal.require_locations(ln.location for ln in reservation.lines)
 
 
 def _reservation_id(ctx: Ctx, body: ReserveBody) -> str:
@@ -49,11 +41,11 @@ def _reservation_id(ctx: Ctx, body: ReserveBody) -> str:
 
 
 async def reserve(ctx: Ctx, body: ReserveBody) -> Reply:
-    ctx.principal.require_locations(ln.location for ln in body.lines)
     lines = [Line(ln.sku, ln.location, ln.qty) for ln in body.lines]
     outcome = await ctx.services.engine.reservations.reserve(
         _reservation_id(ctx, body), body.channel, lines, body.ttl_seconds
     )
+    ctx.wrote(outcome)
     status = success_status(outcome.result)
     r = outcome.reservation
     if status is None:
@@ -65,9 +57,9 @@ async def reserve(ctx: Ctx, body: ReserveBody) -> Reply:
 
 
 async def get(ctx: Ctx, _: None) -> Reply:
-    reservation = await ctx.services.engine.reservations.get(ctx.path("id"))
+    reservation = await ctx.services.reservation(check_id("id", ctx.path("id")))
     if reservation is None:
-        return _transition(TransitionOutcome(TransitionResult.not_found))
+        return _transition(ctx, TransitionOutcome(TransitionResult.not_found))
     return 200, ReservationOut.of(reservation)
 
 
@@ -82,20 +74,18 @@ async def list_(ctx: Ctx, _: None) -> Reply:
         raise InvalidInput("state", "is not a reservation state") from None
     limit = params.integer(query, "limit", LIST_LIMIT_DEFAULT, 1, LIST_LIMIT_MAX)
     found, cursor = await listing.list_reservations(
-        ctx.services.engine, state, location, limit, query.get("cursor")
+        ctx.services.engine, state, location, limit, query.get("cursor"), ctx.principal.locations
     )
     return 200, ReservationPage([ReservationOut.of(r) for r in found], cursor)
 
 
 async def extend(ctx: Ctx, body: ExtendBody) -> Reply:
-    await _guard(ctx, ctx.path("id"))
     service = ctx.services.engine.reservations
-    return _transition(await service.extend(ctx.path("id"), body.ttl_seconds))
+    return _transition(ctx, await service.extend(ctx.path("id"), body.ttl_seconds))
 
 
 async def commit(ctx: Ctx, _: None) -> Reply:
-    await _guard(ctx, ctx.path("id"))
-    return _transition(await ctx.services.engine.reservations.commit(ctx.path("id")))
+    return _transition(ctx, await ctx.services.engine.reservations.commit(ctx.path("id")))
 
 
 def _lines(body: SettleBody | None) -> list[Line] | None:
@@ -105,15 +95,13 @@ def _lines(body: SettleBody | None) -> list[Line] | None:
 
 
 async def fulfill(ctx: Ctx, body: SettleBody | None) -> Reply:
-    await _guard(ctx, ctx.path("id"))
     service = ctx.services.engine.reservations
-    return _transition(await service.fulfill(ctx.path("id"), _lines(body), ctx.op_id()))
+    return _transition(ctx, await service.fulfill(ctx.path("id"), _lines(body), ctx.op_id()))
 
 
 async def release(ctx: Ctx, body: SettleBody | None) -> Reply:
-    await _guard(ctx, ctx.path("id"))
     service = ctx.services.engine.reservations
-    return _transition(await service.release(ctx.path("id"), _lines(body), ctx.op_id()))
+    return _transition(ctx, await service.release(ctx.path("id"), _lines(body), ctx.op_id()))
 
 
 _ID = params.path_id("id", "the reservation id")
@@ -142,6 +130,7 @@ def _settle_op(verb: str, handler: Any, summary: str) -> Op:
         params=(_ID,),
         idempotent=True,
         tag="reservations",
+        lane=lanes.reservation,
         description="No body (or no `lines`): every unit still open. With `lines`: those "
         "quantities. Send an Idempotency-Key to retry a partial one safely.",
     )
@@ -160,6 +149,7 @@ OPS = [
         body=ReserveBody,
         idempotent=True,
         tag="reservations",
+        lane=lanes.held_lines,
         description="201 with the hold; re-posting the same id and body returns it (200). "
         "409 `insufficient` lists `shortfalls` and reserves nothing; the same id with "
         "another body is 409 `reservation-conflict`.",
@@ -180,6 +170,7 @@ OPS = [
             Param("cursor", "query", {"type": "string", "maxLength": 512}),
         ),
         tag="reservations",
+        lane=lanes.anywhere,
     ),
     Op(
         "GET",
@@ -192,6 +183,7 @@ OPS = [
         frozenset({401, 403, 404, 422, 429}),
         params=(_ID,),
         tag="reservations",
+        lane=lanes.reservation,
     ),
     Op(
         "POST",
@@ -206,6 +198,7 @@ OPS = [
         params=(_ID,),
         idempotent=True,
         tag="reservations",
+        lane=lanes.reservation,
     ),
     Op(
         "POST",
@@ -219,6 +212,7 @@ OPS = [
         params=(_ID,),
         idempotent=True,
         tag="reservations",
+        lane=lanes.reservation,
         description="409 `reservation-expired` past the deadline.",
     ),
     _settle_op("fulfill", fulfill, "Units leave: all open, or per line"),

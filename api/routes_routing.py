@@ -2,9 +2,9 @@
 and the pickup stores near a shopper that hold a SKU now."""
 
 import uuid
-from typing import Any, cast
+from typing import Any
 
-from api import params
+from api import lanes, params
 from api.auth import Scope
 from api.ops import Ctx, Op, Param, Reply
 from api.problems import ApiError, invalid
@@ -46,8 +46,7 @@ _REFUSALS: dict[AllocateResult, tuple[str, str, str]] = {
 
 
 def _engine(ctx: Ctx) -> Engine:
-    # A DurableEngine offers what the router uses (availability, replica, reservations).
-    return cast(Engine, ctx.services.engine)
+    return ctx.services.engine
 
 
 def _directory(ctx: Ctx) -> LocationDirectory:
@@ -57,8 +56,7 @@ def _directory(ctx: Ctx) -> LocationDirectory:
             503,
             "no-location-directory",
             "No location directory",
-            "routing needs the location catalogue: run with ATP_PG_DSN (or, in development, "
-            "ATP_LOCATIONS_FILE)",
+            "routing needs the location catalogue (atp import locations FILE.csv)",
         )
     return directory
 
@@ -75,10 +73,6 @@ async def plan(ctx: Ctx, body: PlanBody) -> Reply:
 
 
 async def allocate_(ctx: Ctx, body: AllocateBody) -> Reply:
-    if ctx.principal.locations is not None:  # a register's key: its store, not the network
-        raise ApiError(
-            403, "forbidden", "Forbidden", "a key bound to locations cannot route orders"
-        )
     order, policy = _order_and_policy(ctx, body)
     rid = body.id or ctx.op_id() or _new_id()
     outcome = await allocate(
@@ -139,6 +133,8 @@ OPS = [
         ERRORS,
         body=PlanBody,
         tag="routing",
+        lane=lanes.anywhere,
+        writes=False,
         description="Ship to a point, pick up at a store, or pick up near a point. The plan "
         "lists its shipments with their cost terms, the best rejected alternatives and why, "
         "and any line it cannot cover with a back-order date from incoming supply.",
@@ -155,6 +151,7 @@ OPS = [
         body=AllocateBody,
         idempotent=True,
         tag="routing",
+        lane=lanes.routed,
         description="If another order takes a chosen location's stock between plan and hold, "
         "it plans again on fresh availability (a bounded number of times). Refusals hold "
         "nothing and carry the last plan.",
@@ -183,5 +180,6 @@ OPS = [
             params.CONSISTENCY,
         ),
         tag="availability",
+        lane=lanes.anywhere,
     ),
 ]

@@ -2,7 +2,7 @@
 
 import hashlib
 
-from api import params
+from api import lanes, params
 from api.auth import Scope
 from api.ops import Ctx, Op, Reply
 from api.results import refusal
@@ -11,15 +11,20 @@ from api.schemas import (
     CountBody,
     IncomingBody,
     PositionOut,
+    ReceiveBody,
+    RedateBody,
     SafetyBody,
     StockWrite,
+    SupplyRef,
+    SupplyWrite,
 )
-from atp.model import StockOutcome
+from atp.model import StockOutcome, SupplyOutcome
 
 WRITE_ERRORS = frozenset({400, 401, 403, 409, 413, 415, 422, 429})
 
 
-def _reply(outcome: StockOutcome) -> Reply:
+def _reply(ctx: Ctx, outcome: StockOutcome) -> Reply:
+    ctx.wrote(outcome)
     position = PositionOut.of(outcome.position)
     if not outcome.ok:
         raise refusal(outcome.result, "", position=position)
@@ -27,14 +32,14 @@ def _reply(outcome: StockOutcome) -> Reply:
 
 
 async def adjust(ctx: Ctx, body: Adjustment) -> Reply:
-    ctx.principal.require_locations([body.location])
     stock = ctx.services.engine.stock
-    return _reply(await stock.adjust(body.sku, body.location, body.delta, body.reason, ctx.op_id()))
+    return _reply(
+        ctx, await stock.adjust(body.sku, body.location, body.delta, body.reason, ctx.op_id())
+    )
 
 
 async def count(ctx: Ctx, body: CountBody) -> Reply:
     sku, location = ctx.path("sku"), ctx.path("location")
-    ctx.principal.require_locations([location])
     outcome = await ctx.services.engine.stock.set_on_hand(
         sku,
         location,
@@ -43,14 +48,13 @@ async def count(ctx: Ctx, body: CountBody) -> Reply:
         reason=body.reason,
         op_id=ctx.op_id(),
     )
-    return _reply(outcome)
+    return _reply(ctx, outcome)
 
 
 async def set_safety(ctx: Ctx, body: SafetyBody) -> Reply:
     sku, location = ctx.path("sku"), ctx.path("location")
-    ctx.principal.require_locations([location])
     stock = ctx.services.engine.stock
-    return _reply(await stock.set_safety(sku, location, body.safety, ctx.op_id()))
+    return _reply(ctx, await stock.set_safety(sku, location, body.safety, ctx.op_id()))
 
 
 def supply_id(ctx: Ctx, body: IncomingBody) -> str:
@@ -63,14 +67,58 @@ def supply_id(ctx: Ctx, body: IncomingBody) -> str:
 
 
 async def add_incoming(ctx: Ctx, body: IncomingBody) -> Reply:
-    ctx.principal.require_locations([body.location])
     outcome = await ctx.services.engine.stock.add_incoming(
         body.sku, body.location, supply_id(ctx, body), body.qty, body.expected_at
     )
-    return _reply(outcome)
+    return _reply(ctx, outcome)
+
+
+def _supply_reply(ctx: Ctx, outcome: SupplyOutcome) -> Reply:
+    ctx.wrote(outcome)
+    position = PositionOut.of(outcome.position)
+    if not outcome.ok:
+        raise refusal(outcome.result, "", position=position)
+    o = outcome
+    return 200, SupplyWrite(
+        o.result.value,  # type: ignore[arg-type]
+        o.event_id,
+        position,
+        ctx.path("supply_id"),
+        o.received,
+        o.retired,
+        o.over_received,
+        o.remaining,
+    )
+
+
+async def receive_incoming(ctx: Ctx, body: ReceiveBody) -> Reply:
+    outcome = await ctx.services.engine.stock.receive_incoming(
+        body.sku,
+        body.location,
+        ctx.path("supply_id"),
+        body.qty,
+        reason=body.reason,
+        op_id=ctx.op_id(),
+    )
+    return _supply_reply(ctx, outcome)
+
+
+async def cancel_incoming(ctx: Ctx, body: SupplyRef) -> Reply:
+    outcome = await ctx.services.engine.stock.cancel_incoming(
+        body.sku, body.location, ctx.path("supply_id"), op_id=ctx.op_id()
+    )
+    return _supply_reply(ctx, outcome)
+
+
+async def redate_incoming(ctx: Ctx, body: RedateBody) -> Reply:
+    outcome = await ctx.services.engine.stock.redate_incoming(
+        body.sku, body.location, ctx.path("supply_id"), body.expected_at, op_id=ctx.op_id()
+    )
+    return _supply_reply(ctx, outcome)
 
 
 _POSITION = (params.path_id("sku"), params.path_id("location"))
+_SUPPLY = (params.path_id("supply_id", "the supply (purchase order) as recorded"),)
 
 OPS = [
     Op(
@@ -85,6 +133,7 @@ OPS = [
         body=Adjustment,
         idempotent=True,
         tag="stock",
+        lane=lanes.body_location,
         description="409 `negative-on-hand` when on hand would fall below zero.",
     ),
     Op(
@@ -100,6 +149,7 @@ OPS = [
         params=_POSITION,
         idempotent=True,
         tag="stock",
+        lane=lanes.path_location,
         description="409 `expected-mismatch` when on hand is not `expected_on_hand`. A count "
         "below reserved is accepted; the position's `short` shows it.",
     ),
@@ -116,6 +166,7 @@ OPS = [
         params=_POSITION,
         idempotent=True,
         tag="stock",
+        lane=lanes.path_location,
     ),
     Op(
         "POST",
@@ -129,7 +180,60 @@ OPS = [
         body=IncomingBody,
         idempotent=True,
         tag="stock",
+        lane=lanes.body_location,
         description="The supply id makes it idempotent; the same id with another qty or "
         "date is 409 `supply-conflict`.",
+    ),
+    Op(
+        "POST",
+        "/v1/stock/incoming/{supply_id}/receive",
+        "receiveIncoming",
+        "Receive a supply, all or part: on hand grows, incoming shrinks, in one step",
+        receive_incoming,
+        Scope.stock_write,
+        {200: SupplyWrite},
+        WRITE_ERRORS | {404},
+        body=ReceiveBody,
+        params=_SUPPLY,
+        idempotent=True,
+        tag="stock",
+        lane=lanes.body_location,
+        description="Without `qty`, all the supply still expects. More than it expects is "
+        "received all the same and reported as `over_received`; the supply is then gone. "
+        "404 `supply-not-found` for an unknown (or fully received) supply; send an "
+        "Idempotency-Key so a retried partial receipt is not received twice.",
+    ),
+    Op(
+        "POST",
+        "/v1/stock/incoming/{supply_id}/cancel",
+        "cancelIncoming",
+        "Cancel a supply: what it still expects leaves incoming (on hand unchanged)",
+        cancel_incoming,
+        Scope.stock_write,
+        {200: SupplyWrite},
+        WRITE_ERRORS | {404},
+        body=SupplyRef,
+        params=_SUPPLY,
+        idempotent=True,
+        tag="stock",
+        lane=lanes.body_location,
+        description="404 `supply-not-found` for an unknown (or already retired) supply.",
+    ),
+    Op(
+        "POST",
+        "/v1/stock/incoming/{supply_id}/redate",
+        "redateIncoming",
+        "Change the date a supply is expected by (its qty unchanged)",
+        redate_incoming,
+        Scope.stock_write,
+        {200: SupplyWrite},
+        WRITE_ERRORS | {404},
+        body=RedateBody,
+        params=_SUPPLY,
+        idempotent=True,
+        tag="stock",
+        lane=lanes.body_location,
+        description="The date it already has is a `duplicate` (no event). 404 "
+        "`supply-not-found` for an unknown supply.",
     ),
 ]

@@ -180,6 +180,37 @@ class StockWrite(Response, frozen=True):
     position: PositionOut
 
 
+class ReceiveBody(Request, frozen=True):
+    sku: Id
+    location: Id
+    qty: Quantity | None = None  # default: all the supply still expects
+    reason: Reason | None = None  # recorded on the event, e.g. "pallet 2 of 3"
+
+
+class SupplyRef(Request, frozen=True):
+    """Which position's supply (supply ids are per SKU and location)."""
+
+    sku: Id
+    location: Id
+
+
+class RedateBody(Request, frozen=True):
+    sku: Id
+    location: Id
+    expected_at: datetime.date
+
+
+class SupplyWrite(Response, frozen=True):
+    result: Literal["applied", "duplicate"]
+    event_id: str | None  # the ledger event; null on a duplicate
+    position: PositionOut
+    supply_id: str
+    received: int  # units added to on hand
+    retired: int  # units taken off incoming
+    over_received: int  # units received beyond what the supply still expected
+    remaining: int  # the supply's qty still expected (0: it is gone)
+
+
 class Health(Response, frozen=True):
     status: Literal["ok", "unavailable"]
     checks: dict[str, bool]

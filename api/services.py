@@ -2,14 +2,20 @@
 
 from dataclasses import dataclass, field
 
+import asyncpg
+
 from api.auth import Authenticator
+from api.devices import DeviceDirectory
 from api.idempotency import Idempotency
+from api.instance import Instance
 from api.ratelimit import RateLimiter
 from api.settings import Settings
 from atp.engine import Engine
 from atp.pos import Pos
 from atp.replica_reads import ReplicaReads
-from journal.engine import DurableEngine
+from journal.durability import Durability
+from journal.history import reservation_from_journal
+from reservations.model import Reservation
 from routing.directory import LocationDirectory
 from routing.model import Policy
 from routing.pickload import PickLoad
@@ -18,13 +24,29 @@ from routing.pickload import PickLoad
 @dataclass(frozen=True)
 class Services:
     settings: Settings
-    engine: Engine | DurableEngine
+    # The engine's writes are acknowledged by api/ops.py once ``durability`` has them.
+    engine: Engine
+    durability: Durability
+    pool: asyncpg.Pool  # PostgreSQL: the journal, keys, idempotency records, devices
+    instance: Instance
     pos: Pos
     auth: Authenticator
     idempotency: Idempotency
+    devices: DeviceDirectory
     limiter: RateLimiter
     replica_reads: ReplicaReads | None = None  # None: every read goes to Redis
     directory: LocationDirectory | None = None  # where routing finds locations
     pickload: PickLoad | None = None  # units allocated per location today
     # The retailer's routing policy; requests override fields.
     policy: Policy = field(default_factory=Policy)
+
+    async def reservation(self, rid: str) -> Reservation | None:
+        """From Redis while live; a finished one (a rebuild restores only live ones) from
+        the journal."""
+        found = await self.engine.reservations.get(rid)
+        return found if found is not None else await reservation_from_journal(self.pool, rid)
+
+    @property
+    def ledger_ready(self) -> bool:
+        """False while the ledger is missing or being rebuilt: serve 503, not zeros."""
+        return self.durability.healthy

@@ -5,6 +5,7 @@ Unsafe choices (authentication off) are refused unless the environment is explic
 """
 
 import os
+from collections.abc import Mapping
 from typing import Final
 
 import msgspec
@@ -24,9 +25,10 @@ class SettingsError(ValueError):
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     redis_url: str = "redis://127.0.0.1:6379/0"
-    # PostgreSQL: the journal every acknowledged write waits for. Required in production.
+    # PostgreSQL: the journal every acknowledged write waits for, API keys, idempotency
+    # records, registers. Always required: no write is acknowledged from Redis alone.
     pg_dsn: str | None = None
-    environment: str = "production"  # "development" allows auth off, and no PostgreSQL
+    environment: str = "production"  # "development" allows authentication off
     auth: bool = True
     # Keys are cached per process this long; a revoked key stops working within it.
     auth_cache_ttl_s: float = 2.0
@@ -38,19 +40,18 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     body_bytes_max: int = BODY_BYTES_MAX
     # Availability reads from the in-memory replica (single Redis only; a cluster reads Redis).
     replica: bool = True
-    # Routing's locations in development without PostgreSQL: a JSON list of
-    # routing.directory.Location (with PostgreSQL the catalogue is the directory).
-    locations_file: str | None = None
+    # One JSON line per request on the "atp.access" logger (api/middleware.py).
+    access_log: bool = True
 
     def validate(self) -> "Settings":
         if self.environment not in ("production", "development"):
             raise SettingsError("ATP_ENV must be production or development")
         if not self.auth and self.environment != "development":
             raise SettingsError("authentication may be off only with ATP_ENV=development")
-        if self.pg_dsn is None and self.environment != "development":
+        if self.pg_dsn is None:
             raise SettingsError(
-                "writes are durable only with PostgreSQL: set ATP_PG_DSN "
-                "(ATP_ENV=development runs without it, acknowledging writes from Redis alone)"
+                "writes are acknowledged only once durable in PostgreSQL: set ATP_PG_DSN "
+                "(e.g. postgresql://postgres@127.0.0.1:5432/atp) and run `atp migrate`"
             )
         if self.workers < 1:
             raise SettingsError("workers must be at least 1")
@@ -78,6 +79,12 @@ def _flag(value: str) -> bool:
     raise SettingsError(f"not a boolean: {value!r}")
 
 
+def access_log_from_env(environ: Mapping[str, str] | None = None) -> bool:
+    """Read alone as well: the request middleware is built without the other settings."""
+    env = os.environ if environ is None else environ
+    return _flag(env.get("ATP_ACCESS_LOG", "on"))
+
+
 def from_env(environ: dict[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
     try:
@@ -91,7 +98,7 @@ def from_env(environ: dict[str, str] | None = None) -> Settings:
             workers=int(env.get("ATP_WORKERS", 1)),
             run_sweeper=_flag(env.get("ATP_SWEEPER", "on")),
             replica=_flag(env.get("ATP_REPLICA", "on")),
-            locations_file=env.get("ATP_LOCATIONS_FILE") or None,
+            access_log=access_log_from_env(env),
         ).validate()
     except ValueError as exc:
         raise SettingsError(str(exc)) from exc

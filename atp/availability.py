@@ -1,19 +1,65 @@
 """Availability reads: one position, a batch, a location group, a promise date."""
 
 import asyncio
+import zlib
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date
+from importlib import resources
 
 from atp import keys
-from atp.limits import BATCH_LOCATIONS_MAX, BATCH_POSITIONS_MAX, BATCH_SKUS_MAX, GROUP_LOCATIONS_MAX
+from atp.limits import (
+    BATCH_LOCATIONS_MAX,
+    BATCH_POSITIONS_MAX,
+    BATCH_SKUS_MAX,
+    EVENT_STREAM_MAXLEN,
+    GROUP_LOCATIONS_MAX,
+    LEDGER_PARTITIONS,
+)
 from atp.model import Channel, InvalidInput, Position, Supply
-from atp.redis_io import RedisIO
+from atp.redis_io import Arg, RedisIO
 from atp.rules import day_from_number, group_atp, promise_date
-from atp.scripts import load_script
+from atp.scripts import Script, load_script
 from atp.validate import check_id, check_qty, is_plain_id
 
 _READ = load_script("atp.lua", "read_positions")
+# Beside its caller (atp/lua holds the ledger's position scripts); with the shared prelude.
+_DEFINE_GROUP = Script(
+    "group_define",
+    resources.files("atp.lua").joinpath("_prelude.lua").read_text()
+    + """
+-- group_define: a location group's members replaced and journaled in one step; a rebuild
+-- restores the newest definition of each group from its `group_defined` event.
+-- KEYS as ARGV[1] says: 'set+event' KEYS[1] the group's set, KEYS[2] the stream of the
+--     group's partition (a single Redis: one atomic step); on a cluster, where the two are
+--     in different slots, 'set' (KEYS[1] the set) then 'event' (KEYS[1] the stream)
+-- ARGV[2] group name  [3] now_ms (0: server time)  [4] stream maxlen  [5..] the members
+-- returns the number of members
+local what, name = ARGV[1], ARGV[2]
+local members = {}
+for i = 5, #ARGV do members[#members + 1] = ARGV[i] end
+if #members == 0 then return redis.error_reply('a group needs members') end
+local stream = nil
+if what == 'event' then
+  stream = KEYS[1]
+else
+  redis.call('DEL', KEYS[1])
+  redis.call('SADD', KEYS[1], unpack(members))
+  if what == 'set+event' then stream = KEYS[2] end
+end
+if stream then
+  emit({stream = stream, maxlen = ARGV[4], now = clock_ms(ARGV[3]), type = 'group_defined',
+    reason = name .. ':' .. table.concat(members, ',')})
+end
+return #members
+""",
+)
+
+
+def partition_of_group(name: str) -> int:
+    """The partition whose stream journals a location group's definitions."""
+    return zlib.crc32(b"g:" + name.encode()) % LEDGER_PARTITIONS
+
 
 Pair = tuple[str, str]  # (sku, location)
 
@@ -108,11 +154,16 @@ class Availability:
         return {pair: supplies for pair, (_, supplies) in rows.items()}
 
     async def define_group(self, name: str, locations: Sequence[str]) -> None:
+        """Replaces the group's members; the `group_defined` event journals it."""
         check_id("group", name)
         members = check_list("locations", locations, GROUP_LOCATIONS_MAX)
-        group_key = keys.group(name)
-        await self._redis.command("DEL", group_key)
-        await self._redis.command("SADD", group_key, *members)
+        group_key, stream = keys.group(name), keys.stream(partition_of_group(name))
+        args: list[Arg] = [name, 0, EVENT_STREAM_MAXLEN, *members]
+        if self._redis.cross_slot_scripts:
+            await self._redis.run(_DEFINE_GROUP, [group_key, stream], ["set+event", *args])
+            return
+        await self._redis.run(_DEFINE_GROUP, [group_key], ["set", *args])
+        await self._redis.run(_DEFINE_GROUP, [stream], ["event", *args])
 
     async def group_members(self, name: str) -> list[str]:
         check_id("group", name)

@@ -3,12 +3,45 @@
 import argparse
 import importlib
 import importlib.util
+import os
 import sys
 from collections.abc import Sequence
 
 # Each module has register(subparsers) adding commands with set_defaults(handler=fn),
 # where fn(args) -> int is the exit status.
-COMMAND_MODULES = ("atp.demo", "api.commands", "journal.commands")
+COMMAND_MODULES = ("atp.demo", "api.commands", "api.keys_commands", "journal.commands")
+
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+DEFAULT_PG_DSN = "postgresql://postgres@127.0.0.1:5432/atp"
+
+
+def redis_url_option(parser: argparse.ArgumentParser, dest: str = "redis_url") -> None:
+    """``--redis-url`` on every command; ``--redis`` (the journal commands' old spelling)
+    still parses but is not shown."""
+    default = os.environ.get("ATP_REDIS_URL", DEFAULT_REDIS_URL)
+    parser.add_argument(
+        "--redis-url",
+        dest=dest,
+        default=default,
+        metavar="URL",
+        help=f"the ledger's Redis (env ATP_REDIS_URL, default {DEFAULT_REDIS_URL};"
+        " redis+cluster://host:port for a cluster)",
+    )
+    parser.add_argument("--redis", dest=dest, default=default, help=argparse.SUPPRESS)
+
+
+def pg_dsn_option(parser: argparse.ArgumentParser, dest: str = "pg_dsn") -> None:
+    """``--pg-dsn`` on every command; ``--dsn`` (the old spelling) parses, hidden."""
+    default = os.environ.get("ATP_PG_DSN", DEFAULT_PG_DSN)
+    parser.add_argument(
+        "--pg-dsn",
+        dest=dest,
+        default=default,
+        metavar="DSN",
+        help=f"PostgreSQL, the system of record (env ATP_PG_DSN, default {DEFAULT_PG_DSN})",
+    )
+    parser.add_argument("--dsn", dest=dest, default=default, help=argparse.SUPPRESS)
 
 
 def build_parser() -> argparse.ArgumentParser:

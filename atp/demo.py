@@ -2,64 +2,65 @@
 
 import argparse
 import asyncio
-import os
-import random
 import time
 from datetime import date, timedelta
 
+from atp.cli import redis_url_option
 from atp.engine import Engine
 from atp.model import Channel
+from journal.demo import SKUS_MAX, SKUS_MIN, Catalog, build_catalog
 from reservations.model import Line
 
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
-DEMO_SKUS = 3_000
-WAREHOUSES = ["WH-OSLO", "WH-BERGEN"]
-STORES = [f"ST-OSL-{i:02d}" for i in range(1, 7)] + ["ST-BGO-01", "ST-BGO-02"]
-GROUPS = {"ship-network": WAREHOUSES, "stores-oslo": STORES[:6], "stores-bergen": STORES[6:]}
+DEMO_SKUS = 5_000
 SEED_CONCURRENCY = 64
+# The one demo chain (journal.demo): `atp serve --demo` serves the same ids.
+WAREHOUSE = "WH-BERGER"
+STORE = "ST-001"
+GROUP = "oslo-stores"
+SHIP_NETWORK = "ship-network"
 
 
 def demo_skus(count: int = DEMO_SKUS) -> list[str]:
-    return [f"SKU-{i:05d}" for i in range(count)]
+    return [f"SKU-{rank:06d}" for rank in range(1, count + 1)]
 
 
-async def seed(engine: Engine, sku_count: int = DEMO_SKUS, rng_seed: int = 1) -> int:
-    """Counts (idempotent: re-running sets the same numbers). Stock is skewed: a few fast
-    movers carry deep stock and safety buffers, most SKUs have a handful per store."""
-    rng = random.Random(rng_seed)
-    writes = []
-    for n, sku in enumerate(demo_skus(sku_count)):
-        fast = n < sku_count // 50
-        for location in WAREHOUSES:
-            writes.append(
-                (sku, location, int(rng.paretovariate(1.2) * (60 if fast else 8)), 5 if fast else 0)
-            )
-        for location in STORES:
-            stocked = fast or rng.random() < 0.4
-            on_hand = int(rng.paretovariate(1.5) * (12 if fast else 2)) if stocked else 0
-            writes.append((sku, location, on_hand, 2 if fast else 0))
+def groups(catalog: Catalog) -> dict[str, list[str]]:
+    members: dict[str, list[str]] = {}
+    for location in catalog.locations:
+        for group in location.groups:
+            members.setdefault(group, []).append(location.id)
+    return members
+
+
+async def seed(engine: Engine, sku_count: int = DEMO_SKUS) -> int:
+    """The demo chain's stock into Redis alone (no PostgreSQL: this command shows the
+    engine). Counts, so running it again sets the same numbers."""
+    catalog = build_catalog(skus=sku_count)
     gate = asyncio.Semaphore(SEED_CONCURRENCY)
 
-    async def write(sku: str, location: str, on_hand: int, safety: int) -> None:
+    async def count(sku: str, location: str, on_hand: int) -> None:
         async with gate:
             await engine.stock.set_on_hand(sku, location, on_hand, reason="demo_seed")
-            if safety:
-                await engine.stock.set_safety(sku, location, safety)
 
-    await asyncio.gather(*(write(*w) for w in writes))
-    for name, members in GROUPS.items():
+    async def safety(sku: str, location: str, units: int) -> None:
+        async with gate:
+            await engine.stock.set_safety(sku, location, units)
+
+    await asyncio.gather(*(count(*row) for row in catalog.stock))
+    await asyncio.gather(*(safety(*row) for row in catalog.safety))
+    for name, members in groups(catalog).items():
         await engine.availability.define_group(name, members)
     first = demo_skus(1)[0]
     await engine.stock.add_incoming(
-        first, "WH-OSLO", "PO-DEMO-1", 40, date.today() + timedelta(days=5)
+        first, WAREHOUSE, "PO-DEMO-1", 40, date.today() + timedelta(days=5)
     )
-    return len(writes)
+    return len(catalog.stock)
 
 
 async def walkthrough(engine: Engine) -> None:
     sku = demo_skus(1)[0]
-    positions, total = await engine.availability.group(sku, "stores-oslo", Channel.online)
-    print(f"\n{sku} in stores-oslo (online ATP {total}):")
+    positions, total = await engine.availability.group(sku, GROUP, Channel.online)
+    print(f"\n{sku} in {GROUP} (online ATP {total}):")
     for p in positions[:4]:
         print(
             f"  {p.location:10} on_hand={p.on_hand:4} reserved={p.reserved:3} safety={p.safety:2} "
@@ -67,11 +68,11 @@ async def walkthrough(engine: Engine) -> None:
         )
     big = total + 10
     promised = await engine.availability.promise_in_group(
-        sku, big, "ship-network", Channel.online, date.today()
+        sku, big, SHIP_NETWORK, Channel.online, date.today()
     )
-    print(f"earliest date {big} units can ship from the ship-network: {promised}")
+    print(f"earliest date {big} units can ship from the {SHIP_NETWORK}: {promised}")
     order_id = f"demo-{int(time.time())}"
-    lines = [Line(sku, "WH-OSLO", 2), Line(demo_skus(2)[1], "WH-OSLO", 1)]
+    lines = [Line(sku, WAREHOUSE, 2), Line(demo_skus(2)[1], WAREHOUSE, 1)]
     held = await engine.reservations.reserve(order_id, "online", lines, ttl_s=300)
     print(
         f"\nreserve {order_id}: {held.result.value}"
@@ -92,8 +93,8 @@ async def run(url: str, sku_count: int) -> None:
         started = time.perf_counter()
         written = await seed(engine, sku_count)
         print(
-            f"demo retailer loaded into {url}: {len(WAREHOUSES)} warehouses, {len(STORES)} stores, "
-            f"{sku_count} SKUs, {written} positions in {time.perf_counter() - started:.1f} s"
+            f"demo chain loaded into {url}: 2 warehouses, 20 stores, {sku_count} SKUs,"
+            f" {written} stocked positions in {time.perf_counter() - started:.1f} s"
         )
         await walkthrough(engine)
     finally:
@@ -104,7 +105,8 @@ What to try next:
   .venv/bin/python                             # then, for example:
     >>> import asyncio; from atp.engine import Engine
     >>> e = Engine.connect("{url}")
-    >>> asyncio.run(e.availability.position("SKU-00001", "ST-OSL-01"))
+    >>> asyncio.run(e.availability.position("SKU-000001", "ST-001"))
+  ./scripts/run-demo.sh                         # the same chain over HTTP, with PostgreSQL
   ./scripts/test.sh                             # the whole test suite""")
 
 
@@ -114,7 +116,12 @@ def _command(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    demo = subparsers.add_parser("demo", help="load the demo retailer and walk one order through")
-    demo.add_argument("--redis-url", default=os.environ.get("ATP_REDIS_URL", DEFAULT_REDIS_URL))
-    demo.add_argument("--skus", type=int, default=DEMO_SKUS)
+    demo = subparsers.add_parser("demo", help="load the demo chain and walk one order through")
+    redis_url_option(demo)
+    demo.add_argument(
+        "--skus",
+        type=int,
+        default=DEMO_SKUS,
+        help=f"SKUs in the chain, {SKUS_MIN:,} to {SKUS_MAX:,} (default {DEMO_SKUS:,})",
+    )
     demo.set_defaults(handler=_command)

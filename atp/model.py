@@ -83,6 +83,19 @@ class StockOutcome(msgspec.Struct, frozen=True):
         return self.result in (StockResult.applied, StockResult.duplicate)
 
 
+class SupplyOutcome(StockOutcome, frozen=True, kw_only=True):
+    """A receipt, cancellation or re-dating of a supply: what it did to the supply."""
+
+    received: int = 0  # units added to on hand
+    retired: int = 0  # units taken off incoming (the supply shrank by as much)
+    remaining: int = 0  # the supply's qty left (0: it is gone)
+
+    @property
+    def over_received(self) -> int:
+        """Units received beyond what the supply still expected (accepted, reported)."""
+        return self.received - self.retired
+
+
 class Event(msgspec.Struct, frozen=True):
     """One ledger change, as appended to a partition's stream in the same atomic step."""
 

@@ -35,6 +35,7 @@ DEVICE_SEQ_MAX: Final = 2**53 - 1  # device counters travel as JSON numbers
 _CLAIM = load_script("atp.lua", "pos_claim")
 _APPLY = load_script("atp.lua", "pos_apply")
 _OVERSOLD = load_script("atp.lua", "pos_oversold")
+_CLAIM_REPLY = 7  # values per event in pos_claim's reply
 
 
 class PosKind(enum.StrEnum):
@@ -64,6 +65,16 @@ class PosEvent(msgspec.Struct, frozen=True):
             f"{self.kind.value}|{self.device_seq}|{self.occurred_at_ms}|{self.sku}|"
             f"{self.location}|{self.qty}|{self.voids}"
         )
+
+
+def log_record(digest: str) -> tuple[str, dict[str, str | int], str]:
+    """A device log entry from an event's body digest (PosEvent.digest: ids hold no '|'):
+    (device_seq, the record pos_claim.lua stores under e:<event_id>, the voided event id)."""
+    kind, seq, _, sku, location, qty, voids = digest.split("|")
+    record: dict[str, str | int] = {
+        "d": digest, "s": seq, "k": kind, "sku": sku, "loc": location, "q": int(qty),
+    }  # fmt: skip
+    return seq, record, voids
 
 
 class PosResult(msgspec.Struct, frozen=True):
@@ -137,11 +148,13 @@ class Pos:
         # target's SKU: apply each partition's events in device order, partitions at once.
         by_partition: dict[int, list[tuple[int, PosEvent, list[str]]]] = defaultdict(list)
         for i, event in enumerate(events):
-            status, kind, sku, loc, qty, detail = (str(v) for v in flat[6 * i : 6 * i + 6])
+            claimed = [str(v) for v in flat[_CLAIM_REPLY * i : _CLAIM_REPLY * (i + 1)]]
+            status, kind, sku, loc, qty, detail, target_digest = claimed
             if status == "conflict":
                 results[i] = PosResult(event.event_id, PosStatus.conflict, 0, detail)
                 continue
-            by_partition[keys.partition_of_sku(sku)].append((i, event, [kind, sku, loc, qty]))
+            applied = [kind, sku, loc, qty, target_digest]
+            by_partition[keys.partition_of_sku(sku)].append((i, event, applied))
         await asyncio.gather(
             *(self._apply_in_order(device_id, batch, results) for batch in by_partition.values())
         )
@@ -153,7 +166,7 @@ class Pos:
         batch: list[tuple[int, PosEvent, list[str]]],
         results: list[PosResult | None],
     ) -> None:
-        for i, event, (kind, sku, loc, qty) in batch:
+        for i, event, (kind, sku, loc, qty, target_digest) in batch:
             own = receipt(sku, device_id, event.event_id)
             target = receipt(sku, device_id, event.voids) if event.voids else own
             partition = keys.partition_of_sku(sku)
@@ -175,6 +188,10 @@ class Pos:
                 EVENT_STREAM_MAXLEN,
                 RETENTION_S,
                 event.event_id,
+                device_id,
+                event.device_seq,
+                event.digest(),
+                target_digest if event.kind is PosKind.void else "",
             ]
             status, oversold, detail = await self._redis.run(_APPLY, keys_, args)
             results[i] = PosResult(event.event_id, PosStatus(status), int(oversold), str(detail))

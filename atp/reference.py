@@ -5,14 +5,17 @@ positions, outcomes and events (ids aside). It is deliberately plain and slow.
 """
 
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
+import msgspec
+
 from atp import keys
 from atp.limits import INCOMING_PER_POSITION_MAX, QTY_MAX
-from atp.model import AdjustReason, Event, Position, StockOutcome, StockResult
-from atp.rules import check_adjust_sign, day_number
-from atp.validate import check_count, check_id, check_int, check_qty
+from atp.model import AdjustReason, Event, Position, StockOutcome, StockResult, SupplyOutcome
+from atp.rules import apply_supply_event, check_adjust_sign, day_number, received_reason
+from atp.validate import check_count, check_id, check_int, check_qty, check_reason
 
 Vector = list[int]  # [on_hand, reserved, safety, incoming]
 
@@ -194,6 +197,107 @@ class ReferenceLedger:
         after = [before[0], before[1], before[2], before[3] - qty]
         event_id = self.write(sku, loc, before, after, now_ms, "incoming_removed", supply_id)
         return self._outcome(StockResult.applied, sku, loc, event_id)
+
+    def _supply_receipted(
+        self, sku: str, loc: str, op_id: str, digest: str, change: Callable[[], SupplyOutcome]
+    ) -> SupplyOutcome:
+        """As _receipted, for the supply scripts (their receipts hold the supply counts)."""
+        key = (keys.partition_of_sku(sku), op_id or "-")
+        if op_id and key in self.receipts:
+            stored_digest, first = self.receipts[key]
+            if stored_digest != digest or not isinstance(first, SupplyOutcome):
+                return SupplyOutcome(StockResult.op_conflict, self.position(sku, loc))
+            return msgspec.structs.replace(first, result=StockResult.duplicate)
+        outcome = change()
+        if op_id and outcome.result is StockResult.applied:
+            self.receipts[key] = (digest, outcome)
+        return outcome
+
+    def _supply_event(
+        self, sku: str, loc: str, after: Vector, now_ms: int, type_: str, why: str, op_id: str
+    ) -> str:
+        """Writes a supply event and applies it to the supplies as a rebuild would."""
+        before = self.vector(sku, loc)
+        event_id = self.write(sku, loc, before, after, now_ms, type_, why, op=op_id)
+        apply_supply_event(self.supplies[(sku, loc)], type_, why, after[3] - before[3])
+        return event_id
+
+    def receive_incoming(
+        self,
+        sku: str,
+        loc: str,
+        supply_id: str,
+        qty: int | None,
+        reason: str | None,
+        op_id: str,
+        now_ms: int,
+    ) -> SupplyOutcome:
+        given = "" if qty is None else check_qty("qty", qty)
+        why = "" if reason is None else check_reason("reason", reason)
+
+        def change() -> SupplyOutcome:
+            supplies, before = self.supplies[(sku, loc)], self.vector(sku, loc)
+            if supply_id not in supplies:
+                return SupplyOutcome(StockResult.supply_not_found, self.position(sku, loc))
+            expected = supplies[supply_id][0]
+            received = expected if qty is None else qty
+            if before[0] + received > QTY_MAX:
+                return SupplyOutcome(StockResult.over_limit, self.position(sku, loc))
+            retired = min(received, expected)
+            after = [before[0] + received, before[1], before[2], before[3] - retired]
+            event_id = self._supply_event(
+                sku, loc, after, now_ms, "incoming_received", received_reason(supply_id, why), op_id
+            )
+            left = supplies.get(supply_id, (0, 0))[0]
+            return SupplyOutcome(
+                StockResult.applied,
+                self.position(sku, loc),
+                event_id,
+                received=received,
+                retired=retired,
+                remaining=left,
+            )
+
+        digest = f"receive|{loc}|{sku}|{supply_id}|{given}|{why}"
+        return self._supply_receipted(sku, loc, op_id, digest, change)
+
+    def cancel_incoming(
+        self, sku: str, loc: str, supply_id: str, op_id: str, now_ms: int
+    ) -> SupplyOutcome:
+        def change() -> SupplyOutcome:
+            supplies, before = self.supplies[(sku, loc)], self.vector(sku, loc)
+            if supply_id not in supplies:
+                return SupplyOutcome(StockResult.supply_not_found, self.position(sku, loc))
+            qty = supplies[supply_id][0]
+            after = [before[0], before[1], before[2], before[3] - qty]
+            event_id = self._supply_event(
+                sku, loc, after, now_ms, "incoming_cancelled", supply_id, op_id
+            )
+            position = self.position(sku, loc)
+            return SupplyOutcome(StockResult.applied, position, event_id, retired=qty)
+
+        digest = f"cancel|{loc}|{sku}|{supply_id}"
+        return self._supply_receipted(sku, loc, op_id, digest, change)
+
+    def redate_incoming(
+        self, sku: str, loc: str, supply_id: str, on: date, op_id: str, now_ms: int
+    ) -> SupplyOutcome:
+        day = day_number(on)
+
+        def change() -> SupplyOutcome:
+            supplies, before = self.supplies[(sku, loc)], self.vector(sku, loc)
+            if supply_id not in supplies:
+                return SupplyOutcome(StockResult.supply_not_found, self.position(sku, loc))
+            qty, old_day = supplies[supply_id]
+            if old_day == day:  # nothing to change: no event, no receipt
+                return SupplyOutcome(StockResult.duplicate, self.position(sku, loc), remaining=qty)
+            why = f"{supply_id}@{day}"
+            event_id = self._supply_event(sku, loc, before, now_ms, "incoming_redated", why, op_id)
+            position = self.position(sku, loc)
+            return SupplyOutcome(StockResult.applied, position, event_id, remaining=qty)
+
+        digest = f"redate|{loc}|{sku}|{supply_id}|{day}"
+        return self._supply_receipted(sku, loc, op_id, digest, change)
 
 
 def replay(events: list[Event]) -> dict[tuple[str, str], Vector]:

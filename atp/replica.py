@@ -33,7 +33,7 @@ from atp.limits import (
 from atp.model import Supply
 from atp.packed import PackedPositions
 from atp.redis_io import RedisIO
-from atp.rules import day_from_number
+from atp.rules import SUPPLY_EVENTS, apply_supply_event, day_from_number, day_number
 from atp.scripts import load_script
 from atp.tasks import cancel_and_wait
 
@@ -178,12 +178,20 @@ class Replica:
         else:
             self.positions.set(sku, location, (*values, int(oversold)))
         kind = fields["t"]
-        if kind == "incoming_added":
-            supply_id, _, day = fields["why"].rpartition("@")
-            supply = Supply(supply_id, int(fields["din"]), day_from_number(int(day)))
-            self.positions.set_supply(sku, location, supply)
-        elif kind == "incoming_removed":
-            self.positions.drop_supply(sku, location, fields["why"])
+        if kind in SUPPLY_EVENTS:
+            self._apply_supply(sku, location, kind, fields)
+
+    def _apply_supply(self, sku: str, location: str, kind: str, fields: dict[str, str]) -> None:
+        """A supply event changes the position's supplies as the scripts and a rebuild do
+        (atp.rules.apply_supply_event): one rule for all three."""
+        at = self.positions.supplies_at(sku, location)
+        state = {s.supply_id: (s.qty, day_number(s.expected_on)) for s in at}
+        apply_supply_event(state, kind, fields["why"], int(fields["din"]))
+        for supply in at:
+            if supply.supply_id not in state:
+                self.positions.drop_supply(sku, location, supply.supply_id)
+        for supply_id, (qty, day) in state.items():
+            self.positions.set_supply(sku, location, Supply(supply_id, qty, day_from_number(day)))
 
     async def _read_once(self) -> int:
         reply = await self.tail.command(

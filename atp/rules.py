@@ -47,3 +47,43 @@ def promise_date(
         if total >= qty:
             return day
     return None
+
+
+# The events that change a position's incoming supply, and what their `why` holds:
+# added "<id>@<day>", removed and cancelled "<id>", received "<id>" or "<id>:<reason>",
+# re-dated "<id>@<new day>". Supply ids hold neither "@" nor ":" (atp/validate.py).
+SUPPLY_EVENTS = (
+    "incoming_added",
+    "incoming_removed",
+    "incoming_received",
+    "incoming_cancelled",
+    "incoming_redated",
+)
+SupplyState = dict[str, tuple[int, int]]  # supply id -> (qty, day number)
+
+
+def received_reason(supply_id: str, reason: str) -> str:
+    return f"{supply_id}:{reason}" if reason else supply_id
+
+
+def apply_supply_event(supplies: SupplyState, kind: str, why: str, d_incoming: int) -> None:
+    """One event's effect on a position's supplies: a rebuild folds the journal with it,
+    as the Lua scripts changed the supply hash. A receipt shrinks the supply by the units
+    it retired (d_incoming < 0) and drops it at zero."""
+    if kind == "incoming_added":
+        supply_id, _, day = why.rpartition("@")
+        supplies[supply_id] = (d_incoming, int(day))
+    elif kind in ("incoming_removed", "incoming_cancelled"):
+        supplies.pop(why, None)
+    elif kind == "incoming_received":
+        supply_id = why.partition(":")[0]
+        if supply_id in supplies:
+            qty, expected_day = supplies[supply_id]
+            if qty + d_incoming > 0:
+                supplies[supply_id] = (qty + d_incoming, expected_day)
+            else:
+                del supplies[supply_id]
+    elif kind == "incoming_redated":
+        supply_id, _, day = why.rpartition("@")
+        if supply_id in supplies:
+            supplies[supply_id] = (supplies[supply_id][0], int(day))

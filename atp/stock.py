@@ -10,7 +10,14 @@ from atp.limits import (
     QTY_MAX,
     RETENTION_S,
 )
-from atp.model import AdjustReason, InvalidInput, Position, StockOutcome, StockResult
+from atp.model import (
+    AdjustReason,
+    InvalidInput,
+    Position,
+    StockOutcome,
+    StockResult,
+    SupplyOutcome,
+)
 from atp.redis_io import Arg, RedisIO
 from atp.rules import check_adjust_sign, day_number
 from atp.scripts import load_script
@@ -28,6 +35,9 @@ _SET_ON_HAND = load_script("atp.lua", "set_on_hand")
 _SET_SAFETY = load_script("atp.lua", "set_safety")
 _INCOMING_ADD = load_script("atp.lua", "incoming_add")
 _INCOMING_REMOVE = load_script("atp.lua", "incoming_remove")
+_INCOMING_RECEIVE = load_script("atp.lua", "incoming_receive")
+_INCOMING_CANCEL = load_script("atp.lua", "incoming_cancel")
+_INCOMING_REDATE = load_script("atp.lua", "incoming_redate")
 
 
 def position_from_reply(sku: str, location: str, reply: list[int]) -> Position:
@@ -43,6 +53,28 @@ def outcome_from_reply(sku: str, location: str, reply: list[object]) -> StockOut
         position=position_from_reply(sku, location, reply[2:6]),  # type: ignore[arg-type]
         event_id=f"{partition}-{stream_id}" if stream_id else None,
     )
+
+
+def supply_outcome_from_reply(sku: str, location: str, reply: list[object]) -> SupplyOutcome:
+    """A supply script's reply: the stock reply, then received, retired and remaining
+    (refusals stop after the position)."""
+    base = outcome_from_reply(sku, location, reply)
+    received, retired, remaining = [int(str(v)) for v in reply[6:9]] if len(reply) > 6 else [0] * 3
+    return SupplyOutcome(
+        result=base.result,
+        position=base.position,
+        event_id=base.event_id,
+        received=received,
+        retired=retired,
+        remaining=remaining,
+    )
+
+
+def _check_supply(sku: str, location: str, supply_id: str, op_id: str | None) -> str:
+    check_id("sku", sku)
+    check_id("location", location)
+    check_id("supply_id", supply_id)
+    return check_optional_id("op_id", op_id)
 
 
 class Stock:
@@ -161,6 +193,16 @@ class Stock:
         ]
         return outcome_from_reply(sku, location, await self._redis.run(_SET_SAFETY, keys_, args))
 
+    @staticmethod
+    def _supply_op_keys(sku: str, location: str, op_id: str) -> list[str]:
+        partition = keys.partition_of_sku(sku)
+        return [
+            keys.position(sku, location),
+            keys.incoming(sku, location),
+            keys.stream(partition),
+            keys.operation(partition, op_id or "-"),
+        ]
+
     async def add_incoming(
         self, sku: str, location: str, supply_id: str, qty: int, expected_on: date
     ) -> StockOutcome:
@@ -192,3 +234,90 @@ class Stock:
         args: list[Arg] = [sku, location, supply_id, self._clock.now_ms(), EVENT_STREAM_MAXLEN]
         reply = await self._redis.run(_INCOMING_REMOVE, keys_, args)
         return outcome_from_reply(sku, location, reply)
+
+    async def receive_incoming(
+        self,
+        sku: str,
+        location: str,
+        supply_id: str,
+        qty: int | None = None,
+        *,
+        reason: str | None = None,
+        op_id: str | None = None,
+    ) -> SupplyOutcome:
+        """Goods of a supply arrived: on hand += qty and the supply shrinks by as much, in
+        one step (``qty`` None: all it still expects). More than it expects is received
+        all the same and reported (``over_received``); the supply is then gone. An op id
+        makes a retry a duplicate; without one, a retry after the supply is gone is
+        ``supply_not_found``, never a second receipt."""
+        op = _check_supply(sku, location, supply_id, op_id)
+        given = "" if qty is None else check_qty("qty", qty)
+        why = "" if reason is None else check_reason("reason", reason)
+        digest = f"receive|{location}|{sku}|{supply_id}|{given}|{why}"
+        args: list[Arg] = [
+            sku,
+            location,
+            supply_id,
+            given,
+            why,
+            op,
+            digest,
+            self._clock.now_ms(),
+            EVENT_STREAM_MAXLEN,
+            RETENTION_S,
+            QTY_MAX,
+        ]
+        keys_ = self._supply_op_keys(sku, location, op)
+        reply = await self._redis.run(_INCOMING_RECEIVE, keys_, args)
+        return supply_outcome_from_reply(sku, location, reply)
+
+    async def cancel_incoming(
+        self, sku: str, location: str, supply_id: str, *, op_id: str | None = None
+    ) -> SupplyOutcome:
+        """A supply will not come: its remaining qty leaves incoming; on hand is unchanged."""
+        op = _check_supply(sku, location, supply_id, op_id)
+        digest = f"cancel|{location}|{sku}|{supply_id}"
+        args: list[Arg] = [
+            sku,
+            location,
+            supply_id,
+            op,
+            digest,
+            self._clock.now_ms(),
+            EVENT_STREAM_MAXLEN,
+            RETENTION_S,
+        ]
+        keys_ = self._supply_op_keys(sku, location, op)
+        reply = await self._redis.run(_INCOMING_CANCEL, keys_, args)
+        return supply_outcome_from_reply(sku, location, reply)
+
+    async def redate_incoming(
+        self,
+        sku: str,
+        location: str,
+        supply_id: str,
+        expected_on: date,
+        *,
+        op_id: str | None = None,
+    ) -> SupplyOutcome:
+        """A supply is now expected by another day (its qty unchanged); the day it already
+        has is a duplicate."""
+        op = _check_supply(sku, location, supply_id, op_id)
+        if not isinstance(expected_on, date):
+            raise InvalidInput("expected_on", "must be a date")
+        day = day_number(expected_on)
+        digest = f"redate|{location}|{sku}|{supply_id}|{day}"
+        args: list[Arg] = [
+            sku,
+            location,
+            supply_id,
+            day,
+            op,
+            digest,
+            self._clock.now_ms(),
+            EVENT_STREAM_MAXLEN,
+            RETENTION_S,
+        ]
+        keys_ = self._supply_op_keys(sku, location, op)
+        reply = await self._redis.run(_INCOMING_REDATE, keys_, args)
+        return supply_outcome_from_reply(sku, location, reply)

@@ -5,8 +5,11 @@ import re
 from atp.limits import ID_LENGTH_MAX, QTY_MAX, REASON_LENGTH_MAX
 from atp.model import InvalidInput
 
-# No braces (hash tags) or colons (key separators), no whitespace.
-ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-/]*")
+# No braces (hash tags) or colons (key separators), no whitespace, and no "/" (an id is
+# one path segment of the HTTP API, and "/" separates a register from its event in events).
+ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-]*")
+# The one wording of the rule, for the engine, the path parameters and request bodies alike.
+ID_RULE = "may hold only letters, digits and . _ - (not first)"
 
 
 def is_plain_id(value: object) -> bool:
@@ -23,7 +26,7 @@ def check_id(field: str, value: object) -> str:
     if not 1 <= len(value) <= ID_LENGTH_MAX:
         raise InvalidInput(field, f"must be 1 to {ID_LENGTH_MAX} characters")
     if not ID_PATTERN.fullmatch(value):
-        raise InvalidInput(field, "may hold only letters, digits and . _ - / (not first)")
+        raise InvalidInput(field, ID_RULE)
     return value
 
 

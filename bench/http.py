@@ -25,9 +25,9 @@ from pathlib import Path
 import msgspec
 
 from api import serve
-from api.auth import Scope, create_key
 from atp.engine import Engine
 from atp.limits import QTY_MAX
+from bench._cli import admin_key, fresh_database, pg_dsn_option
 from bench._machine import machine
 from bench._stats import Figure, Target, target, update_markdown_section, write_json
 
@@ -138,14 +138,13 @@ def wrk(script: str, port: int, seconds: float, connections: int, pids: list[int
     return Measure(rps, p50, p99, errors, shares)
 
 
-async def _seed(url: str) -> str:
+async def _seed(url: str, dsn: str) -> str:
     engine = Engine.connect(url)
     try:
         for sku in SKUS:
             for location in LOCATIONS:
                 await engine.stock.set_on_hand(sku, location, SEED_ON_HAND, reason="bench")
-        _, key = await create_key(engine.redis, [Scope.admin], name="bench")
-        return key
+        return await admin_key(dsn, "bench")
     finally:
         await engine.close()
 
@@ -377,21 +376,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--low-connections", type=int, default=2, help="the p99 probe")
     parser.add_argument("--workers", default="1,2")
     parser.add_argument("--no-markdown", action="store_true")
-    parser.add_argument(
-        "--pg-dsn",
-        help="serve durably (writes wait for the PostgreSQL group commit); without it the "
-        "server runs with ATP_ENV=development and acknowledges writes from Redis alone",
-    )
+    pg_dsn_option(parser)
     args = parser.parse_args(argv)
     args.duration_s, args.warmup_s, args.rounds = (3.0, 1.0, 1) if args.quick else (6.0, 2.0, 3)
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install wrk")
     os.environ.update({"ATP_REDIS_URL": args.redis_url, "ATP_RATE_LIMIT_PER_S": "0"})
-    if args.pg_dsn:
-        os.environ["ATP_PG_DSN"] = args.pg_dsn
-    else:
-        os.environ["ATP_ENV"] = "development"
-    key = asyncio.run(_seed(args.redis_url))
+    os.environ["ATP_PG_DSN"] = args.pg_dsn
+    asyncio.run(fresh_database(args.pg_dsn))
+    key = asyncio.run(_seed(args.redis_url, args.pg_dsn))
     started = datetime.now(UTC).isoformat(timespec="seconds")
     runs: list[Run] = []
     for workers in (int(w) for w in args.workers.split(",")):

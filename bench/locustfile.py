@@ -2,12 +2,13 @@
 
 Storefront reads ~80% (batch 50, single 30), holds then releases ~12%, hold-commit-fulfil
 ~5%, stock adjustments ~3%. Configure with ATP_BENCH_KEY (an API key with the scopes
-availability:read, reservations:write and stock:write, or admin) and optionally
-ATP_BENCH_SKUS (default 100) and ATP_BENCH_LOCATIONS (default W1,S1): the positions must
-hold stock (``python -m bench.http`` seeds them). Against ``atp serve --demo``:
-ATP_BENCH_SKU_PREFIX=SKU- ATP_BENCH_SKU_DIGITS=5 ATP_BENCH_SKUS=60 (its fast movers)
-ATP_BENCH_LOCATIONS=WH-OSLO,ST-OSL-01.
+availability:read, reservations:write and stock:write, e.g. the demo's "oms" key, or admin).
+The defaults (B-000..B-099 at W1 and S1) are the positions ``python -m bench.http`` seeds.
+Against the demo chain (``scripts/run-demo.sh``): its 25 fast movers, deep at warehouse
+WH-BERGER (holds and adjustments go to the first location) and stocked at store ST-001:
 
+    ATP_BENCH_KEY=atp_... ATP_BENCH_SKU_PREFIX=SKU- ATP_BENCH_SKU_DIGITS=6 \
+    ATP_BENCH_SKU_FIRST=1 ATP_BENCH_SKUS=25 ATP_BENCH_LOCATIONS=WH-BERGER,ST-001 \
     locust -f bench/locustfile.py --headless -u 50 -r 50 -t 30s \
         --host http://127.0.0.1:8000 --csv bench/out/locust
 """
@@ -22,7 +23,9 @@ from locust import FastHttpUser, between, task
 KEY = os.environ.get("ATP_BENCH_KEY", "")
 PREFIX = os.environ.get("ATP_BENCH_SKU_PREFIX", "B-")
 DIGITS = int(os.environ.get("ATP_BENCH_SKU_DIGITS", "3"))
-SKUS = [f"{PREFIX}{i:0{DIGITS}d}" for i in range(int(os.environ.get("ATP_BENCH_SKUS", "100")))]
+FIRST = int(os.environ.get("ATP_BENCH_SKU_FIRST", "0"))  # the demo ranks its SKUs from 1
+COUNT = int(os.environ.get("ATP_BENCH_SKUS", "100"))
+SKUS = [f"{PREFIX}{i:0{DIGITS}d}" for i in range(FIRST, FIRST + COUNT)]
 LOCATIONS = os.environ.get("ATP_BENCH_LOCATIONS", "W1,S1").split(",")
 BATCH_SKUS = min(20, len(SKUS))  # a category page
 _ids = itertools.count()

@@ -22,9 +22,8 @@ from pathlib import Path
 import msgspec
 
 from api import serve
-from api.auth import Scope, create_key
 from atp.engine import Engine
-from bench._cli import refuse_database_zero
+from bench._cli import admin_key, fresh_database, pg_dsn_option, refuse_database_zero
 from bench._machine import machine
 from bench._stats import Target, target, update_markdown_section, write_json
 from bench.http import Measure, _lua, wrk
@@ -62,7 +61,7 @@ class Report(msgspec.Struct, frozen=True):
     machine: object
 
 
-async def _seed(url: str) -> str:
+async def _seed(url: str, dsn: str) -> str:
     """SKUS x LOCATIONS positions (40k), written pipelined; an admin key."""
     engine = Engine.connect(url)
     try:
@@ -75,8 +74,7 @@ async def _seed(url: str) -> str:
                     for j, loc in enumerate(LOCATIONS)
                 )
             )
-        _, key = await create_key(engine.redis, [Scope.admin], name="bench-reads")
-        return key
+        return await admin_key(dsn, "bench-reads")
     finally:
         await engine.close()
 
@@ -204,14 +202,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path)
     parser.add_argument("--redis-url", default=os.environ.get("ATP_REDIS_URL", REDIS_URL_DEFAULT))
     parser.add_argument("--connections", type=int, default=16)
+    pg_dsn_option(parser)
     args = parser.parse_args(argv)
     refuse_database_zero(parser, args.redis_url)
     args.duration_s, args.warmup_s, args.rounds = (2.0, 1.0, 1) if args.quick else (6.0, 2.0, 3)
     os.environ.update(
-        {"ATP_REDIS_URL": args.redis_url, "ATP_RATE_LIMIT_PER_S": "0", "ATP_ENV": "development"}
+        {"ATP_REDIS_URL": args.redis_url, "ATP_RATE_LIMIT_PER_S": "0", "ATP_PG_DSN": args.pg_dsn}
     )
-    os.environ.pop("ATP_PG_DSN", None)  # reads: the journal plays no part
-    key = asyncio.run(_seed(args.redis_url))
+    asyncio.run(fresh_database(args.pg_dsn))
+    key = asyncio.run(_seed(args.redis_url, args.pg_dsn))
     started = datetime.now(UTC).isoformat(timespec="seconds")
     runs = _measure(key, args)
     report = Report(

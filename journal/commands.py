@@ -1,6 +1,7 @@
 """``atp migrate | journal | rebuild | verify | import | seed-demo``.
 
-Settings: --dsn (env ATP_PG_DSN) and --redis (env ATP_REDIS_URL). Exit status 0 on
+Settings: --pg-dsn (env ATP_PG_DSN) and --redis-url (env ATP_REDIS_URL); the old spellings
+--dsn and --redis still parse. Exit status 0 on
 success, 1 on a refusal or failure, 2 when an import loaded some rows and rejected others.
 """
 
@@ -11,12 +12,15 @@ import signal
 import socket
 import sys
 from collections.abc import Callable, Coroutine
+from datetime import date
 from pathlib import Path
 from typing import Any
 
+from atp.cli import pg_dsn_option, redis_url_option
+from atp.model import InvalidInput, SupplyOutcome
 from atp.redis_io import connect
 from journal.csvrows import FileRefused, Progress, write_errors
-from journal.db import create_database, create_pool, dsn_from_env, redis_url_from_env
+from journal.db import create_database, create_pool
 from journal.engine import DurableEngine
 from journal.importer import ImportReport, import_locations, import_quantities
 from journal.limits import JOURNAL_CONSUMERS_MAX
@@ -27,9 +31,9 @@ from journal.writer import JournalWriter, create_groups
 
 
 def _common(parser: argparse.ArgumentParser, redis: bool = True) -> None:
-    parser.add_argument("--dsn", default=dsn_from_env(), help="PostgreSQL (env ATP_PG_DSN)")
+    pg_dsn_option(parser, dest="dsn")
     if redis:
-        parser.add_argument("--redis", default=redis_url_from_env(), help="env ATP_REDIS_URL")
+        redis_url_option(parser, dest="redis")
 
 
 Main = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
@@ -183,6 +187,78 @@ async def _seed(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- atp supply receive | cancel | redate ----------------------------------------------
+
+
+def _supply_line(action: str, args: argparse.Namespace, out: SupplyOutcome) -> str:
+    p = out.position
+    done = {"receive": f"received {out.received}", "cancel": f"cancelled {out.retired}"}
+    what = done.get(action, "re-dated")
+    over = f" ({out.over_received} beyond what it expected)" if out.over_received else ""
+    return (
+        f"{out.result.value}: {what} of supply {args.supply_id} at {args.location}/{args.sku}"
+        f"{over}; {out.remaining} still expected; on hand {p.on_hand}, incoming {p.incoming}"
+        f" (event {out.event_id or '-'})"
+    )
+
+
+async def _supply_write(engine: DurableEngine, args: argparse.Namespace) -> SupplyOutcome:
+    stock, ref = engine.stock, (args.sku, args.location, args.supply_id)
+    if args.action == "receive":
+        return await stock.receive_incoming(*ref, args.qty, reason=args.reason, op_id=args.op_id)
+    if args.action == "cancel":
+        return await stock.cancel_incoming(*ref, op_id=args.op_id)
+    return await stock.redate_incoming(*ref, args.expected_at, op_id=args.op_id)
+
+
+async def _supply(args: argparse.Namespace) -> int:
+    """One supply write through the durable engine: printed once PostgreSQL has it."""
+    pool = await create_pool(args.dsn, 1)
+    engine = await DurableEngine.open(args.redis, pool, start_sweeper=False)
+    try:
+        out = await _supply_write(engine, args)
+    except InvalidInput as error:
+        print(f"atp supply {args.action}: {error}", file=sys.stderr)
+        return 1
+    finally:
+        await engine.close()
+        await pool.close()
+    if not out.ok:
+        print(f"atp supply {args.action}: refused: {out.result.value}", file=sys.stderr)
+        return 1
+    print(_supply_line(args.action, args, out))
+    return 0
+
+
+def _register_supply(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    p = subparsers.add_parser("supply", help="receive, cancel or re-date incoming supply")
+    actions = p.add_subparsers(dest="action", required=True)
+    helps = {
+        "receive": "goods arrived: on hand grows and the supply shrinks, in one step",
+        "cancel": "the supply will not come: what it still expects leaves incoming",
+        "redate": "the supply is expected by another day",
+    }
+    for action, text in helps.items():
+        a = actions.add_parser(action, help=text, description=text)
+        _common(a)
+        a.add_argument("supply_id", help="the supply (purchase order) as recorded")
+        a.add_argument("--sku", required=True, help="the SKU the supply brings")
+        a.add_argument("--location", required=True, help="where it is expected")
+        a.add_argument("--op-id", help="operation id: a retry with it is applied once")
+        if action == "receive":
+            a.add_argument("--qty", type=int, help="units received (default: all expected)")
+            a.add_argument("--reason", help="a note recorded on the event")
+        if action == "redate":
+            a.add_argument(
+                "--expected-at",
+                type=date.fromisoformat,
+                required=True,
+                metavar="YYYY-MM-DD",
+                help="the new expected date",
+            )
+        a.set_defaults(handler=_run(_supply))
+
+
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     p = subparsers.add_parser("migrate", help="apply the PostgreSQL migrations")
     _common(p, redis=False)
@@ -191,14 +267,18 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
 
     p = subparsers.add_parser("journal", help="run the journal writer (stream consumer)")
     _common(p)
-    p.add_argument("--consumer", default=f"{socket.gethostname()}-{os.getpid()}")
+    p.add_argument(
+        "--consumer",
+        default=f"{socket.gethostname()}-{os.getpid()}",
+        help="this consumer's name in the streams' group (default host-pid)",
+    )
     p.add_argument(
         "--consumers",
         type=int,
         choices=range(1, JOURNAL_CONSUMERS_MAX + 1),
         default=2,
         metavar=f"1..{JOURNAL_CONSUMERS_MAX}",
-        help="in this process",
+        help="stream consumers in this process (default 2)",
     )
     p.add_argument("--once", action="store_true", help="journal what is there, then exit")
     p.set_defaults(handler=_run(_journal))
@@ -216,14 +296,16 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
 
     p = subparsers.add_parser("import", help="bulk-load locations, stock or safety from CSV")
     _common(p)
-    p.add_argument("kind", choices=("locations", "stock", "safety"))
-    p.add_argument("file")
+    p.add_argument("kind", choices=("locations", "stock", "safety"), help="what FILE holds")
+    p.add_argument("file", help="a CSV file (docs/postgres.md describes the columns)")
     p.add_argument("--errors", help="also write the rejected rows' reasons to this CSV")
     p.set_defaults(handler=_import_handler)
 
     p = subparsers.add_parser("seed-demo", help="load the demo retailer (Oslo area)")
     _common(p)
-    p.add_argument("--stores", type=int, default=20)
-    p.add_argument("--skus", type=int, default=5_000)
-    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--stores", type=int, default=20, help="stores, 10 to 50 (default 20)")
+    p.add_argument("--skus", type=int, default=5_000, help="SKUs, 5,000 to 50,000 (default 5,000)")
+    p.add_argument("--seed", type=int, default=42, help="random seed: same seed, same chain")
     p.set_defaults(handler=_run(_seed))
+
+    _register_supply(subparsers)

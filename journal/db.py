@@ -14,6 +14,9 @@ if TYPE_CHECKING:
 else:
     Conn = asyncpg.Connection
 
+# Anything a single statement can run on: a connection, or a pool (which borrows one).
+Queryable: TypeAlias = "Conn | asyncpg.Pool"
+
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/atp"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 

@@ -2,7 +2,9 @@
 assortment and a few fast movers kept behind safety stock. Deterministic for a seed.
 
 ``seed_demo(dsn, redis_url)`` loads the catalog into PostgreSQL and the stock into the
-ledger (durably, through the group commit); running it again changes nothing.
+ledger (durably, through the group commit); running it again sets the demo's numbers again.
+``ensure_demo`` loads it only into a database that does not have it yet (or when asked to
+reset): a restarted demo keeps what was done with it.
 """
 
 import random
@@ -110,6 +112,13 @@ def _stock_one(catalog: Catalog, rng: random.Random, sku: str, rank: int) -> Non
                 catalog.safety.append((sku, loc.id, rng.randint(2, 5)))
 
 
+# Present once the chain is loaded: the first store and the top seller.
+_LOADED = """
+SELECT EXISTS (SELECT 1 FROM locations WHERE id = 'ST-001')
+   AND EXISTS (SELECT 1 FROM skus WHERE id = 'SKU-000001')
+"""
+
+
 class SeedReport(msgspec.Struct):
     locations: int
     skus: int
@@ -151,3 +160,18 @@ async def seed_demo(
     finally:
         await pool.close()
     return SeedReport(len(catalog.locations), len(catalog.skus), stock, safety)
+
+
+async def ensure_demo(dsn: str, redis_url: str, reset: bool = False) -> SeedReport | None:
+    """Loads the demo chain unless the database has it already; None when it was kept."""
+    await create_database(dsn)
+    pool = await create_pool(dsn, 1)
+    try:
+        async with pool.acquire() as conn:
+            await migrate(conn)
+            loaded = bool(await conn.fetchval(_LOADED))
+    finally:
+        await pool.close()
+    if loaded and not reset:
+        return None
+    return await seed_demo(dsn, redis_url)

@@ -26,6 +26,9 @@ class DurableStock:
         self.set_safety = durable(stock.set_safety, durability)
         self.add_incoming = durable(stock.add_incoming, durability)
         self.remove_incoming = durable(stock.remove_incoming, durability)
+        self.receive_incoming = durable(stock.receive_incoming, durability)
+        self.cancel_incoming = durable(stock.cancel_incoming, durability)
+        self.redate_incoming = durable(stock.redate_incoming, durability)
 
 
 class DurableReservations:

@@ -1,5 +1,6 @@
 """Folding journaled events back into the Redis structures a rebuild restores: incoming
-supply hashes, live reservations (headers, legs, expiry entries) and stock op receipts."""
+supply hashes, live reservations (headers, legs with their op receipts, expiry entries)
+and stock op receipts."""
 
 import json
 import time
@@ -11,6 +12,7 @@ import msgspec
 
 from atp import keys
 from atp.limits import LEG_EXPIRY_GRACE_MS, RETENTION_S
+from atp.rules import SUPPLY_EVENTS, SupplyState, apply_supply_event
 from journal.bulk import BulkWriter
 from journal.db import Conn
 
@@ -19,23 +21,22 @@ Row = asyncpg.Record
 
 
 async def load_incoming(conn: Conn, pipe: BulkWriter) -> int:
+    """Each position's supply hash, folded from its supply events in stream order (added,
+    received in part or whole, cancelled, re-dated, removed) as the scripts changed it."""
     rows = await conn.fetch(
         "SELECT sku, location, type, reason, d_incoming FROM ledger_events"
-        " WHERE type IN ('incoming_added', 'incoming_removed')"
-        " ORDER BY partition, stream_ms, stream_seq"
+        " WHERE type = ANY($1::text[])"
+        " ORDER BY partition, stream_ms, stream_seq",
+        list(SUPPLY_EVENTS),
     )
-    supplies: dict[tuple[str, str], dict[str, str]] = defaultdict(dict)
+    supplies: dict[tuple[str, str], SupplyState] = defaultdict(dict)
     for r in rows:
         held = supplies[(r["sku"], r["location"])]
-        if r["type"] == "incoming_added":  # reason is "<supply id>@<day number>"
-            supply_id, day = r["reason"].rsplit("@", 1)
-            held[supply_id] = f"{r['d_incoming']}|{day}"
-        else:
-            held.pop(r["reason"], None)
+        apply_supply_event(held, str(r["type"]), str(r["reason"]), int(r["d_incoming"]))
     count = 0
     for (sku, location), held in supplies.items():
         if held:
-            flat = [v for item in held.items() for v in item]
+            flat = [v for sid, (qty, day) in held.items() for v in (sid, f"{qty}|{day}")]
             await pipe.command("HSET", keys.incoming(sku, location), *flat)
             count += len(held)
     return count
@@ -85,6 +86,31 @@ def fold_legs(rows: Iterable[Row]) -> dict[tuple[str, int], list[_Line]]:
     return legs
 
 
+OpReceipts = dict[tuple[str, int], dict[str, str]]
+
+
+def fold_op_receipts(rows: Iterable[Row]) -> OpReceipts:
+    """Per (reservation id, partition), the leg's op receipts (op:<op_id> -> request
+    digest, as leg_settle.lua writes them) from its fulfilled and released events."""
+    found: OpReceipts = defaultdict(dict)
+    for row in rows:
+        if row["op_digest"] and row["type"] in ("fulfilled", "released"):
+            key = (str(row["reservation_id"]), int(row["partition"]))
+            found[key][f"op:{row['op_id']}"] = str(row["op_digest"])
+    return found
+
+
+async def _restore_op_receipts(
+    rid: str, legs: dict[int, list[_Line]], receipts: OpReceipts, pipe: BulkWriter
+) -> None:
+    """A retried partial fulfil or release answers duplicate, not a second settle."""
+    for partition in legs:
+        held = receipts.get((rid, partition))
+        if held:
+            flat = [v for item in held.items() for v in item]
+            await pipe.command("HSET", keys.leg(partition, rid), *flat)
+
+
 def _leg_fields(rid: str, digest: str, state: str, channel: str, lines: list[_Line]) -> list[str]:
     fields = ["rid", rid, "d", digest, "st", state, "ch", channel, "n", str(len(lines))]
     for i, ln in enumerate(lines, start=1):
@@ -107,12 +133,14 @@ async def load_reservations(conn: Conn, pipe: BulkWriter, later: list[ExpiryEntr
     for start in range(0, len(headers), _RID_CHUNK):
         chunk = headers[start : start + _RID_CHUNK]
         events = await conn.fetch(
-            "SELECT partition, type, sku, location, d_reserved, reservation_id FROM ledger_events"
+            "SELECT partition, type, sku, location, d_reserved, reservation_id, op_id,"
+            " op_digest FROM ledger_events"
             " WHERE reservation_id = ANY($1::text[]) AND sku <> ''"
             " ORDER BY partition, stream_ms, stream_seq",
             [h["id"] for h in chunk],
         )
         legs = fold_legs(events)
+        receipts = fold_op_receipts(events)
         committed_ms = await _commit_times(conn, [h["id"] for h in chunk])
         by_rid: dict[str, dict[int, list[_Line]]] = defaultdict(dict)
         for (rid, partition), lines in legs.items():
@@ -120,6 +148,7 @@ async def load_reservations(conn: Conn, pipe: BulkWriter, later: list[ExpiryEntr
                 by_rid[rid][partition] = lines
         for h in chunk:
             await _restore_one(h, by_rid.get(h["id"], {}), pipe, later)
+            await _restore_op_receipts(h["id"], by_rid.get(h["id"], {}), receipts, pipe)
             if h["state"] == "committed":
                 ct = committed_ms.get(h["id"], int(h["created_ms"]))
                 await _restore_committed_index(h["id"], ct, by_rid.get(h["id"], {}), pipe)

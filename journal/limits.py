@@ -25,6 +25,9 @@ REBUILD_ATTEMPTS_MAX: Final = 3
 # PostgreSQL advisory lock keys (one namespace for this project).
 LOCK_MIGRATE: Final = 0x4154_5001
 LOCK_REBUILD: Final = 0x4154_5002
+# Two-key advisory locks (class, instance id): each API process holds its own while it lives
+# (api/instance.py), so an idempotency claim of a dead process is released at once.
+LOCK_INSTANCE_CLASS: Final = 0x4154_5003
 
 IMPORT_ROWS_PER_BATCH: Final = 5_000
 IMPORT_ERRORS_REPORTED_MAX: Final = 10_000  # beyond this an import reports only a count

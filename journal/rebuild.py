@@ -1,13 +1,14 @@
 """Rebuilding the Redis ledger from PostgreSQL, and deciding when that is needed.
 
 What is restored: every position (the position after its newest journaled event), incoming
-supply, live reservations (held and committed headers with their legs and expiry entries,
-so they can still be committed, fulfilled, released or expired; legs as re-sourcing moved
-them, and the committed index), the shortage set and attention items of re-sourcing
-(routing/resourcing.py), location groups, stock
-operation receipts within RETENTION_S, and each stream's last id (new events sort after
-the journal's). Order: the epoch key is deleted first and set last, so an engine that sees
-an epoch sees a complete ledger.
+supply, live reservations (held and committed headers with their legs, their fulfil and
+release op receipts, and expiry entries, so they can still be committed, fulfilled, released
+or expired; legs as re-sourcing moved them, and the committed index), the shortage set and
+attention items of re-sourcing (routing/resourcing.py), location groups (the catalogue's,
+then each group's newest `group_defined` event), and within RETENTION_S: stock operation
+receipts, register device logs and receipts (journal/registers.py) and allocations' route
+records; and each stream's last id (new events sort after the journal's). Order: the epoch
+key is deleted first and set last, so an engine that sees an epoch sees a complete ledger.
 """
 
 import asyncio
@@ -17,12 +18,13 @@ import time
 import msgspec
 
 from atp import keys
-from atp.limits import LEDGER_PARTITIONS
+from atp.limits import LEDGER_PARTITIONS, RETENTION_S
 from atp.redis_io import PipelinedRedis, RedisIO
 from journal.bulk import BulkWriter
 from journal.db import Conn
 from journal.legs import ExpiryEntry, load_incoming, load_receipts, load_reservations
 from journal.limits import LOCK_REBUILD, REBUILD_ATTEMPTS_MAX, REBUILD_PIPELINE_MAX
+from journal.registers import load_registers
 from journal.streams import EPOCH_KEY, PARTITIONS, current_epoch, id_tuple, last_ids
 from journal.writer import create_groups
 
@@ -34,6 +36,8 @@ class RebuildReport(msgspec.Struct):
     reservations: int = 0
     supplies: int = 0
     receipts: int = 0
+    register_receipts: int = 0
+    routes: int = 0
     seconds: float = 0.0
 
 
@@ -86,6 +90,17 @@ async def _load_positions(conn: Conn, pipe: BulkWriter) -> int:
     return count
 
 
+async def _load_oversold(conn: Conn, pipe: BulkWriter) -> None:
+    """Units registers oversold at each position (field os): the newest event carrying it."""
+    rows = await conn.fetch(
+        "SELECT DISTINCT ON (sku, location) sku, location, oversold FROM ledger_events"
+        " WHERE oversold IS NOT NULL ORDER BY sku, location, stream_ms DESC, stream_seq DESC"
+    )
+    for r in rows:
+        if r["oversold"]:
+            await pipe.command("HSET", keys.position(r["sku"], r["location"]), "os", r["oversold"])
+
+
 async def _load_attention(conn: Conn, pipe: BulkWriter) -> None:
     """Attention items (routing/resourcing.py) flagged and not resolved since."""
     rows = await conn.fetch(
@@ -108,9 +123,37 @@ async def _load_attention(conn: Conn, pipe: BulkWriter) -> None:
 
 
 async def _load_groups(conn: Conn, pipe: BulkWriter) -> None:
+    """The catalogue's memberships, then each group's newest `group_defined` event (what
+    define_group last set; the importer defines every group it changes, after the table),
+    which replaces the group's set."""
     rows = await conn.fetch("SELECT group_name, location_id FROM location_group_members")
     for r in rows:
         await pipe.command("SADD", keys.group(r["group_name"]), r["location_id"])
+    defined = await conn.fetch(
+        "SELECT DISTINCT ON (split_part(reason, ':', 1)) reason FROM ledger_events"
+        " WHERE type = 'group_defined'"
+        " ORDER BY split_part(reason, ':', 1), stream_ms DESC, stream_seq DESC"
+    )
+    for r in defined:
+        name, _, members = str(r["reason"]).partition(":")  # "<name>:<m1>,<m2>,..."
+        await pipe.command("DEL", keys.group(name))
+        await pipe.command("SADD", keys.group(name), *members.split(","))
+
+
+async def _load_routes(conn: Conn, pipe: BulkWriter) -> int:
+    """Route records of allocations (routing/service.py) within RETENTION_S: re-sourcing
+    plans a moved line by the order's method."""
+    now_ms = int(time.time() * 1000)
+    rows = await conn.fetch(
+        "SELECT DISTINCT ON (reservation_id) reservation_id, reason, ts_ms FROM ledger_events"
+        " WHERE type = 'reservation_routed' AND ts_ms >= $1"
+        " ORDER BY reservation_id, stream_ms DESC, stream_seq DESC",
+        now_ms - RETENTION_S * 1000,
+    )
+    for r in rows:
+        ttl_s = min(RETENTION_S, max(1, RETENTION_S - (now_ms - int(r["ts_ms"])) // 1000))
+        await pipe.command("SET", keys.route(r["reservation_id"]), r["reason"], "EX", ttl_s)
+    return len(rows)
 
 
 # One index probe per partition (a loose index scan), not a scan of the journal.
@@ -165,10 +208,13 @@ async def _rebuild_locked(redis: RedisIO, conn: Conn, reason: str) -> RebuildRep
         expiries: list[ExpiryEntry] = []
         async with bulk_writer(redis) as pipe:
             report.positions = await _load_positions(conn, pipe)
+            await _load_oversold(conn, pipe)
             report.supplies = await load_incoming(conn, pipe)
             report.reservations = await load_reservations(conn, pipe, expiries)
             report.receipts = await load_receipts(conn, pipe)
+            report.register_receipts = await load_registers(conn, pipe)
             await _load_groups(conn, pipe)
+            report.routes = await _load_routes(conn, pipe)
             await _load_attention(conn, pipe)
         await _set_stream_ids(conn, redis)
         if await _streams_clean(redis):

@@ -29,7 +29,13 @@ _SCHEMA = (
     ("safety", "bigint"), ("incoming", "bigint"), ("atp_before", "bigint"),
     ("atp_after", "bigint"), ("reason", "text"), ("reservation_id", "text"),
     ("op_id", "text"), ("ts_ms", "bigint"), ("oversold", "bigint"),
+    ("device_id", "text"), ("device_event", "text"), ("device_seq", "bigint"),
+    ("body_digest", "text"), ("target_digest", "text"), ("op_digest", "text"),
 )  # fmt: skip
+# Stream fields only some events carry (migrations/0005_retry_state.sql), NULL elsewhere:
+# a register event's device id, event id, device_seq, body digest and (a void's) target's
+# digest; a fulfil or release's op digest.
+_OPTIONAL_FIELDS = ("dev", "eid", "dseq", "dig", "tdig", "opd")
 _COLUMNS = [name for name, _ in _SCHEMA]
 _TYPES = [kind for _, kind in _SCHEMA]
 
@@ -89,6 +95,11 @@ def entry_columns(entries: Sequence[Entry]) -> list[list[object]]:
     columns += [[f[name] for f in bodies] for name in ("why", "rid", "op")]
     columns.append([int(f["ts"]) for f in bodies])
     columns.append([int(f["os"]) if "os" in f else None for f in bodies])
+    for field in _OPTIONAL_FIELDS:
+        if field == "dseq":
+            columns.append([int(f["dseq"]) if "dseq" in f else None for f in bodies])
+        else:
+            columns.append([f.get(field) for f in bodies])
     return columns
 
 

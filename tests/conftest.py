@@ -75,4 +75,6 @@ async def engine(redis_url: str, clock: ManualClock) -> AsyncIterator[Engine]:
 
 # Private servers the tests start and end themselves (tests/servers.py): the session's
 # 3-master cluster (``redis_cluster``, ``cluster_url``) and a standalone ``private_redis``.
+# PostgreSQL: the session's test database (``pg_dsn``, ``pool``) and ``db`` (emptied tables).
+from pgtest import db, pg_dsn, pool  # noqa: E402, F401
 from servers import cluster_url, private_redis, redis_cluster  # noqa: E402, F401

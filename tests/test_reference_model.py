@@ -18,6 +18,7 @@ from atp.events import read_all_events
 from atp.limits import LEDGER_PARTITIONS
 from atp.model import AdjustReason, Channel
 from atp.reference import ReferenceLedger
+from atp.rules import day_number
 from reservations.model import Line
 from reservations.reference import ReferenceReservations
 
@@ -126,7 +127,7 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(
         sku=skus,
         loc=locations,
-        supply=st.sampled_from(["po1", "po2"]),
+        supply=st.sampled_from(["po1", "po2", "po3"]),
         qty=st.integers(1, 5),
         days=st.integers(0, 9),
     )
@@ -139,6 +140,53 @@ class LedgerMachine(RuleBasedStateMachine):
     def remove_incoming(self, sku: str, loc: str, supply: str) -> None:
         real = self.run(self.engine.stock.remove_incoming(sku, loc, supply))
         self.same_stock(real, self.ledger.remove_incoming(sku, loc, supply, self.now))
+
+    @staticmethod
+    def same_supply(real, model) -> None:  # type: ignore[no-untyped-def]
+        fields = ("result", "position", "received", "retired", "remaining")
+        assert [getattr(real, f) for f in fields] == [getattr(model, f) for f in fields]
+
+    def known_supply(self, data: st.DataObject) -> tuple[str, str, str]:
+        """Mostly a supply that exists, sometimes any (unknown supplies are refused)."""
+        existing = sorted((k[0], k[1], i) for k, held in self.ledger.supplies.items() for i in held)
+        if existing and data.draw(st.integers(0, 9)) < 8:
+            return data.draw(st.sampled_from(existing))
+        return data.draw(skus), data.draw(locations), data.draw(st.sampled_from(["po1", "po2"]))
+
+    @rule(
+        qty=st.none() | st.integers(1, 7),
+        reason=st.sampled_from([None, "pallet"]),
+        op=op_ids,
+        data=st.data(),
+    )
+    def receive_incoming(
+        self, qty: int | None, reason: str | None, op: str, data: st.DataObject
+    ) -> None:
+        sku, loc, supply = self.known_supply(data)
+        stock = self.engine.stock
+        real = self.run(
+            stock.receive_incoming(sku, loc, supply, qty, reason=reason, op_id=op or None)
+        )
+        event(f"receive {real.result.value}{' over' if real.over_received else ''}")
+        model = self.ledger.receive_incoming(sku, loc, supply, qty, reason, op, self.now)
+        self.same_supply(real, model)
+
+    @rule(op=op_ids, data=st.data())
+    def cancel_incoming(self, op: str, data: st.DataObject) -> None:
+        sku, loc, supply = self.known_supply(data)
+        real = self.run(self.engine.stock.cancel_incoming(sku, loc, supply, op_id=op or None))
+        event(f"cancel {real.result.value}")
+        self.same_supply(real, self.ledger.cancel_incoming(sku, loc, supply, op, self.now))
+
+    @rule(days=st.integers(0, 9), op=op_ids, data=st.data())
+    def redate_incoming(self, days: int, op: str, data: st.DataObject) -> None:
+        sku, loc, supply = self.known_supply(data)
+        on = TODAY + timedelta(days=days)
+        stock = self.engine.stock
+        real = self.run(stock.redate_incoming(sku, loc, supply, on, op_id=op or None))
+        event(f"redate {real.result.value}")
+        model = self.ledger.redate_incoming(sku, loc, supply, on, op, self.now)
+        self.same_supply(real, model)
 
     @rule(rid=rids, channel=channels, lines=order_lines, ttl=st.sampled_from([1, 2, 60]))
     def reserve(self, rid: str, channel: Channel, lines: list[Line], ttl: int) -> None:
@@ -227,6 +275,13 @@ class LedgerMachine(RuleBasedStateMachine):
         for partition in range(LEDGER_PARTITIONS):
             assert _no_id(events[partition]) == self.ledger.events.get(partition, [])
         self.run(check_ledger_invariants(self.engine.redis, events))
+        pairs = [(s, loc) for s in SKUS for loc in LOCATIONS]
+        supplies = self.run(self.engine.availability.supplies(pairs))
+        for pair in pairs:
+            held = self.ledger.supplies.get(pair, {})
+            model = {(i, q, d) for i, (q, d) in held.items()}
+            real = {(x.supply_id, x.qty, day_number(x.expected_on)) for x in supplies[pair]}
+            assert real == model, pair
 
 
 class LegByLegMachine(LedgerMachine):

@@ -24,25 +24,35 @@ local function atp_online(p)
   return a
 end
 
--- ev: {stream, maxlen, now, type, sku, loc, before, after, reason, rid, op, os}
+-- ev: {stream, maxlen, now, type, sku, loc, before, after, reason, rid, op, os, extra}
 -- os (units registers oversold at the position after the change) is written only by the
 -- scripts that change it, so readers of the stream (the replica) keep it current.
+-- extra: optional flat list of further field, value pairs (register events, op digests,
+-- ARCHITECTURE.md "Events"), appended after the common fields.
 local function emit(ev)
   local b, a = ev.before or {0, 0, 0, 0}, ev.after or {0, 0, 0, 0}
-  if ev.os then
+  if not ev.os and not ev.extra then  -- the common case: no table to build
     return redis.call('XADD', ev.stream, 'MAXLEN', '~', ev.maxlen, '*',
       't', ev.type, 'sku', ev.sku or '', 'loc', ev.loc or '',
       'doh', a[1] - b[1], 'drs', a[2] - b[2], 'dsf', a[3] - b[3], 'din', a[4] - b[4],
       'oh', a[1], 'rs', a[2], 'sf', a[3], 'in', a[4],
       'ab', atp_online(b), 'aa', atp_online(a),
-      'why', ev.reason or '', 'rid', ev.rid or '', 'op', ev.op or '', 'ts', ev.now, 'os', ev.os)
+      'why', ev.reason or '', 'rid', ev.rid or '', 'op', ev.op or '', 'ts', ev.now)
   end
-  return redis.call('XADD', ev.stream, 'MAXLEN', '~', ev.maxlen, '*',
+  local args = {'XADD', ev.stream, 'MAXLEN', '~', ev.maxlen, '*',
     't', ev.type, 'sku', ev.sku or '', 'loc', ev.loc or '',
     'doh', a[1] - b[1], 'drs', a[2] - b[2], 'dsf', a[3] - b[3], 'din', a[4] - b[4],
     'oh', a[1], 'rs', a[2], 'sf', a[3], 'in', a[4],
     'ab', atp_online(b), 'aa', atp_online(a),
-    'why', ev.reason or '', 'rid', ev.rid or '', 'op', ev.op or '', 'ts', ev.now)
+    'why', ev.reason or '', 'rid', ev.rid or '', 'op', ev.op or '', 'ts', ev.now}
+  if ev.os then
+    args[#args + 1] = 'os'
+    args[#args + 1] = ev.os
+  end
+  if ev.extra then
+    for _, v in ipairs(ev.extra) do args[#args + 1] = v end
+  end
+  return redis.call(unpack(args))
 end
 
 local function pos_reply(result, event_id, p)

@@ -7,12 +7,21 @@
 --     KEYS[4] the voided event's receipt (a void), else KEYS[3] again
 --     KEYS[5] partition shortage set
 -- ARGV[1] kind: sale | return | void  [2] sku  [3] location  [4] qty  [5] op (device/event)
---     [6] now_ms  [7] stream maxlen  [8] retention_s  [9] this event id
+--     [6] now_ms  [7] stream maxlen  [8] retention_s  [9] this event id  [10] device id
+--     [11] device_seq  [12] this event's body digest  [13] a void's target's digest ('')
+-- Events carry dev eid dseq dig (and tdig on a void): what a rebuild restores the device
+-- log and receipts from (journal/registers.py). A void of a never-applied target changes no
+-- position and emits 'pos_voided_ahead' (zero deltas) so the target's 'voided' survives.
 -- Receipt hash: st (applied | voided), doh (on hand change made), os (units oversold),
 --     vb (the void that cancelled it)
 -- returns {'applied' | 'duplicate' | 'conflict', oversold units, detail}
 local kind, sku, loc, qty, op = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
 local now, maxlen, retention, eid = clock_ms(ARGV[6]), ARGV[7], ARGV[8], ARGV[9]
+local register = {'dev', ARGV[10], 'eid', eid, 'dseq', ARGV[11], 'dig', ARGV[12]}
+if kind == 'void' then
+  register[#register + 1] = 'tdig'
+  register[#register + 1] = ARGV[13]
+end
 if redis.call('EXISTS', KEYS[3]) == 1 and kind ~= 'void' then
   return {'duplicate', tonumber(redis.call('HGET', KEYS[3], 'os')) or 0, ''}
 end
@@ -40,7 +49,8 @@ local function change(before, after, over_delta, reason)
   local os = nil
   if over_delta ~= 0 then os = redis.call('HINCRBY', KEYS[1], 'os', over_delta) end
   emit({stream = KEYS[2], maxlen = maxlen, now = now, type = 'adjusted', sku = sku, loc = loc,
-    before = before, after = after, reason = 'pos_' .. reason .. ':' .. op, os = os})
+    before = before, after = after, reason = 'pos_' .. reason .. ':' .. op, os = os,
+    extra = register})
   if over_delta ~= 0 then  -- a void that releases an oversell says so too: -2@till/v1
     emit({stream = KEYS[2], maxlen = maxlen, now = now, type = 'oversold', sku = sku,
       loc = loc, before = after, after = after, reason = over_delta .. '@' .. op, os = os})
@@ -64,6 +74,8 @@ redis.call('EXPIRE', KEYS[3], retention)
 if not t[1] then  -- the target was never applied: it never will be
   redis.call('HSET', KEYS[4], 'st', 'voided', 'vb', eid, 'doh', 0, 'os', 0)
   redis.call('EXPIRE', KEYS[4], retention)
+  emit({stream = KEYS[2], maxlen = maxlen, now = now, type = 'pos_voided_ahead', sku = sku,
+    loc = loc, before = p, after = p, reason = 'pos_void:' .. op, extra = register})
   return {'applied', 0, ''}
 end
 local undo, over_before = -tonumber(t[2]), tonumber(t[3])

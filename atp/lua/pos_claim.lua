@@ -4,8 +4,9 @@
 --     {d digest, s seq, k kind, sku, loc, q qty}, s:<seq> -> event_id
 -- ARGV[1] retention_s, then per event: event_id, device_seq, digest, kind (sale | return |
 --     void), sku, location, qty, voids ('' unless a void)
--- returns per event 6 values: status ('new' | 'seen' | 'conflict'), then for a sale or return
---     its own kind, sku, location, qty; for a void its target's; then a detail ('' or why)
+-- returns per event 7 values: status ('new' | 'seen' | 'conflict'), then for a sale or return
+--     its own kind, sku, location, qty; for a void its target's; then a detail ('' or why),
+--     then the digest of the record answered (a void's target's: its events carry it)
 local out = {}
 local function answer(status, rec, detail)
   out[#out + 1] = status
@@ -14,6 +15,7 @@ local function answer(status, rec, detail)
   out[#out + 1] = rec and rec.loc or ''
   out[#out + 1] = rec and rec.q or 0
   out[#out + 1] = detail
+  out[#out + 1] = rec and rec.d or ''
 end
 local function target_of(voids)
   local raw = redis.call('HGET', KEYS[1], 'e:' .. voids)

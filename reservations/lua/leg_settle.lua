@@ -10,6 +10,10 @@
 --         {'illegal', state} | {'exceeds_open', line index, open} | {'on_hand_short', line index, on_hand}
 local rid, action, now = ARGV[1], ARGV[2], clock_ms(ARGV[4])
 local op_id, digest = ARGV[7], ARGV[8]
+-- With an op id, each event carries the request digest (opd): a rebuild restores the
+-- leg's op:<op_id> receipt from it.
+local op_extra = nil
+if op_id ~= '' then op_extra = {'opd', digest} end
 local state = redis.call('HGET', KEYS[1], 'st')
 if not state then return {'not_found'} end
 if op_id ~= '' then
@@ -48,7 +52,8 @@ for j = 1, targets do
     local line = redis.call('HMGET', KEYS[1], 's' .. idx, 'l' .. idx)
     append_pos(out, line[1], line[2], after)
     emit({stream = KEYS[2], maxlen = ARGV[5], now = now, type = action, sku = line[1],
-      loc = line[2], before = p, after = after, reason = action, rid = rid, op = op_id})
+      loc = line[2], before = p, after = after, reason = action, rid = rid, op = op_id,
+      extra = op_extra})
     redis.call('HINCRBY', KEYS[1], 'o' .. idx, -qty)
     redis.call('HINCRBY', KEYS[1], (action == 'fulfilled' and 'f' or 'r') .. idx, qty)
   end

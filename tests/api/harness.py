@@ -1,7 +1,9 @@
-"""The API in-process (httpx's ASGI transport, lifespan run by hand) on the real Redis.
+"""The API in-process (httpx's ASGI transport, lifespan run by hand) on the real Redis and
+PostgreSQL.
 
-Each test gets an empty database, a manual clock (no sweeper: tests expire holds by
-advancing the clock and sweeping) and keys of every kind.
+Each test gets an empty Redis database and empty tables, a manual clock (no sweeper: tests
+expire holds by advancing the clock and sweeping), keys of every kind and the register
+``till-1`` registered at S1.
 """
 
 import contextlib
@@ -9,15 +11,20 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
+from api import devices
 from api.app import asgi, create_app
-from api.auth import Scope, create_key
+from api.auth import Scope
+from api.keystore import create_key
 from api.services import Services
 from api.settings import Settings
 from atp.clock import ManualClock
 from atp.engine import Engine
+from routing.directory import Location
+from routing.model import Capability, LocationKind
 
 
 @dataclass
@@ -41,6 +48,7 @@ class Api:
         return await self.client.request(method, path, json=json, headers=headers, **kw)
 
 
+# kind -> (scopes, locations); channels are each kind's default (api/keystore.py).
 KINDS: dict[str, tuple[list[Scope], list[str]]] = {
     "admin": ([Scope.admin], []),
     "reader": ([Scope.availability_read], []),
@@ -50,13 +58,14 @@ KINDS: dict[str, tuple[list[Scope], list[str]]] = {
 }
 
 
-def settings_for(redis_url: str, **overrides: Any) -> Settings:
+def settings_for(redis_url: str, pg_dsn: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "redis_url": redis_url,
+        "pg_dsn": pg_dsn,
         "auth_cache_ttl_s": 0.0,
         "rate_limit_per_s": 0.0,
         "run_sweeper": False,
-        "environment": "development",  # no PostgreSQL here; tests/journal covers durability
+        "environment": "development",
         # Reads from Redis: these tests read their own writes at once. The replica's reads
         # have their own tests (test_replica_reads.py).
         "replica": False,
@@ -74,16 +83,40 @@ async def serving(settings: Settings, clock: ManualClock) -> AsyncIterator[Api]:
         transport = httpx.ASGITransport(app=asgi(app))
         async with httpx.AsyncClient(transport=transport, base_url="http://atp.test") as client:
             harness = Api(client, services, clock)
-            for kind, (scopes, locations) in KINDS.items():
-                _, key = await create_key(services.engine.redis, scopes, locations, kind)
-                harness.keys[kind] = key
+            async with services.pool.acquire() as conn:
+                for kind, (scopes, locations) in KINDS.items():
+                    _, key = await create_key(conn, scopes, locations, kind)
+                    harness.keys[kind] = key
+                await devices.register(conn, "till-1", "S1", "the first register", "tests")
             yield harness
 
 
 @pytest.fixture
-async def api(redis_url: str, clock: ManualClock) -> AsyncIterator[Api]:
-    async with serving(settings_for(redis_url), clock) as harness:
+async def api(
+    redis_url: str, db: asyncpg.Pool, pg_dsn: str, clock: ManualClock
+) -> AsyncIterator[Api]:
+    async with serving(settings_for(redis_url, pg_dsn), clock) as harness:
         yield harness
+
+
+async def catalogue(pool: asyncpg.Pool, locations: list[Location]) -> None:
+    """Routing's locations written into the PostgreSQL catalogue the API reads."""
+    for loc in locations:
+        warehouse = loc.kind is LocationKind.warehouse
+        await pool.execute(
+            "INSERT INTO locations (id, name, kind, latitude, longitude, time_zone, pickup,"
+            " ship, ship_from_store, daily_pick_capacity, priority)"
+            " VALUES ($1, $1, $2, $3, $4, 'UTC', $5, $6, $7, $8, $9)",
+            loc.location,
+            "warehouse" if warehouse else "store",
+            loc.lat,
+            loc.lon,
+            Capability.pickup in loc.capabilities,
+            Capability.ship in loc.capabilities,
+            Capability.ship_from_store in loc.capabilities,
+            loc.capacity_units,
+            loc.priority,
+        )
 
 
 def assert_problem(response: httpx.Response, status: int, slug: str | None = None) -> Any:

@@ -1,46 +1,43 @@
-"""`atp keys create|revoke` and `atp serve`'s start-up refusal, in-process."""
+"""`atp keys create|list|revoke` and `atp serve`'s start-up refusal, in-process."""
 
 import asyncio
 
+import asyncpg
 import pytest
 
-from api.auth import Authenticator
+from api.auth import Authenticator, Principal
 from atp.cli import main
-from atp.redis_io import connect
+from atp.model import Channel
 
 
-async def _principal(url: str, key: str) -> object:
-    redis = connect(url)
+async def _principal(dsn: str, key: str) -> Principal:
+    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=1)
+    assert pool is not None
     try:
-        return await Authenticator(redis, 0).authenticate(f"Bearer {key}")
+        return await Authenticator(pool, 0).authenticate(f"Bearer {key}")
     finally:
-        await redis.close()
+        await pool.close()
 
 
-def test_keys_create_prints_a_working_key_and_revoke_ends_it(
-    redis_url: str, capsys: pytest.CaptureFixture[str]
+async def test_keys_create_prints_a_working_key_list_shows_it_and_revoke_ends_it(
+    db: asyncpg.Pool, pg_dsn: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    argv = [
-        "keys",
-        "create",
-        "--scope",
-        "stock:write",
-        "--location",
-        "S1",
-        "--redis-url",
-        redis_url,
-    ]
-    assert main(argv) == 0
+    argv = ["keys", "create", "--scope", "stock:write", "--location", "S1", "--pg-dsn", pg_dsn]
+    assert await asyncio.to_thread(main, argv) == 0
     key = capsys.readouterr().out.strip()
     assert key.startswith("atp_")
-    principal = asyncio.run(_principal(redis_url, key))
-    assert principal.locations == frozenset({"S1"})  # type: ignore[attr-defined]
-    assert main(["keys", "revoke", key, "--redis-url", redis_url]) == 0
-    assert main(["keys", "revoke", key, "--redis-url", redis_url]) == 1
+    principal = await _principal(pg_dsn, key)
+    assert principal.locations == frozenset({"S1"})
+    assert principal.channels == frozenset({Channel.store})  # a register's default
+    assert await asyncio.to_thread(main, ["keys", "list", "--pg-dsn", pg_dsn]) == 0
+    assert key.split("_")[1] in capsys.readouterr().out
+    assert await asyncio.to_thread(main, ["keys", "revoke", key, "--pg-dsn", pg_dsn]) == 0
+    assert await asyncio.to_thread(main, ["keys", "revoke", key, "--pg-dsn", pg_dsn]) == 1
 
 
-def test_keys_create_refuses_an_unknown_scope(redis_url: str) -> None:
-    assert main(["keys", "create", "--scope", "root", "--redis-url", redis_url]) == 2
+async def test_keys_create_refuses_an_unknown_scope(db: asyncpg.Pool, pg_dsn: str) -> None:
+    argv = ["keys", "create", "--scope", "root", "--pg-dsn", pg_dsn]
+    assert await asyncio.to_thread(main, argv) == 2
 
 
 def test_serve_refuses_auth_off_outside_development(

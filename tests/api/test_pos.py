@@ -112,10 +112,43 @@ async def test_batch_rules(api: Api) -> None:
     r = await api.call("POST", URL, "pos", json={"events": [sale(f"e{i}", i) for i in range(501)]})
     assert field_of(assert_problem(r, 422)) == "events"
     other_store = {**sale("e1", 1), "location": "S2"}
-    assert_problem(await api.call("POST", URL, "pos", json={"events": [other_store]}), 403)
+    r = await api.call("POST", URL, "pos", json={"events": [other_store]})
+    assert field_of(assert_problem(r, 422)) == "events[0].location"  # till-1 is at S1
     assert_problem(await api.call("POST", URL, "reader", json={"events": [sale("e1", 1)]}), 403)
+
+
+async def test_a_register_key_cannot_reach_another_stores_register(api: Api) -> None:
+    """Finding 3: the S1 register key voided a sale made at S2 through S2's device id, and
+    S2's on hand went back up. Devices are registered to a store now."""
+    r = await api.call("PUT", "/v1/pos/devices/till-2", "admin", json={"location": "S2"})
+    assert r.status_code == 201, r.text
+    await api.engine.stock.adjust("A", "S2", 5, "receipt")
+    at_s2 = {**sale("s2-sale", 1), "location": "S2"}
+    assert (
+        await api.call("POST", "/v1/pos/till-2/events", "admin", json={"events": [at_s2]})
+    ).status_code == 200
+    r = await api.call(
+        "POST", "/v1/pos/till-2/events", "pos", json={"events": [void("v1", 2, "s2-sale")]}
+    )
+    assert_problem(r, 403, "location-not-allowed")
+    assert (await api.engine.availability.position("A", "S2")).on_hand == 4
+    r = await api.call("PUT", "/v1/pos/devices/till-9", "pos", json={"location": "S2"})
+    assert_problem(r, 403, "location-not-allowed")  # nor register a device at S2
+    r = await api.call("PUT", "/v1/pos/devices/till-2", "admin", json={"location": "S1"})
+    assert_problem(r, 409, "device-registered-elsewhere")
+
+
+async def test_an_unregistered_register_is_refused_saying_how_to_register(api: Api) -> None:
+    r = await api.call("POST", "/v1/pos/till-x/events", "pos", json={"events": [sale("e1", 1)]})
+    body = assert_problem(r, 403, "device-not-registered")
+    assert "PUT /v1/pos/devices/till-x" in body["detail"]
     r = await api.call("POST", "/v1/pos/bad{id}/events", "pos", json={"events": [sale("e1", 1)]})
     assert field_of(assert_problem(r, 422)) == "device_id"
+
+
+async def test_an_online_key_cannot_sell_at_the_counter(api: Api) -> None:
+    r = await api.call("POST", URL, "stock", json={"events": [sale("e1", 1)]})
+    assert_problem(r, 403, "channel-not-allowed")
 
 
 async def test_a_count_settles_an_oversell(api: Api) -> None:

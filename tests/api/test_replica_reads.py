@@ -8,6 +8,7 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any
 
+import asyncpg
 import pytest
 from harness import Api, assert_problem, field_of, serving, settings_for
 
@@ -23,8 +24,10 @@ FRESHNESS = ("consistency", "as_of", "lag_ms")
 
 
 @pytest.fixture
-async def live(redis_url: str, clock: ManualClock) -> AsyncIterator[Api]:
-    async with serving(settings_for(redis_url, replica=True), clock) as harness:
+async def live(
+    redis_url: str, db: asyncpg.Pool, pg_dsn: str, clock: ManualClock
+) -> AsyncIterator[Api]:
+    async with serving(settings_for(redis_url, pg_dsn, replica=True), clock) as harness:
         await _until_ready(_replica(harness))
         yield harness
 

@@ -8,15 +8,16 @@ with another body, integral floats such as 5.0 (JSON Schema calls them integers;
 is strict), unknown cursors.
 """
 
+import asyncio
 import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
-import msgspec
+import asyncpg
 import pytest
-from harness import settings_for
+from harness import catalogue
 
 from api import serve
 from routing.directory import Location
@@ -33,20 +34,27 @@ MAX_EXAMPLES = int(os.environ.get("ATP_SCHEMATHESIS_EXAMPLES", "60"))
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-def test_schemathesis_finds_no_server_errors_or_schema_violations(
-    redis_url: str, tmp_path: Path
+async def test_schemathesis_finds_no_server_errors_or_schema_violations(
+    redis_url: str, db: asyncpg.Pool, pg_dsn: str, tmp_path: Path
 ) -> None:
-    settings = settings_for(redis_url)
     env = {
         **os.environ,
-        "ATP_REDIS_URL": settings.redis_url,
+        "ATP_REDIS_URL": redis_url,
+        "ATP_PG_DSN": pg_dsn,
         "ATP_RATE_LIMIT_PER_S": "0",
-        "ATP_ENV": "development",  # the contract, without PostgreSQL (tests/journal has it)
+        "PROMETHEUS_MULTIPROC_DIR": str(ROOT / f".run/prometheus-{PORT}"),
     }
-    env["PROMETHEUS_MULTIPROC_DIR"] = str(ROOT / f".run/prometheus-{PORT}")
-    locations = tmp_path / "locations.json"  # routing's directory, without PostgreSQL
-    locations.write_bytes(msgspec.json.encode(ROUTING_LOCATIONS))
-    env["ATP_LOCATIONS_FILE"] = str(locations)
+    await catalogue(db, ROUTING_LOCATIONS)  # routing's directory
+    run = await asyncio.to_thread(_contract, env, tmp_path)
+    summary = run.stdout[-3000:]
+    print(summary)
+    cases = re.search(r"(\d+) generated", run.stdout)
+    assert cases is not None and int(cases.group(1)) > 0, summary
+    assert run.returncode == 0, summary
+
+
+def _contract(env: dict[str, str], tmp_path: Path) -> "subprocess.CompletedProcess[str]":
+    """A key, a server, and schemathesis against it (blocking: run in a thread)."""
     key = subprocess.run(
         [sys.executable, "-m", "atp.cli", "keys", "create", "--scope", "admin"],
         env=env,
@@ -64,7 +72,7 @@ def test_schemathesis_finds_no_server_errors_or_schema_violations(
     )
     try:
         assert serve.wait_ready("127.0.0.1", PORT), "server did not start"
-        run = subprocess.run(
+        return subprocess.run(
             [
                 str(Path(sys.executable).parent / "st"),
                 "run",
@@ -92,8 +100,3 @@ def test_schemathesis_finds_no_server_errors_or_schema_violations(
     finally:
         server.terminate()
         server.wait(timeout=20)
-    summary = run.stdout[-3000:]
-    print(summary)
-    cases = re.search(r"(\d+) generated", run.stdout)
-    assert cases is not None and int(cases.group(1)) > 0, summary
-    assert run.returncode == 0, summary

@@ -7,7 +7,8 @@ import httpx
 import pytest
 
 from api.app import asgi, create_app
-from api.auth import Scope, create_key
+from api.auth import Scope
+from api.keystore import create_key
 from api.settings import Settings, SettingsError
 
 READY_POLLS = 100
@@ -24,8 +25,8 @@ async def test_an_acknowledged_adjustment_is_journaled(
     settings = Settings(redis_url=jredis_url, pg_dsn=pg_dsn, run_sweeper=False)
     app = create_app(settings)
     async with app.router.lifespan_context(app):
-        engine = app.state.services.engine
-        _, key = await create_key(engine.redis, [Scope.stock_write, Scope.availability_read])
+        services = app.state.services
+        _, key = await create_key(db, [Scope.stock_write, Scope.availability_read])
         transport = httpx.ASGITransport(app=asgi(app))
         async with httpx.AsyncClient(transport=transport, base_url="http://atp.test") as client:
             reply = await client.post(
@@ -42,7 +43,7 @@ async def test_an_acknowledged_adjustment_is_journaled(
                 await asyncio.sleep(0.05)
             assert ready.status_code == 200, ready.text
             # While the ledger is missing or rebuilt, reads are refused too (not zeros).
-            engine.durability.healthy = False
+            services.durability.healthy = False
             try:
                 read = await client.get(
                     "/v1/availability/DUR-1?location=S1", headers={"Authorization": f"Bearer {key}"}
@@ -50,6 +51,6 @@ async def test_an_acknowledged_adjustment_is_journaled(
                 assert read.status_code == 503, read.text
                 assert read.json()["type"] == "/problems/unavailable"
             finally:
-                engine.durability.healthy = True
+                services.durability.healthy = True
     row = await db.fetchrow("SELECT on_hand FROM positions WHERE sku = 'DUR-1' AND location = 'S1'")
     assert row is not None and row["on_hand"] == 7

@@ -1,9 +1,17 @@
-"""The demo chain: realistic shape, deterministic, and loads idempotently."""
+"""The demo chain: realistic shape, deterministic, loads idempotently, one chain behind
+every example, and a restarted demo keeps its state unless reset."""
+
+import json
+import shlex
+from urllib.parse import urlparse
 
 import pytest
 from jsupport import fresh_database
 
-from journal.demo import FAST_MOVERS, build_catalog, seed_demo
+from atp.engine import Engine
+from journal.db import create_pool
+from journal.demo import FAST_MOVERS, build_catalog, ensure_demo, seed_demo
+from journal.engine import DurableEngine
 
 
 def test_the_demo_chain_has_a_realistic_shape() -> None:
@@ -32,8 +40,70 @@ def test_sizes_outside_the_demo_range_are_refused() -> None:
 
 @pytest.mark.slow
 async def test_seed_demo_loads_once(pg_dsn: str, jredis_url: str) -> None:
-    dsn = await fresh_database(pg_dsn, "atp_j_seed")
+    dsn = await fresh_database(pg_dsn, f"{urlparse(pg_dsn).path.lstrip('/')}_seed")
     first = await seed_demo(dsn, jredis_url, stores=10, skus=5_000)
     assert first.locations == 12 and first.stock.rows_changed > 10_000
     again = await seed_demo(dsn, jredis_url, stores=10, skus=5_000)
     assert again.stock.rows_changed == 0 and again.safety.rows_changed == 0
+
+
+def test_one_demo_chain_behind_every_example() -> None:
+    """`atp demo`, `atp serve --demo` (run-demo.sh) and the examples use the same ids."""
+    from api.demo import DEMO
+    from atp import demo as engine_demo
+
+    catalog = build_catalog()
+    ids = {loc.id for loc in catalog.locations}
+    assert {DEMO.store, DEMO.warehouse, engine_demo.STORE, engine_demo.WAREHOUSE} <= ids
+    assert DEMO.group == engine_demo.GROUP
+    assert any(DEMO.group in loc.groups for loc in catalog.locations)
+    stock = {(sku, loc): qty for sku, loc, qty in catalog.stock}
+    safety = {(sku, loc): qty for sku, loc, qty in catalog.safety}
+    for sku in engine_demo.demo_skus(2):  # the walkthrough's and the banner's hold lines
+        assert stock[(sku, DEMO.warehouse)] - safety.get((sku, DEMO.warehouse), 0) > 10
+
+
+def test_the_banner_commands_work_as_pasted() -> None:
+    from api.demo import DEMO, STOREFRONT, Prepared, banner
+
+    keys = {STOREFRONT: "atp_abc_secret1", "admin": "atp_def_secret2"}
+    lines = banner("http://127.0.0.1:8000", Prepared(DEMO, keys, loaded=False))
+    text = "\n".join(lines)
+    assert "<" not in text and "kept" in text and "--reset" in text
+    curls = [shlex.split(line.split(None, 1)[1]) for line in lines if "curl" in line]
+    for words in curls:
+        assert words[0] == "curl" and "Authorization: Bearer atp_abc_secret1" in words
+    assert curls[0][-1] == f"http://127.0.0.1:8000/v1/availability/{DEMO.sku}?group={DEMO.group}"
+    hold = json.loads(curls[1][curls[1].index("-d") + 1])
+    assert hold["lines"] == [{"sku": DEMO.sku, "location": DEMO.warehouse, "qty": 1}]
+    loaded = banner("http://h:1", Prepared(DEMO, keys, loaded=True))
+    assert "loaded the demo chain" in loaded[0]
+
+
+async def _on_hand(redis_url: str, sku: str, location: str) -> int:
+    engine = Engine.connect(redis_url)
+    try:
+        return (await engine.availability.position(sku, location)).on_hand
+    finally:
+        await engine.close()
+
+
+@pytest.mark.slow
+async def test_a_restart_keeps_the_demo_state_unless_reset(pg_dsn: str, jredis_url: str) -> None:
+    dsn = await fresh_database(pg_dsn, f"{urlparse(pg_dsn).path.lstrip('/')}_restart")
+    first = await ensure_demo(dsn, jredis_url)
+    assert first is not None and first.stock.rows_changed > 10_000
+    seeded = await _on_hand(jredis_url, "SKU-000001", "ST-001")
+    pool = await create_pool(dsn)
+    engine = await DurableEngine.open(jredis_url, pool)
+    try:
+        sold = await engine.stock.adjust("SKU-000001", "ST-001", -3, "sale")
+        assert sold.ok
+    finally:
+        await engine.close()
+        await pool.close()
+    assert await ensure_demo(dsn, jredis_url) is None  # a restart: the sale stays
+    assert await _on_hand(jredis_url, "SKU-000001", "ST-001") == seeded - 3
+    again = await ensure_demo(dsn, jredis_url, reset=True)
+    assert again is not None and again.stock.rows_changed == 1
+    assert await _on_hand(jredis_url, "SKU-000001", "ST-001") == seeded

@@ -1,0 +1,79 @@
+"""What each route claims of a key's lanes: the locations it acts at and the channel it
+uses. Every operation in the table names one of these (api/ops.py runs it before the
+handler), and ``Principal.confine`` is the one check; tests/api/test_authorization.py
+enumerates every route against every kind of key.
+
+Reading availability anywhere is allowed (a register may tell a customer another store has
+it); acting on stock, reservations or registers is confined.
+"""
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from api.auth import forbidden
+from api.problems import ApiError, invalid
+from atp.model import Channel
+from atp.validate import check_id
+
+# (ctx, decoded body) -> None, raising a 403 problem naming the rule that refused.
+Lane = Callable[[Any, Any], Awaitable[None]]
+
+
+async def anywhere(ctx: Any, body: Any) -> None:
+    """Reads of availability and of the catalogue, and routes without a location."""
+
+
+async def body_location(ctx: Any, body: Any) -> None:
+    ctx.principal.confine([body.location])
+
+
+async def path_location(ctx: Any, body: Any) -> None:
+    ctx.principal.confine([check_id("location", ctx.path("location"))])
+
+
+async def held_lines(ctx: Any, body: Any) -> None:
+    """A hold takes stock at each line's location on the body's channel."""
+    ctx.principal.confine((ln.location for ln in body.lines), body.channel)
+
+
+async def routed(ctx: Any, body: Any) -> None:
+    """Routing may choose any location: a key bound to stores holds at its own with
+    POST /v1/reservations instead."""
+    ctx.principal.confine((), body.channel)
+    if ctx.principal.locations is not None:
+        raise forbidden(
+            "location-not-allowed",
+            "routing may choose any location and this key is bound to stores: "
+            "hold at your own locations with POST /v1/reservations",
+        )
+
+
+async def reservation(ctx: Any, body: Any) -> None:
+    """A key bound to stores reads and acts only on reservations whose lines are all there
+    (an unknown id passes: the route answers 404)."""
+    if ctx.principal.locations is None:
+        return
+    found = await ctx.services.reservation(check_id("id", ctx.path("id")))
+    if found is not None:
+        ctx.principal.confine(ln.location for ln in found.lines)
+
+
+async def register(ctx: Any, body: Any) -> None:
+    """A register's events happen at the store it is registered to, on the store channel."""
+    device_id = check_id("device_id", ctx.path("device_id"))
+    location = await ctx.services.devices.location_of(device_id)
+    if location is None:
+        raise ApiError(
+            403,
+            "device-not-registered",
+            "Forbidden",
+            f"register {device_id} is not registered to a store: "
+            f"PUT /v1/pos/devices/{device_id} with its location first",
+        )
+    ctx.principal.confine([location], Channel.store)
+    for i, event in enumerate(body.events):
+        where = getattr(event, "location", None)
+        if where is not None and where != location:
+            raise invalid(
+                f"events[{i}].location", f"must be {location}, where {device_id} is registered"
+            )

@@ -1,0 +1,41 @@
+-- incoming_receive: goods of a supply arrived. On hand grows by the units received and the
+-- supply shrinks by as much (gone when nothing is left), in one step and one event.
+-- Units beyond what the supply still expects are accepted as received (an over-receipt):
+-- the supply retires whole, and received - retired in the reply says by how many.
+-- KEYS[1] position  KEYS[2] incoming supply hash  KEYS[3] partition stream
+-- KEYS[4] operation receipt
+-- ARGV sku, location, supply_id, qty ('' = all the supply still expects), reason ('' = none),
+--      op_id, digest, now_ms (0 = server time), maxlen, retention_s, qty_max
+-- returns {result, event_id, oh, rs, sf, in, received, retired, remaining}; result applied |
+--         duplicate | op_conflict | supply_not_found | over_limit (refusals: 6 items)
+local sku, loc, supply_id, qty_arg, reason = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local op_id, digest, now = ARGV[6], ARGV[7], clock_ms(ARGV[8])
+local replay = receipt_replay(KEYS[4], op_id, digest, KEYS[1])
+if replay then return replay end
+local before = read_pos(KEYS[1])
+local existing = redis.call('HGET', KEYS[2], supply_id)
+if not existing then return pos_reply('supply_not_found', '', before) end
+local expected, day = string.match(existing, '^(%d+)|(.*)$')
+expected = tonumber(expected)
+local received = expected
+if qty_arg ~= '' then received = tonumber(qty_arg) end
+if before[1] + received > tonumber(ARGV[11]) then return pos_reply('over_limit', '', before) end
+local retired = math.min(received, expected)
+local remaining = expected - retired
+if remaining > 0 then
+  redis.call('HSET', KEYS[2], supply_id, remaining .. '|' .. day)
+else
+  redis.call('HDEL', KEYS[2], supply_id)
+end
+local after = {before[1] + received, before[2], before[3], before[4] - retired}
+write_pos(KEYS[1], after)
+local why = supply_id
+if reason ~= '' then why = supply_id .. ':' .. reason end
+local id = emit({stream = KEYS[3], maxlen = ARGV[9], now = now, type = 'incoming_received',
+  sku = sku, loc = loc, before = before, after = after, reason = why, op = op_id})
+local reply = pos_reply('applied', id, after)
+table.insert(reply, received)
+table.insert(reply, retired)
+table.insert(reply, remaining)
+receipt_store(KEYS[4], op_id, digest, reply, ARGV[10])
+return reply
