@@ -5,7 +5,7 @@ and stock op receipts."""
 import json
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import asyncpg
 import msgspec
@@ -204,7 +204,15 @@ async def _restore_one(
 
 
 def _receipt_digest(kind: str, row: Row) -> str:
-    sku, loc = row["sku"], row["location"]
+    sku, loc, why = row["sku"], row["location"], str(row["reason"])
+    if kind == "incoming_received":  # the explicit-qty form: a retry naming no qty conflicts
+        supply_id, _, reason = why.partition(":")
+        return f"receive|{loc}|{sku}|{supply_id}|{row['d_on_hand']}|{reason}"
+    if kind == "incoming_cancelled":
+        return f"cancel|{loc}|{sku}|{why}"
+    if kind == "incoming_redated":
+        supply_id, _, day = why.rpartition("@")
+        return f"redate|{loc}|{sku}|{supply_id}|{day}"
     if kind == "adjusted":
         return f"adjust|{loc}|{sku}|{row['d_on_hand']}|{row['reason']}"
     if kind == "safety_set":
@@ -218,17 +226,75 @@ async def load_receipts(conn: Conn, pipe: BulkWriter) -> int:
     """Receipts of idempotent stock writes still within RETENTION_S, so a client retrying
     an acknowledged write after a rebuild gets 'duplicate', not a second application."""
     now_ms = int(time.time() * 1000)
+    since = now_ms - RETENTION_S * 1000
     rows = await conn.fetch(
         "SELECT * FROM ledger_events WHERE op_id <> ''"
         " AND type IN ('adjusted', 'counted', 'safety_set') AND ts_ms >= $1",
-        now_ms - RETENTION_S * 1000,
+        since,
     )
-    for row in rows:
+    supply_rows = await conn.fetch(
+        "SELECT * FROM ledger_events WHERE op_id <> '' AND type = ANY($2::text[])"
+        " AND ts_ms >= $1 ORDER BY partition, stream_ms, stream_seq",
+        since,
+        list(SUPPLY_OPS),
+    )
+    remaining = await _remaining_after(conn, supply_rows)
+    for row in [*rows, *supply_rows]:
         reply: list[object] = ["applied", f"{row['stream_ms']}-{row['stream_seq']}"]
         reply += [row["on_hand"], row["reserved"], row["safety"], row["incoming"]]
+        kind = str(row["type"])
+        if kind in SUPPLY_OPS:
+            reply += _supply_reply(kind, row, remaining.get(_event_id(row), 0))
         key = keys.operation(int(row["partition"]), str(row["op_id"]))
         ttl_s = max(1, RETENTION_S - (now_ms - int(row["ts_ms"])) // 1000)
-        digest = _receipt_digest(str(row["type"]), row)
-        await pipe.command("HSET", key, "d", digest, "r", json.dumps(reply))
+        await pipe.command("HSET", key, "d", _receipt_digest(kind, row), "r", json.dumps(reply))
         await pipe.command("EXPIRE", key, ttl_s)
-    return len(rows)
+    return len(rows) + len(supply_rows)
+
+
+# Supply writes with an op id (atp/stock.py): their receipts carry (received, retired,
+# remaining) after the position, as the scripts' replies do.
+SUPPLY_OPS = ("incoming_received", "incoming_cancelled", "incoming_redated")
+
+
+def _event_id(row: Row) -> tuple[int, int, int]:
+    return int(row["partition"]), int(row["stream_ms"]), int(row["stream_seq"])
+
+
+def _supply_of(kind: str, why: str) -> str:
+    if kind == "incoming_received":
+        return why.partition(":")[0]
+    return why.rpartition("@")[0] if kind in ("incoming_added", "incoming_redated") else why
+
+
+def _supply_reply(kind: str, row: Row, remaining: int) -> list[object]:
+    if kind == "incoming_received":
+        return [row["d_on_hand"], -int(row["d_incoming"]), remaining]
+    if kind == "incoming_cancelled":
+        return [0, -int(row["d_incoming"]), 0]
+    return [0, 0, remaining]  # re-dated: the qty it still expects
+
+
+async def _remaining_after(conn: Conn, rows: Sequence[Row]) -> dict[tuple[int, int, int], int]:
+    """What each receipted supply still expected right after its event: the position's
+    supply events folded in stream order (atp.rules.apply_supply_event, as a rebuild does)."""
+    wanted = {(str(r["sku"]), str(r["location"])) for r in rows}
+    if not wanted:
+        return {}
+    events = await conn.fetch(
+        "SELECT partition, stream_ms, stream_seq, sku, location, type, reason, d_incoming"
+        " FROM ledger_events WHERE type = ANY($1::text[])"
+        " AND (sku, location) IN (SELECT * FROM unnest($2::text[], $3::text[]))"
+        " ORDER BY partition, stream_ms, stream_seq",
+        list(SUPPLY_EVENTS),
+        [sku for sku, _ in wanted],
+        [loc for _, loc in wanted],
+    )
+    state: dict[tuple[str, str], SupplyState] = defaultdict(dict)
+    found = {}
+    for e in events:
+        supplies = state[(str(e["sku"]), str(e["location"]))]
+        kind, why = str(e["type"]), str(e["reason"])
+        apply_supply_event(supplies, kind, why, int(e["d_incoming"]))
+        found[_event_id(e)] = supplies.get(_supply_of(kind, why), (0, 0))[0]
+    return found

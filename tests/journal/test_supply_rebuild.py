@@ -83,6 +83,45 @@ async def test_rebuild_restores_received_cancelled_and_redated_supplies(
         await engine.close()
 
 
+async def test_supply_writes_retried_after_a_rebuild_apply_once(
+    db: asyncpg.Pool, jredis_url: str, rio: RedisIO
+) -> None:
+    """A partial receipt, a cancel and a re-date, each with an op id, journaled; Redis lost
+    and rebuilt; each retry answers duplicate with its first reply and changes nothing."""
+    engine = Engine.connect(jredis_url, ManualClock())
+    try:
+        async with db.acquire() as conn:
+            await ensure_ledger(rio, conn)
+        await create_groups(rio)
+        stock = engine.stock
+        for po in ("PO-1", "PO-2", "PO-3"):
+            assert (await stock.add_incoming("SKU-1", "W1", po, 10, DUE)).ok
+        writes = [
+            lambda: stock.receive_incoming("SKU-1", "W1", "PO-1", 4, reason="box", op_id="o-1"),
+            lambda: stock.cancel_incoming("SKU-1", "W1", "PO-2", op_id="o-2"),
+            lambda: stock.redate_incoming("SKU-1", "W1", "PO-3", LATER, op_id="o-3"),
+        ]
+        first = [await write() for write in writes]
+        await JournalWriter(rio, db, "w").drain()
+        before = await engine.availability.position("SKU-1", "W1")
+        await rio.command("FLUSHDB")
+        async with db.acquire() as conn:
+            assert await ensure_ledger(rio, conn) is not None
+        for write, original in zip(writes, first, strict=True):
+            again = await write()
+            assert again.result is StockResult.duplicate, again
+            assert (again.received, again.retired, again.remaining) == (
+                original.received,
+                original.retired,
+                original.remaining,
+            )
+        assert await engine.availability.position("SKU-1", "W1") == before
+        no_qty = await stock.receive_incoming("SKU-1", "W1", "PO-1", reason="box", op_id="o-1")
+        assert no_qty.result is StockResult.op_conflict  # refused, never applied twice
+    finally:
+        await engine.close()
+
+
 async def test_a_receipt_is_acknowledged_only_once_journaled(
     db: asyncpg.Pool, jredis_url: str
 ) -> None:
