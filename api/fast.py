@@ -16,7 +16,7 @@ from starlette.types import Send
 
 from api import codec, metrics
 from api.auth import Scope
-from api.ops import ROUTE
+from api.ops import KEY_ID, ROUTE
 from api.reads import availability_from_replica
 from api.services import Services
 from atp.limits import BATCH_LOCATIONS_MAX
@@ -80,6 +80,7 @@ async def serve_availability(services: Services, scope: AsgiScope, send: Send) -
     locations, channel = parsed
     body = codec.encode(await availability_from_replica(reads, sku, locations, None, channel))
     scope[ROUTE] = TEMPLATE
+    scope[KEY_ID] = principal.key_id  # for the access log
     headers = [(b"content-length", str(len(body)).encode()), (b"content-type", _JSON)]
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": body})
