@@ -28,7 +28,9 @@ from api.ratelimit import RateLimiter
 from api.routes_attention import OPS as ATTENTION
 from api.routes_availability import OPS as AVAILABILITY
 from api.routes_devices import OPS as DEVICES
+from api.routes_history import OPS as HISTORY
 from api.routes_keys import OPS as KEYS
+from api.routes_locations import OPS as LOCATIONS
 from api.routes_pos import OPS as POS
 from api.routes_reservations import OPS as RESERVATIONS
 from api.routes_routing import OPS as ROUTING
@@ -48,6 +50,8 @@ from routing.pickload import CapacityDirectory, PickLoad
 
 # Routes match in order: the hot ones (holds, storefront reads) first.
 OPS: list[Op] = [*RESERVATIONS, *AVAILABILITY, *STOCK, *POS, *DEVICES, *ROUTING, *ATTENTION, *KEYS]
+OPS += HISTORY  # a position's history, from the journal
+OPS += LOCATIONS  # the catalogue's locations (GET /v1/locations)
 TITLE = "ATP engine API"
 log = logging.getLogger(__name__)
 VERSION = "1"

@@ -14,6 +14,7 @@ from api.ops import Op, Param
 from api.problems import PROBLEM_CONTENT_TYPE, Problem
 from api.schemas import Health
 from api.settings import BODY_BYTES_MAX, IDEMPOTENCY_KEY_LENGTH_MAX, REQUEST_ID_LENGTH_MAX
+from atp.actor import REFERENCE_HEADER, REFERENCE_LENGTH_MAX, REFERENCE_PATTERN
 
 REF = "#/components/schemas/{name}"
 _REASONS = {
@@ -31,6 +32,17 @@ _REASONS = {
 _REQUEST_ID_HEADER = {
     "description": "echoed from the request, else generated; problems carry it as instance",
     "schema": {"type": "string"},
+}
+# Every write takes one (api/ops.py): the journal keeps it beside the calling key's id.
+_REFERENCE_PARAMETER = {
+    "name": REFERENCE_HEADER,
+    "in": "header",
+    "required": False,
+    "description": "why or for what this write is made (a purchase order, an order id, a"
+    " transfer, a free note): kept with each ledger event it appends and shown by"
+    f" GET /v1/stock/{{sku}}/{{location}}/history; 1 to {REFERENCE_LENGTH_MAX} printable"
+    " ASCII characters, not starting or ending with a space, else 422",
+    "schema": {"type": "string", "pattern": REFERENCE_PATTERN},
 }
 
 
@@ -53,7 +65,7 @@ def _statuses(op: Op) -> list[int]:
         statuses |= {400, 413, 415, 422}
     if op.idempotent:
         statuses |= {409, 422}
-    if any(p.where == "path" for p in op.params):
+    if any(p.where == "path" for p in op.params) or op.is_write:
         statuses.add(422)
     return sorted(statuses)
 
@@ -84,6 +96,8 @@ def _operation(op: Op, refs: dict[Any, Any]) -> dict[str, Any]:
                 },
             }
         )
+    if op.is_write:
+        params.append(_REFERENCE_PARAMETER)
     headers = {"X-Request-ID": _REQUEST_ID_HEADER}
     responses: dict[str, Any] = {}
     for status, kind in sorted(op.ok.items()):

@@ -32,6 +32,7 @@ from api.lanes import Lane
 from api.problems import ApiError, invalid
 from api.query import Query
 from api.services import Services
+from atp import actor
 from atp.model import InvalidInput
 from atp.validate import check_id
 from journal.durability import LedgerUnavailable, touched_partitions
@@ -139,10 +140,14 @@ async def _handle(op: Op, ctx: Ctx, body: Any) -> tuple[Response, str]:
     """The handler, and for a write the durability wait, success or refusal alike: a
     refusal may rest on state other writers have not made durable yet, and a retry is
     given the same answer."""
+    # Who did it: the key, and a write's Atp-Reference, ride on its events (atp/actor.py).
+    reference = ctx.request.headers.get(actor.REFERENCE_HEADER) if op.is_write else None
+    ref = actor.check_reference(reference)
     durability = ctx.services.durability
     generation = durability.check() if op.is_write else 0
     try:
-        status, payload = await op.handler(ctx, body)
+        with actor.acting(ctx.principal.key_id, ref):
+            status, payload = await op.handler(ctx, body)
         response, outcome = codec.json_response(status, payload), "ok"
     except (ApiError, InvalidInput) as exc:
         error = exc if isinstance(exc, ApiError) else invalid(exc.field, exc.message)

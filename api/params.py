@@ -16,14 +16,34 @@ ID_SCHEMA: dict[str, Any] = {
     "maxLength": ID_LENGTH_MAX,
     "pattern": ID_PATTERN,
 }
+# Each kind of id shows its own example (the demo chain's ids, as api/schemas.py's aliases).
+EXAMPLES: dict[str, str] = {
+    "sku": "SKU-000001",
+    "location": "ST-001",
+    "group": "oslo-stores",
+    "id": "order-1001",  # a reservation
+    "device_id": "till-1",
+    "supply_id": "PO-77",
+    "key_id": "3f9a1c2b7d4e",
+}
+
+
+def id_schema(name: str) -> dict[str, Any]:
+    """The id rule, with the example of the kind of id ``name`` is (none if unknown)."""
+    example = EXAMPLES.get(name)
+    return ID_SCHEMA if example is None else {**ID_SCHEMA, "examples": [example]}
+
+
 CHANNEL = Param(
     "channel",
     "query",
     {"type": "string", "enum": [c.value for c in Channel], "default": "online"},
     "online: never promises safety stock; store: the counter may sell it",
 )
-LOCATIONS = Param("location", "query", ID_SCHEMA, "a location; repeat for several", repeated=True)
-GROUP = Param("group", "query", ID_SCHEMA, "a location group (instead of location)")
+LOCATIONS = Param(
+    "location", "query", id_schema("location"), "a location; repeat for several", repeated=True
+)
+GROUP = Param("group", "query", id_schema("group"), "a location group (instead of location)")
 CONSISTENCY = Param(
     "consistency",
     "query",
@@ -39,7 +59,7 @@ AFTER = Param(
 
 
 def path_id(name: str, description: str = "") -> Param:
-    return Param(name, "path", ID_SCHEMA, description, required=True)
+    return Param(name, "path", id_schema(name), description, required=True)
 
 
 def channel(query: Query) -> Channel:

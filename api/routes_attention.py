@@ -9,7 +9,7 @@ from api import lanes, params
 from api.auth import Scope
 from api.ops import Ctx, Op, Param, Reply
 from api.problems import ApiError
-from api.schemas import Id, Reason, Request, Response
+from api.schemas import LocationId, Reason, Request, ReservationId, Response, SkuId
 from atp.limits import ATTENTION_LIST_MAX
 from routing.resourcing import AttentionItem, attention, resolve
 
@@ -21,9 +21,9 @@ class AttentionList(Response, frozen=True):
 
 
 class ResolveBody(Request, frozen=True):
-    reservation_id: Id
-    sku: Id
-    location: Id
+    reservation_id: ReservationId
+    sku: SkuId
+    location: LocationId
     note: Reason = "resolved"  # what was done: called the customer, found the units...
 
 

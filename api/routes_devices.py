@@ -9,13 +9,13 @@ from api.auth import Scope
 from api.devices import Device, DeviceExists
 from api.ops import Ctx, Op, Reply
 from api.problems import ApiError
-from api.schemas import Id, Request, Response
+from api.schemas import LocationId, Request, Response
 
 ERRORS = frozenset({400, 401, 403, 413, 415, 422, 429})
 
 
 class DeviceBody(Request, frozen=True):
-    location: Id  # the store the register stands in
+    location: LocationId  # the store the register stands in
     name: Annotated[str, Meta(max_length=100)] = ""
 
 

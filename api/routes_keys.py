@@ -9,7 +9,7 @@ from api.auth import Scope
 from api.keystore import KEY_NAME_LENGTH_MAX, KEY_RATE_PER_S_MAX, KeyInfo
 from api.ops import Ctx, Op, Param, Reply
 from api.problems import ApiError
-from api.schemas import Id, Request, Response
+from api.schemas import LocationId, Request, Response
 from atp.model import Channel
 
 ERRORS = frozenset({400, 401, 403, 413, 415, 422, 429})
@@ -18,7 +18,7 @@ ERRORS = frozenset({400, 401, 403, 413, 415, 422, 429})
 class KeyBody(Request, frozen=True):
     scopes: Annotated[list[Scope], Meta(min_length=1)]
     name: Annotated[str, Meta(max_length=KEY_NAME_LENGTH_MAX)] = ""
-    locations: list[Id] | None = None  # the stores a register's key acts at; none: any
+    locations: list[LocationId] | None = None  # the stores a register's key acts at; none: any
     # Default: store for a key bound to locations, online otherwise, both for admin.
     channels: list[Channel] | None = None
     rate_per_s: Annotated[float, Meta(gt=0, le=KEY_RATE_PER_S_MAX)] | None = None

@@ -165,7 +165,9 @@ OPS = [
         frozenset({401, 403, 422, 429}),
         params=(
             Param("state", "query", _STATE),
-            Param("location", "query", params.ID_SCHEMA, "reservations with a line here"),
+            Param(
+                "location", "query", params.id_schema("location"), "reservations with a line here"
+            ),
             Param("limit", "query", _LIMIT),
             Param("cursor", "query", {"type": "string", "maxLength": 512}),
         ),

@@ -24,10 +24,17 @@ from atp.validate import ID_PATTERN as ENGINE_ID_PATTERN
 # The engine's own id rule (check_id), anchored for JSON Schema.
 ID_PATTERN = f"^{ENGINE_ID_PATTERN.pattern}$"
 
-Id = Annotated[
-    str,
-    Meta(min_length=1, max_length=ID_LENGTH_MAX, pattern=ID_PATTERN, examples=["SKU-1001"]),
-]
+# One rule and one length bound for every id; each kind of id has its own alias, so the
+# OpenAPI document shows an example of that kind (the demo chain's ids, journal/demo.py).
+_ID_RULE = Meta(min_length=1, max_length=ID_LENGTH_MAX, pattern=ID_PATTERN)
+Id = Annotated[str, _ID_RULE]  # an id of no particular kind
+SkuId = Annotated[str, _ID_RULE, Meta(examples=["SKU-000001"])]
+LocationId = Annotated[str, _ID_RULE, Meta(examples=["ST-001"])]
+GroupId = Annotated[str, _ID_RULE, Meta(examples=["oslo-stores"])]
+ReservationId = Annotated[str, _ID_RULE, Meta(examples=["order-1001"])]
+PosEventId = Annotated[str, _ID_RULE, Meta(examples=["till-1-000042"])]  # a register's event
+DeviceId = Annotated[str, _ID_RULE, Meta(examples=["till-1"])]
+SupplyId = Annotated[str, _ID_RULE, Meta(examples=["PO-77"])]
 Count = Annotated[int, Meta(ge=0, le=QTY_MAX)]
 Quantity = Annotated[int, Meta(ge=1, le=QTY_MAX)]
 Delta = Annotated[int, Meta(ge=-QTY_MAX, le=QTY_MAX, description="signed; never zero")]
@@ -98,9 +105,11 @@ class Availability(Response, omit_defaults=True, frozen=True, kw_only=True):
 
 
 class AvailabilityQuery(Request, frozen=True):
-    skus: Annotated[list[Id], Meta(min_length=1, max_length=BATCH_SKUS_MAX)]
-    locations: Annotated[list[Id], Meta(min_length=1, max_length=BATCH_LOCATIONS_MAX)] | None = None
-    group: Id | None = None
+    skus: Annotated[list[SkuId], Meta(min_length=1, max_length=BATCH_SKUS_MAX)]
+    locations: (
+        Annotated[list[LocationId], Meta(min_length=1, max_length=BATCH_LOCATIONS_MAX)] | None
+    ) = None
+    group: GroupId | None = None
     channel: Channel = Channel.online
     consistency: Consistency = "replica"  # strong: read Redis, not the in-memory replica
     after: EventId | None = None  # a write's event_id this answer must include
@@ -134,8 +143,8 @@ class Promise(Response, omit_defaults=True, frozen=True, kw_only=True):
 
 
 class Adjustment(Request, frozen=True):
-    sku: Id
-    location: Id
+    sku: SkuId
+    location: LocationId
     delta: Delta
     reason: AdjustReason
 
@@ -151,11 +160,11 @@ class SafetyBody(Request, frozen=True):
 
 
 class IncomingBody(Request, frozen=True):
-    sku: Id
-    location: Id
+    sku: SkuId
+    location: LocationId
     qty: Quantity
     expected_at: datetime.date
-    supply_id: Id | None = None  # default: derived from the Idempotency-Key or the body
+    supply_id: SupplyId | None = None  # default: derived from the Idempotency-Key or the body
 
 
 class PositionOut(Response, frozen=True):
@@ -181,8 +190,8 @@ class StockWrite(Response, frozen=True):
 
 
 class ReceiveBody(Request, frozen=True):
-    sku: Id
-    location: Id
+    sku: SkuId
+    location: LocationId
     qty: Quantity | None = None  # default: all the supply still expects
     reason: Reason | None = None  # recorded on the event, e.g. "pallet 2 of 3"
 
@@ -190,13 +199,13 @@ class ReceiveBody(Request, frozen=True):
 class SupplyRef(Request, frozen=True):
     """Which position's supply (supply ids are per SKU and location)."""
 
-    sku: Id
-    location: Id
+    sku: SkuId
+    location: LocationId
 
 
 class RedateBody(Request, frozen=True):
-    sku: Id
-    location: Id
+    sku: SkuId
+    location: LocationId
     expected_at: datetime.date
 
 

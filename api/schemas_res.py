@@ -7,7 +7,15 @@ from typing import Annotated
 import msgspec
 from msgspec import Meta
 
-from api.schemas import Id, PositionOut, Request, Response
+from api.schemas import (
+    LocationId,
+    PosEventId,
+    PositionOut,
+    Request,
+    ReservationId,
+    Response,
+    SkuId,
+)
 from atp.limits import (
     LINE_QTY_MAX,
     ORDER_LINES_MAX,
@@ -24,8 +32,8 @@ TtlSeconds = Annotated[int, Meta(ge=RESERVATION_TTL_S_MIN, le=RESERVATION_TTL_S_
 
 
 class LineIn(Request, frozen=True):
-    sku: Id
-    location: Id
+    sku: SkuId
+    location: LocationId
     qty: LineQty
 
 
@@ -35,7 +43,7 @@ Lines = Annotated[list[LineIn], Meta(min_length=1, max_length=ORDER_LINES_MAX)]
 class ReserveBody(Request, frozen=True):
     channel: Channel
     lines: Lines
-    id: Id | None = None  # default: derived from the Idempotency-Key, else random
+    id: ReservationId | None = None  # default: derived from the Idempotency-Key, else random
     ttl_seconds: TtlSeconds = RESERVATION_TTL_S_DEFAULT
 
 
@@ -92,25 +100,25 @@ DeviceSeq = Annotated[int, Meta(ge=0, le=DEVICE_SEQ_MAX)]
 
 
 class _PosEvent(Request, tag_field="type", frozen=True):
-    event_id: Id
+    event_id: PosEventId
     device_seq: DeviceSeq
     occurred_at: datetime.datetime
 
 
 class PosSale(_PosEvent, tag="sale", frozen=True):
-    sku: Id
-    location: Id
+    sku: SkuId
+    location: LocationId
     qty: LineQty
 
 
 class PosReturn(_PosEvent, tag="return", frozen=True):
-    sku: Id
-    location: Id
+    sku: SkuId
+    location: LocationId
     qty: LineQty
 
 
 class PosVoid(_PosEvent, tag="void", frozen=True):
-    voids: Id  # the event_id this one cancels
+    voids: PosEventId  # the event_id this one cancels
 
 
 PosEvent = PosSale | PosReturn | PosVoid

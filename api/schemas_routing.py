@@ -6,7 +6,7 @@ from typing import Annotated
 import msgspec
 from msgspec import Meta
 
-from api.schemas import AsOf, Consistency, Id, LagMs, Request, Response
+from api.schemas import AsOf, Consistency, LagMs, Request, ReservationId, Response, SkuId
 from api.schemas_res import ReservationOut, TtlSeconds
 from atp.limits import LINE_QTY_MAX, RESERVATION_TTL_S_DEFAULT
 from atp.model import Channel
@@ -17,7 +17,7 @@ from routing.service import AllocateResult
 
 
 class RouteLine(Request, frozen=True):
-    sku: Id
+    sku: SkuId
     qty: Annotated[int, Meta(ge=1, le=LINE_QTY_MAX)]
 
 
@@ -49,7 +49,7 @@ class PlanBody(Request, frozen=True):
 
 
 class AllocateBody(PlanBody, frozen=True):
-    id: Id | None = None  # the reservation id; default: from the Idempotency-Key, or new
+    id: ReservationId | None = None  # the reservation id; default: from the Idempotency-Key, or new
     ttl_seconds: TtlSeconds = RESERVATION_TTL_S_DEFAULT
 
 

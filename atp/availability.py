@@ -33,11 +33,13 @@ _DEFINE_GROUP = Script(
 -- KEYS as ARGV[1] says: 'set+event' KEYS[1] the group's set, KEYS[2] the stream of the
 --     group's partition (a single Redis: one atomic step); on a cluster, where the two are
 --     in different slots, 'set' (KEYS[1] the set) then 'event' (KEYS[1] the stream)
--- ARGV[2] group name  [3] now_ms (0: server time)  [4] stream maxlen  [5..] the members
+-- ARGV[2] group name  [3] now_ms (0: server time)  [4] stream maxlen  [5..] the members,
+--     then the acting party (take_actor)
 -- returns the number of members
+local nargs = take_actor()
 local what, name = ARGV[1], ARGV[2]
 local members = {}
-for i = 5, #ARGV do members[#members + 1] = ARGV[i] end
+for i = 5, nargs do members[#members + 1] = ARGV[i] end
 if #members == 0 then return redis.error_reply('a group needs members') end
 local stream = nil
 if what == 'event' then
@@ -53,6 +55,7 @@ if stream then
 end
 return #members
 """,
+    actor=True,
 )
 
 

@@ -21,11 +21,18 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
 from redis.retry import Retry
 
+from atp import actor
 from atp.limits import CLUSTER_INFLIGHT_MAX, PIPELINE_INFLIGHT_MAX
 from atp.scripts import Script
 
 Arg = str | int
 ScriptCall = tuple[Script, Sequence[str], Sequence[Arg]]
+
+
+def script_args(script: Script, args: Sequence[Arg]) -> Sequence[Arg]:
+    """A script's ARGV as sent: a script that appends events (``Script.actor``) gets the
+    current actor's ``by`` and ``ref`` last (atp/actor.py), whoever called it."""
+    return (*args, *actor.current()) if script.actor else args
 
 
 class RedisIO(Protocol):
@@ -161,6 +168,7 @@ class PipelinedRedis:
         return await self._queue(await self._ready(), args)
 
     async def run(self, script: Script, keys: Sequence[str], args: Sequence[Arg]) -> Any:
+        args = script_args(script, args)
         try:
             return await self.command("EVALSHA", script.sha, len(keys), *keys, *args)
         except NoScriptError:  # Redis restarted or flushed its script cache
@@ -168,6 +176,7 @@ class PipelinedRedis:
 
     async def run_many(self, calls: Sequence[ScriptCall]) -> list[Any]:
         protocol = await self._ready()
+        calls = [(s, k, script_args(s, a)) for s, k, a in calls]
         # Futures, not tasks: queued in this turn, they leave in the same write.
         futures = [self._queue(protocol, ("EVALSHA", s.sha, len(k), *k, *a)) for s, k, a in calls]
         replies = []
@@ -230,6 +239,7 @@ class ClusterRedis:
             return await client.execute_command(*args)
 
     async def run(self, script: Script, keys: Sequence[str], args: Sequence[Arg]) -> Any:
+        args = script_args(script, args)
         client = await self._ready()
         async with self._room:
             try:

@@ -16,6 +16,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from atp import actor
 from atp.cli import pg_dsn_option, redis_url_option
 from atp.model import InvalidInput, SupplyOutcome
 from atp.redis_io import connect
@@ -42,7 +43,8 @@ Main = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
 def _run(main: Main) -> Callable[[argparse.Namespace], int]:
     def handler(args: argparse.Namespace) -> int:
         try:
-            return asyncio.run(main(args))
+            with actor.acting(actor.CLI):  # what a command writes says `atp` did it
+                return asyncio.run(main(args))
         except (MigrationError, FileRefused, JournalGap, OSError) as error:
             print(f"atp {args.command}: {error}", file=sys.stderr)
             return 1
@@ -151,10 +153,11 @@ async def _import(args: argparse.Namespace) -> int:
     progress = Progress(f"import {args.kind}", args.size)
     try:
         async with pool.acquire() as conn:
-            if args.kind == "locations":
-                report = await import_locations(conn, engine, path, progress)
-            else:
-                report = await import_quantities(conn, engine, args.kind, path, progress)
+            with actor.acting(f"import:{path.name}"):  # the journal names the file
+                if args.kind == "locations":
+                    report = await import_locations(conn, engine, path, progress)
+                else:
+                    report = await import_quantities(conn, engine, args.kind, path, progress)
     finally:
         await engine.close()
         await pool.close()

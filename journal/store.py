@@ -31,11 +31,15 @@ _SCHEMA = (
     ("op_id", "text"), ("ts_ms", "bigint"), ("oversold", "bigint"),
     ("device_id", "text"), ("device_event", "text"), ("device_seq", "bigint"),
     ("body_digest", "text"), ("target_digest", "text"), ("op_digest", "text"),
+    ("actor", "text"), ("reference", "text"),
 )  # fmt: skip
 # Stream fields only some events carry (migrations/0005_retry_state.sql), NULL elsewhere:
 # a register event's device id, event id, device_seq, body digest and (a void's) target's
 # digest; a fulfil or release's op digest.
 _OPTIONAL_FIELDS = ("dev", "eid", "dseq", "dig", "tdig", "opd")
+# Who made the change and the reference given with it (atp/actor.py;
+# migrations/0006_actor.sql): '' when the event does not carry them.
+_ACTOR_FIELDS = ("by", "ref")
 _COLUMNS = [name for name, _ in _SCHEMA]
 _TYPES = [kind for _, kind in _SCHEMA]
 
@@ -100,6 +104,7 @@ def entry_columns(entries: Sequence[Entry]) -> list[list[object]]:
             columns.append([int(f["dseq"]) if "dseq" in f else None for f in bodies])
         else:
             columns.append([f.get(field) for f in bodies])
+    columns += [[f.get(field, "") for f in bodies] for field in _ACTOR_FIELDS]
     return columns
 
 

@@ -8,7 +8,7 @@ abandoned reservations return their units.
 import asyncio
 import logging
 
-from atp import keys
+from atp import actor, keys
 from atp.limits import (
     EXPIRY_SWEEP_BATCH_MAX,
     EXPIRY_SWEEP_INTERVAL_MS,
@@ -69,13 +69,14 @@ class ExpirySweeper:
         if members is None:
             members = await self._due(partition)
         expired = 0
-        for member in members:
-            kind, rid = member.split(":", 1)
-            if kind == "h":
-                reply = await self.service.expire(rid)
-                expired += reply[0] == "applied"
-            else:
-                await resolve_leg(self.service, rid, partition)
+        with actor.acting(actor.SWEEPER):  # its events say the sweeper did it
+            for member in members:
+                kind, rid = member.split(":", 1)
+                if kind == "h":
+                    reply = await self.service.expire(rid)
+                    expired += reply[0] == "applied"
+                else:
+                    await resolve_leg(self.service, rid, partition)
         return expired
 
     async def _due(self, partition: int) -> list[str]:

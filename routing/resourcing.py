@@ -13,7 +13,7 @@ import uuid
 
 import msgspec
 
-from atp import keys
+from atp import actor, keys
 from atp.availability import Availability
 from atp.clock import Clock, ServerClock
 from atp.limits import (
@@ -207,6 +207,10 @@ class Resourcer:
 
     async def resource_position(self, sku: str, location: str) -> Outcome:
         """One pass over one short position: moves, flags, or clears it."""
+        with actor.acting(actor.RESOURCER):  # its moves and flags say re-sourcing did them
+            return await self._resource_position(sku, location)
+
+    async def _resource_position(self, sku: str, location: str) -> Outcome:
         out = Outcome()
         position = await self.availability.position(sku, location)
         if position.short <= 0:

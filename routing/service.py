@@ -83,13 +83,15 @@ _ROUTE = Script(
 -- (routing/resourcing.py), recorded and journaled in one step: a rebuild restores it.
 -- KEYS[1] the route key (atp.keys.route)  KEYS[2] the home partition's stream
 -- ARGV[1] reservation id  [2] method (JSON)  [3] retention_s  [4] now_ms (0: server time)
---     [5] stream maxlen
+--     [5] stream maxlen, then the acting party (take_actor)
 -- returns 1
+take_actor()
 redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
 emit({stream = KEYS[2], maxlen = ARGV[5], now = clock_ms(ARGV[4]), type = 'reservation_routed',
   rid = ARGV[1], reason = ARGV[2]})
 return 1
 """,
+    actor=True,
 )
 
 

@@ -131,3 +131,44 @@ async def test_unknown_sku_or_location_reads_as_zero_and_cannot_be_reserved(engi
     assert outcome.result is ReserveResult.insufficient
     assert outcome.shortfalls[0].available == 0
     assert await _snapshot(engine) == before
+
+
+def test_the_api_names_every_bad_field_of_a_hold_as_the_engine_does() -> None:
+    """The HTTP API reports each failing field of a body at once, named as the engine
+    names it (``lines[i].field``), the id rule in the engine's words."""
+    import msgspec
+
+    from api import codec
+    from api.problems import ApiError
+    from api.schemas_res import ReserveBody
+    from atp.validate import ID_RULE
+
+    line = {"sku": "SKU 1", "location": "S:1", "qty": 0}
+    body = {"channel": "fax", "lines": [{"sku": "SKU-1", "location": "S1", "qty": 1}, line]}
+    with pytest.raises(ApiError) as refused:
+        codec.decode(msgspec.json.encode({**body, "id": "a{p01}"}), ReserveBody)
+    errors = refused.value.errors or []
+    engine_fields = [BAD_CALLS[case][0] for case in ("sku with a space", "location with a colon")]
+    assert [e.field for e in errors] == [
+        "channel",
+        *(f.replace("[0]", "[1]") for f in engine_fields),
+        "lines[1].qty",
+        "id",
+    ]
+    assert [e.message for e in errors][1:3] == [ID_RULE, ID_RULE]
+    assert refused.value.status == 422 and refused.value.slug == "invalid-input"
+
+
+def test_a_valid_body_never_takes_the_slow_walk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The walk naming every failing field runs only after a decode has failed."""
+    from api import codec, problems
+    from api.schemas_res import ReserveBody
+
+    def refuse(*args: object) -> None:
+        raise AssertionError("walked a valid body")
+
+    monkeypatch.setattr(problems, "field_errors", refuse)
+    raw = b'{"channel": "online", "lines": [{"sku": "SKU-1", "location": "S1", "qty": 1}]}'
+    assert codec.decode(raw, ReserveBody).lines[0].qty == 1
+    with pytest.raises(AssertionError, match="walked"):  # the walk is the patched one
+        codec.decode(raw.replace(b"1}", b"0}"), ReserveBody)

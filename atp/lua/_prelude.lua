@@ -24,11 +24,26 @@ local function atp_online(p)
   return a
 end
 
+-- The acting party (atp/actor.py): who made the change (an API key id, system:sweeper, ...)
+-- and the reference given with it. A script that appends events calls take_actor() first:
+-- the transports send them as its last two ARGV (atp/scripts.py, atp/redis_io.py), and it
+-- returns how many ARGV are the script's own. ACTOR holds the stream fields to add: 'by'
+-- and 'ref', each only when not empty (entries stay small).
+local ACTOR = {}
+
+local function take_actor()
+  local n = #ARGV - 2
+  local by, ref = ARGV[n + 1], ARGV[n + 2]
+  if by ~= '' then ACTOR[#ACTOR + 1] = 'by'; ACTOR[#ACTOR + 1] = by end
+  if ref ~= '' then ACTOR[#ACTOR + 1] = 'ref'; ACTOR[#ACTOR + 1] = ref end
+  return n
+end
+
 -- ev: {stream, maxlen, now, type, sku, loc, before, after, reason, rid, op, os, extra}
 -- os (units registers oversold at the position after the change) is written only by the
 -- scripts that change it, so readers of the stream (the replica) keep it current.
 -- extra: optional flat list of further field, value pairs (register events, op digests,
--- ARCHITECTURE.md "Events"), appended after the common fields.
+-- ARCHITECTURE.md "Events"), appended after the common fields; then the actor's (ACTOR).
 local function emit(ev)
   local b, a = ev.before or {0, 0, 0, 0}, ev.after or {0, 0, 0, 0}
   if not ev.os and not ev.extra then  -- the common case: no table to build
@@ -37,7 +52,8 @@ local function emit(ev)
       'doh', a[1] - b[1], 'drs', a[2] - b[2], 'dsf', a[3] - b[3], 'din', a[4] - b[4],
       'oh', a[1], 'rs', a[2], 'sf', a[3], 'in', a[4],
       'ab', atp_online(b), 'aa', atp_online(a),
-      'why', ev.reason or '', 'rid', ev.rid or '', 'op', ev.op or '', 'ts', ev.now)
+      'why', ev.reason or '', 'rid', ev.rid or '', 'op', ev.op or '', 'ts', ev.now,
+      unpack(ACTOR))
   end
   local args = {'XADD', ev.stream, 'MAXLEN', '~', ev.maxlen, '*',
     't', ev.type, 'sku', ev.sku or '', 'loc', ev.loc or '',
@@ -52,6 +68,7 @@ local function emit(ev)
   if ev.extra then
     for _, v in ipairs(ev.extra) do args[#args + 1] = v end
   end
+  for _, v in ipairs(ACTOR) do args[#args + 1] = v end
   return redis.call(unpack(args))
 end
 

@@ -5,6 +5,9 @@
 --      qty_max
 -- returns {result, event_id, oh, rs, sf, in}; result applied | duplicate | op_conflict |
 --         negative_on_hand | over_limit
+-- ARGV[#ARGV - 1], ARGV[#ARGV] (after those above): the actor's by and ref (atp/actor.py),
+--     appended by the transports; every event the script appends carries them
+take_actor()
 local sku, loc, delta, reason = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local op_id, digest, now = ARGV[5], ARGV[6], clock_ms(ARGV[7])
 local replay = receipt_replay(KEYS[3], op_id, digest, KEYS[1])

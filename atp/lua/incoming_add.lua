@@ -5,6 +5,9 @@
 --      supplies_max
 -- returns {result, event_id, oh, rs, sf, in}; result applied | duplicate | supply_conflict |
 --         too_many_supplies
+-- ARGV[#ARGV - 1], ARGV[#ARGV] (after those above): the actor's by and ref (atp/actor.py),
+--     appended by the transports; every event the script appends carries them
+take_actor()
 local sku, loc, supply_id, qty, day = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
 local now = clock_ms(ARGV[6])
 local before = read_pos(KEYS[1])

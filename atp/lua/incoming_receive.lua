@@ -8,6 +8,9 @@
 --      op_id, digest, now_ms (0 = server time), maxlen, retention_s, qty_max
 -- returns {result, event_id, oh, rs, sf, in, received, retired, remaining}; result applied |
 --         duplicate | op_conflict | supply_not_found | over_limit (refusals: 6 items)
+-- ARGV[#ARGV - 1], ARGV[#ARGV] (after those above): the actor's by and ref (atp/actor.py),
+--     appended by the transports; every event the script appends carries them
+take_actor()
 local sku, loc, supply_id, qty_arg, reason = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local op_id, digest, now = ARGV[6], ARGV[7], clock_ms(ARGV[8])
 local replay = receipt_replay(KEYS[4], op_id, digest, KEYS[1])

@@ -2,6 +2,9 @@
 -- KEYS[1] position  KEYS[2] incoming supply hash  KEYS[3] partition stream
 -- ARGV sku, location, supply_id, now_ms, maxlen
 -- returns {result, event_id, oh, rs, sf, in}; result applied | supply_not_found
+-- ARGV[#ARGV - 1], ARGV[#ARGV] (after those above): the actor's by and ref (atp/actor.py),
+--     appended by the transports; every event the script appends carries them
+take_actor()
 local sku, loc, supply_id, now = ARGV[1], ARGV[2], ARGV[3], clock_ms(ARGV[4])
 local before = read_pos(KEYS[1])
 local existing = redis.call('HGET', KEYS[2], supply_id)

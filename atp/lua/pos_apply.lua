@@ -15,6 +15,9 @@
 -- Receipt hash: st (applied | voided), doh (on hand change made), os (units oversold),
 --     vb (the void that cancelled it)
 -- returns {'applied' | 'duplicate' | 'conflict', oversold units, detail}
+-- ARGV[#ARGV - 1], ARGV[#ARGV] (after those above): the actor's by and ref (atp/actor.py),
+--     appended by the transports; every event the script appends carries them
+take_actor()
 local kind, sku, loc, qty, op = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
 local now, maxlen, retention, eid = clock_ms(ARGV[6]), ARGV[7], ARGV[8], ARGV[9]
 local register = {'dev', ARGV[10], 'eid', eid, 'dseq', ARGV[11], 'dig', ARGV[12]}

@@ -5,6 +5,9 @@
 --      maxlen, retention_s
 -- returns {result, event_id, oh, rs, sf, in}; result applied | duplicate | op_conflict |
 --         expected_mismatch. A count below reserved is accepted: the position shows it short.
+-- ARGV[#ARGV - 1], ARGV[#ARGV] (after those above): the actor's by and ref (atp/actor.py),
+--     appended by the transports; every event the script appends carries them
+take_actor()
 local sku, loc, on_hand, expected, reason = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
 local op_id, digest, now = ARGV[6], ARGV[7], clock_ms(ARGV[8])
 local replay = receipt_replay(KEYS[3], op_id, digest, KEYS[1])

@@ -9,6 +9,9 @@
 -- Attention field '<loc>|<sku>|<rid>' -> cjson {rid, sku, loc, units, why, ts}
 -- Event why: '<units>:<why>'
 -- returns {'applied', units} | {'duplicate', units} | {'not_needed'}
+-- ARGV[#ARGV - 1], ARGV[#ARGV] (after those above): the actor's by and ref (atp/actor.py),
+--     appended by the transports; every event the script appends carries them
+take_actor()
 local rid, sku, loc, units, why = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
 local now = clock_ms(ARGV[6])
 local p = read_pos(KEYS[3])

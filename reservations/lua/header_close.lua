@@ -3,6 +3,9 @@
 -- ARGV[1] reservation id  [2] final state: 'fulfilled' | 'released'  [3] now_ms
 --     [4] stream maxlen  [5] retention_s
 -- returns {'applied'} | {'noop', state}
+-- ARGV[#ARGV - 1], ARGV[#ARGV] (after those above): the actor's by and ref (atp/actor.py),
+--     appended by the transports; every event the script appends carries them
+take_actor()
 local rid, final, now = ARGV[1], ARGV[2], clock_ms(ARGV[3])
 local state = redis.call('HGET', KEYS[1], 'st')
 if state ~= 'held' and state ~= 'committed' then return {'noop', state or ''} end

@@ -3,6 +3,9 @@
 -- ARGV[1] reservation id  [2] now_ms  [3] stream maxlen
 -- returns {'applied', parts} | {'duplicate', parts} | {'expired', parts} |
 --         {'illegal', state} | {'not_found'}
+-- ARGV[#ARGV - 1], ARGV[#ARGV] (after those above): the actor's by and ref (atp/actor.py),
+--     appended by the transports; every event the script appends carries them
+take_actor()
 local rid, now = ARGV[1], clock_ms(ARGV[2])
 local h = redis.call('HMGET', KEYS[1], 'st', 'exp', 'parts')
 if not h[1] then return {'not_found'} end

@@ -4,6 +4,9 @@
 --     [6] leg partitions, comma-separated  [7] stream maxlen
 -- Header hash: st d ch exp (deadline ms) ts (created ms) parts
 -- returns {'held', expires_ms} | {'already_exists', state, expires_ms} | {'conflict'} | {'aborted'}
+-- ARGV[#ARGV - 1], ARGV[#ARGV] (after those above): the actor's by and ref (atp/actor.py),
+--     appended by the transports; every event the script appends carries them
+take_actor()
 local rid, digest, now = ARGV[1], ARGV[2], clock_ms(ARGV[4])
 local existing = redis.call('HMGET', KEYS[1], 'st', 'd', 'exp')
 if existing[1] then

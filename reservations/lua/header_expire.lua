@@ -2,6 +2,9 @@
 -- KEYS[1] header  KEYS[2] home partition stream  KEYS[3] home partition expiry index
 -- ARGV[1] reservation id  [2] now_ms  [3] stream maxlen  [4] retention_s
 -- returns {'applied', parts} | {'not_due', expires_ms} | {'noop', state, parts} | {'not_found'}
+-- ARGV[#ARGV - 1], ARGV[#ARGV] (after those above): the actor's by and ref (atp/actor.py),
+--     appended by the transports; every event the script appends carries them
+take_actor()
 local rid, now = ARGV[1], clock_ms(ARGV[2])
 local h = redis.call('HMGET', KEYS[1], 'st', 'exp', 'parts')
 if not h[1] then

@@ -3,6 +3,9 @@
 -- KEYS[1] header  KEYS[2] home partition stream
 -- ARGV[1] reservation id  [2] channel  [3] now_ms  [4] stream maxlen  [5] retention_s
 -- returns {'aborted'} | {'exists', state}
+-- ARGV[#ARGV - 1], ARGV[#ARGV] (after those above): the actor's by and ref (atp/actor.py),
+--     appended by the transports; every event the script appends carries them
+take_actor()
 local state = redis.call('HGET', KEYS[1], 'st')
 if state then return {'exists', state} end
 local now = clock_ms(ARGV[3])

@@ -12,6 +12,9 @@
 -- returns {'applied', moved} | {'duplicate'} | {'op_conflict'} | {'not_found'} |
 --         {'illegal', leg state} | {'no_line'} | {'exceeds_open', open} | {'not_short'} |
 --         {'insufficient', available} | {'too_many_lines'}
+-- ARGV[#ARGV - 1], ARGV[#ARGV] (after those above): the actor's by and ref (atp/actor.py),
+--     appended by the transports; every event the script appends carries them
+take_actor()
 local rid, sku, from, to, qty = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
 local op_id, digest, now = ARGV[7], ARGV[8], clock_ms(ARGV[9])
 local leg = KEYS[1]

@@ -8,6 +8,10 @@
 -- returns {'applied', state, {sku, location, oh, rs, sf, in per line settled}} |
 --         {'duplicate', state} | {'op_conflict'} | {'not_found'} |
 --         {'illegal', state} | {'exceeds_open', line index, open} | {'on_hand_short', line index, on_hand}
+-- ARGV[#ARGV - 1], ARGV[#ARGV] (after those above): the actor's by and ref (atp/actor.py),
+--     appended by the transports; every event the script appends carries them. The
+--     script's own ARGV are the first nargs.
+local nargs = take_actor()
 local rid, action, now = ARGV[1], ARGV[2], clock_ms(ARGV[4])
 local op_id, digest = ARGV[7], ARGV[8]
 -- With an op id, each event carries the request digest (opd): a rebuild restores the
@@ -22,7 +26,7 @@ if op_id ~= '' then
   if seen then return {'op_conflict'} end
 end
 if state == 'held' and ARGV[3] == '1' then state = 'committed' end
-local targets = (#ARGV - 8) / 2
+local targets = (nargs - 8) / 2
 if state == 'closed' and action == 'released' then
   local all_open = true
   for j = 1, targets do if tonumber(ARGV[8 + 2 * j]) ~= 0 then all_open = false end end

@@ -10,6 +10,10 @@
 -- returns {'held', expires_ms, {sku, location, oh, rs, sf, in per line held}} |
 --         {'already_exists', state, expires_ms} | {'conflict'} |
 --         {'aborted'} | {'insufficient', sku, location, requested, available, ...}
+-- ARGV[#ARGV - 1], ARGV[#ARGV] (after those above): the actor's by and ref (atp/actor.py),
+--     appended by the transports; every event the script appends carries them. The
+--     script's own ARGV are the first nargs.
+local nargs = take_actor()
 local rid, digest, channel, now = ARGV[1], ARGV[2], ARGV[3], clock_ms(ARGV[5])
 local h = redis.call('HMGET', KEYS[1], 'st', 'd', 'exp')
 if h[1] then
@@ -18,7 +22,7 @@ if h[1] then
   return {'already_exists', h[1], tonumber(h[3])}
 end
 local legs, ai, ki = {}, 11, 4
-while ai <= #ARGV do
+while ai <= nargs do
   local leg = {key = KEYS[ki], stream = KEYS[ki + 1], expiry = KEYS[ki + 2], lines = {}, keys = {}}
   ki = ki + 3
   for i = 1, tonumber(ARGV[ai]) do

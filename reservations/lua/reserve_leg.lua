@@ -9,13 +9,17 @@
 -- returns {'reserved', {sku, location, oh, rs, sf, in per line}} | {'already_exists', state} |
 --         {'conflict'} |
 --         {'insufficient', sku, location, requested, available, ...}
+-- ARGV[#ARGV - 1], ARGV[#ARGV] (after those above): the actor's by and ref (atp/actor.py),
+--     appended by the transports; every event the script appends carries them. The
+--     script's own ARGV are the first nargs.
+local nargs = take_actor()
 local existing = redis.call('HMGET', KEYS[1], 'd', 'st')
 if existing[1] then
   if existing[1] == ARGV[2] then return {'already_exists', existing[2]} end
   return {'conflict'}
 end
 local leg = {key = KEYS[1], stream = KEYS[2], expiry = KEYS[3], lines = {}}
-for i = 1, (#ARGV - 7) / 3 do
+for i = 1, (nargs - 7) / 3 do
   leg.lines[i] = {sku = ARGV[5 + 3 * i], loc = ARGV[6 + 3 * i], qty = tonumber(ARGV[7 + 3 * i]),
                   key = KEYS[3 + i]}
 end

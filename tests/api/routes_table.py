@@ -99,6 +99,7 @@ SAMPLES: dict[str, Sample] = {
         {"sku": "A", "location": "S1"}, {"on_hand": 12, "reason": "cycle_count"}, expect=STOCK
     ),
     "setSafety": Sample({"sku": "A", "location": "S1"}, {"safety": 1}, expect=STOCK),
+    "getStockHistory": Sample({"sku": "A", "location": "S1"}, query="limit=5", expect=STOCK),
     "addIncoming": Sample(
         {}, {**_SUPPLY, "qty": 5, "expected_at": "2026-12-20", "supply_id": "po-2"}, expect=STOCK
     ),
@@ -126,6 +127,8 @@ SAMPLES: dict[str, Sample] = {
         expect=_expect(register_a=DENIED, register_b=DENIED),  # routing picks any store
     ),
     "getNearby": Sample({"sku": "A"}, query="lat=59.9&lon=10.7&radius_km=50", expect=EVERYONE),
+    "listLocations": Sample({}, query="kind=store", expect=EVERYONE),
+    "getLocation": Sample({"location": "S2"}, expect=EVERYONE),  # any store's, bound or not
     "listAttention": Sample({}, expect=EVERYONE),
     "resolveAttention": Sample({}, {"reservation_id": "r-s1", **_SUPPLY}, expect=RESERVING),
     "createKey": Sample({}, {"scopes": ["availability:read"], "name": "made"}, expect=ADMIN),

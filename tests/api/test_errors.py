@@ -3,6 +3,8 @@
 import pytest
 from harness import Api, assert_problem, field_of
 
+from atp.validate import ID_RULE
+
 ADJUST = "/v1/stock/adjustments"
 GOOD = {"sku": "A", "location": "S1", "delta": 5, "reason": "receipt"}
 
@@ -125,3 +127,95 @@ async def test_routing_matches_like_starlette(api: Api) -> None:
     assert r.headers["allow"] == "GET, HEAD, POST"
     r = await api.call("HEAD", "/v1/availability/A?location=S1", "reader")
     assert r.status_code == 200
+
+
+async def test_every_bad_field_of_a_body_is_reported(api: Api) -> None:
+    body = {"sku": "a{b}", "location": "S1", "delta": "5", "reason": "gift"}
+    problem = assert_problem(await api.call("POST", ADJUST, json=body), 422, "invalid-input")
+    errors = {e["field"]: e["message"] for e in problem["errors"]}
+    assert list(errors) == ["sku", "delta", "reason"]
+    assert errors["sku"] == ID_RULE  # the id rule in the engine's words, not a regex
+    assert errors["delta"] == "Expected `int`, got `str`"
+    assert problem["detail"] == f"sku: {ID_RULE} (and 2 more in errors)"
+    await _nothing_stored(api)
+
+
+async def test_missing_and_unknown_fields_are_each_reported(api: Api) -> None:
+    body = {"location": "S1", "delta": 5, "colour": "red", "size": 4}
+    problem = assert_problem(await api.call("POST", ADJUST, json=body), 422, "invalid-input")
+    errors = {e["field"]: e["message"] for e in problem["errors"]}
+    assert errors == {
+        "colour": "Object contains unknown field `colour`",
+        "size": "Object contains unknown field `size`",
+        "sku": "Object missing required field `sku`",
+        "reason": "Object missing required field `reason`",
+    }
+
+
+async def test_nested_list_items_are_each_named(api: Api) -> None:
+    lines = [
+        {"sku": "A", "location": "S1", "qty": 1},
+        {"sku": "A", "location": "S 2", "qty": 0},
+        {"sku": "B", "qty": "2", "note": "x"},
+    ]
+    body = {"channel": "fax", "lines": lines, "ttl_seconds": 0}
+    problem = assert_problem(await api.call("POST", "/v1/reservations", json=body), 422)
+    fields = [e["field"] for e in problem["errors"]]
+    assert fields == [
+        "channel",
+        "lines[1].location",
+        "lines[1].qty",
+        "lines[2].qty",
+        "lines[2].note",
+        "lines[2].location",
+        "ttl_seconds",
+    ]
+    # The list's own bounds are named too, beside its items'.
+    body = {"channel": "online", "lines": [], "id": "a b"}
+    problem = assert_problem(await api.call("POST", "/v1/reservations", json=body), 422)
+    assert [e["field"] for e in problem["errors"]] == ["lines", "id"]
+
+
+async def test_tagged_union_items_name_their_fields(api: Api) -> None:
+    sale = {
+        "type": "sale",
+        "event_id": "e1",
+        "device_seq": 1,
+        "occurred_at": "2026-12-03T10:00:00Z",
+    }
+    events = [
+        {**sale, "sku": "A", "location": "S1", "qty": "one"},
+        {**sale, "type": "void", "event_id": "e/2", "voids": "e1", "device_seq": -1},
+        {**sale, "type": "refund"},
+        {"event_id": "e4"},
+    ]
+    r = await api.call("POST", "/v1/pos/till-1/events", json={"events": events})
+    problem = assert_problem(r, 422, "invalid-input")
+    fields = [e["field"] for e in problem["errors"]]
+    assert fields == [
+        "events[0].qty",
+        "events[1].event_id",
+        "events[1].device_seq",
+        "events[2].type",
+        "events[3].type",
+    ]
+
+
+async def test_routing_method_union_names_its_fields(api: Api) -> None:
+    body = {"lines": [{"sku": "A", "qty": 0}], "method": {"type": "ship", "lat": 95, "lon": "x"}}
+    problem = assert_problem(await api.call("POST", "/v1/routing/plan", json=body), 422)
+    assert [e["field"] for e in problem["errors"]] == ["lines[0].qty", "method.lat", "method.lon"]
+
+
+async def test_malformed_json_after_a_bad_field_is_still_400(api: Api) -> None:
+    r = await api.call(
+        "POST",
+        ADJUST,
+        content=b'{"delta": "5", "sku": ',
+        headers={"content-type": "application/json"},
+    )
+    assert_problem(r, 400, "malformed-json")
+    r = await api.call(
+        "POST", ADJUST, content=b"[1, 2", headers={"content-type": "application/json"}
+    )
+    assert_problem(r, 400, "malformed-json")
