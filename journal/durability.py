@@ -123,8 +123,14 @@ class Durability:
                 async with self.pool.acquire() as conn:
                     if await ensure_ledger(self.redis, conn) is not None:
                         self.rebuilds += 1
-                self._epoch = await current_epoch(self.redis)
-                self._cursors = await last_ids(self.redis)
+                epoch = await current_epoch(self.redis)
+                if epoch is None or epoch != self._epoch or not self._cursors:
+                    # A new ledger (or the first start): its streams begin where they are.
+                    self._cursors = await last_ids(self.redis)
+                # Else the same ledger came through a lost PostgreSQL or Redis connection:
+                # the cursors stay, so the next flush journals what the failed one did not
+                # (skipping to the streams' ends would leave acknowledged retries unjournaled).
+                self._epoch = epoch
                 if self._epoch is not None:
                     if self.on_ready is not None:
                         await self.on_ready()

@@ -11,6 +11,7 @@ that is killed before its fixtures tear down; the fixtures kill by PID and remov
 
 import contextlib
 import ctypes
+import os
 import random
 import shutil
 import signal
@@ -20,6 +21,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import IO
 
 import pytest
 import redis
@@ -357,6 +359,202 @@ def private_cluster() -> Iterator[PrivateCluster]:
         cluster.close()
 
 
+def _running(pid: int) -> bool:
+    """The process exists and is not a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+class PrivatePostgres:
+    """One PostgreSQL postmaster child process (run as the ``postgres`` user: initdb and
+    postgres refuse root) on a loopback port, its data directory and socket in a temporary
+    directory owned by ``postgres``. ``start`` (initdb on first use) / ``kill`` (-9, as a
+    crash: the next start recovers from the WAL) / ``stop`` / ``restart`` / ``close``
+    (stop, remove the dir). Durability settles nothing here: fsync is off, which a process
+    crash does not notice (the OS keeps what was written)."""
+
+    USER = "postgres"
+
+    def __init__(self, port: int | None = None) -> None:
+        import pwd
+
+        self.port = port
+        self.dir = Path(tempfile.mkdtemp(prefix="atp-pg-"))
+        entry = pwd.getpwnam(self.USER)
+        self._uid, self._gid = entry.pw_uid, entry.pw_gid
+        shutil.chown(self.dir, self.USER, self.USER)
+        self.data = self.dir / "data"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process is not None else None
+
+    def dsn(self, database: str = "postgres") -> str:
+        return f"postgresql://{self.USER}@{HOST}:{self.require_port()}/{database}"
+
+    def require_port(self) -> int:
+        assert self.port is not None, "server was never started"
+        return self.port
+
+    @staticmethod
+    def _bin(name: str) -> str:
+        found = shutil.which(name)
+        if found is None:
+            versions = sorted(Path("/usr/lib/postgresql").glob("*/bin"))
+            candidates = [v / name for v in versions if (v / name).exists()]
+            if not candidates:
+                raise RuntimeError(f"{name} is not installed")
+            found = str(candidates[-1])
+        return found
+
+    def _as_postgres(
+        self, command: list[str], out: IO[bytes], die_with_parent: bool = False
+    ) -> "subprocess.Popen[bytes]":
+        return subprocess.Popen(
+            command,
+            user=self._uid,
+            group=self._gid,
+            extra_groups=[],
+            cwd=self.dir,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            # After the switch to postgres (a change of credentials clears PDEATHSIG).
+            preexec_fn=_die_with_parent if die_with_parent else None,
+        )
+
+    def _initdb(self) -> None:
+        with (self.dir / "initdb.log").open("ab") as log:
+            init = self._as_postgres(
+                [self._bin("initdb"), "-A", "trust", "-U", self.USER, "-D", str(self.data)], log
+            )
+        if init.wait(timeout=120) != 0:
+            raise RuntimeError(f"initdb failed: {self.log('initdb.log')}")
+
+    def start(self, port: int | None = None) -> "PrivatePostgres":
+        """Starts on ``port`` (or the one given before, or a free one) and waits until it
+        accepts connections (crash recovery included)."""
+        assert self.process is None or self.process.poll() is not None, "already running"
+        if not (self.data / "PG_VERSION").exists():
+            self._initdb()
+        self._remove_stale_pid_file()
+        self.port = port or self.port or free_ports(1)[0]
+        with (self.dir / "postgres.log").open("ab") as log:
+            self.process = self._as_postgres(
+                [
+                    self._bin("postgres"),
+                    "-D",
+                    str(self.data),
+                    "-p",
+                    str(self.port),
+                    "-k",
+                    str(self.dir),
+                    "-c",
+                    f"listen_addresses={HOST}",
+                    "-c",
+                    "fsync=off",
+                    "-c",
+                    "max_connections=100",
+                ],
+                log,
+                die_with_parent=True,
+            )
+        deadline = time.monotonic() + 60.0
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                self.process = None
+                raise RuntimeError(f"postgres exited at start: {self.log()}")
+            if self._accepting():
+                return self
+            time.sleep(0.05)
+        self.kill()
+        raise RuntimeError(f"postgres did not accept connections on {self.port}: {self.log()}")
+
+    def _accepting(self) -> bool:
+        ready = subprocess.run(
+            [self._bin("pg_isready"), "-h", HOST, "-p", str(self.port), "-t", "1"],
+            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+        return ready.returncode == 0
+
+    def _remove_stale_pid_file(self) -> None:
+        """After a SIGKILL the postmaster leaves ``postmaster.pid`` behind (``kill`` waited
+        for its backends to go, so the file is stale)."""
+        (self.data / "postmaster.pid").unlink(missing_ok=True)
+
+    def _children(self, pid: int) -> list[int]:
+        """The backends of the postmaster ``pid`` (by their parent, from /proc)."""
+        found = []
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit():
+                continue
+            try:
+                fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(proc.name))
+        return found
+
+    def kill(self) -> None:
+        """SIGKILL of the postmaster, as a crash; waits (bounded) for its backends, which
+        notice the death and exit on their own, so the next start can take over."""
+        if self.process is not None:
+            backends = self._children(self.process.pid)
+            if self.process.poll() is None:
+                self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=STOP_TIMEOUT_S)
+            self.process = None
+            deadline = time.monotonic() + STOP_TIMEOUT_S
+            while any(_running(pid) for pid in backends):
+                if time.monotonic() > deadline:
+                    for pid in backends:  # ours: they were the postmaster's children
+                        with contextlib.suppress(ProcessLookupError):
+                            os.kill(pid, signal.SIGKILL)
+                    deadline = time.monotonic() + STOP_TIMEOUT_S
+                time.sleep(0.02)
+
+    def stop(self) -> None:
+        """SIGINT (fast shutdown) and wait; SIGKILL if it does not end in time."""
+        if self.process is not None:
+            if self.process.poll() is None:
+                self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self.kill()
+            self.process = None
+
+    def restart(self) -> "PrivatePostgres":
+        self.kill()
+        return self.start(self.require_port())
+
+    def log(self, name: str = "postgres.log") -> str:
+        path = self.dir / name
+        return path.read_text(errors="replace")[-2000:] if path.exists() else ""
+
+    def close(self) -> None:
+        try:
+            self.stop()
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def private_postgres_server() -> Iterator[PrivatePostgres]:
+    server = PrivatePostgres()
+    try:
+        yield server.start()
+    finally:
+        server.close()
+
+
 # Fixtures; tests/conftest.py registers them.
 
 
@@ -387,11 +585,13 @@ def private_redis() -> Iterator[PrivateRedis]:
 
 __all__ = [
     "PrivateCluster",
+    "PrivatePostgres",
     "PrivateRedis",
     "cluster_url",
     "free_ports",
     "port_is_free",
     "private_cluster",
+    "private_postgres_server",
     "private_redis",
     "private_redis_server",
     "redis_cluster",

@@ -67,3 +67,37 @@ async def test_writes_wait_for_a_rebuild_after_redis_lost_the_ledger(
             assert await verify(rio, conn) == []
     finally:
         await engine.close()
+
+
+async def test_a_flush_that_lost_postgresql_is_journaled_by_the_next(
+    db: asyncpg.Pool, jredis_url: str
+) -> None:
+    """Found by the fault run under load: a flush failing on a refused PostgreSQL
+    connection (an OSError) made the process recover and skip its cursors to the streams'
+    ends, so what that flush had read was never journaled, and a retry answered `duplicate`
+    for a write PostgreSQL did not have. The same ledger keeps its cursors now."""
+    engine = await DurableEngine.open(jredis_url, db)
+    durability = engine.durability
+    real_write = durability._write
+    refused = asyncio.Event()
+
+    async def refuse_once(batch: list[object]) -> None:
+        if not refused.is_set():
+            refused.set()
+            raise ConnectionRefusedError("PostgreSQL is restarting")
+        await real_write(batch)  # type: ignore[arg-type]
+
+    durability._write = refuse_once  # type: ignore[method-assign]
+    try:
+        with pytest.raises(ConnectionRefusedError):
+            await engine.stock.adjust("SKU-1", "S1", 5, "receipt", op_id="a-1")
+        for _ in range(100):
+            if engine.ready:
+                break
+            await asyncio.sleep(0.05)
+        retried = await engine.stock.adjust("SKU-1", "S1", 5, "receipt", op_id="a-1")
+        assert retried.result is StockResult.duplicate
+        rows = await db.fetch("SELECT on_hand FROM ledger_events WHERE op_id = 'a-1'")
+        assert [r["on_hand"] for r in rows] == [5]  # journaled once the retry is answered
+    finally:
+        await engine.close()
