@@ -21,9 +21,11 @@ COPY pyproject.toml README.md ./
 COPY atp atp
 COPY reservations reservations
 COPY routing routing
+COPY durability durability
+COPY catalog catalog
+COPY engine engine
 COPY api api
-COPY journal journal
-COPY bench bench
+COPY cli cli
 COPY migrations migrations
 RUN /opt/venv/bin/pip install --no-cache-dir .
 

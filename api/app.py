@@ -38,13 +38,13 @@ from api.routes_stock import OPS as STOCK
 from api.services import Services
 from api.settings import Settings, from_env
 from atp.clock import Clock
-from atp.engine import Engine
 from atp.pos import Pos
 from atp.replica_reads import ReplicaReads
 from atp.tasks import cancel_and_wait
-from journal.db import create_pool
-from journal.directory import CatalogDirectory
-from journal.engine import DurableEngine
+from catalog.directory import CatalogDirectory
+from durability.db import create_pool
+from engine.durable import DurableEngine
+from engine.local import Engine
 from routing.directory import LocationDirectory
 from routing.pickload import CapacityDirectory, PickLoad
 

@@ -11,7 +11,7 @@ from datetime import datetime
 import asyncpg
 import msgspec
 
-from journal.db import Queryable
+from durability.db import Queryable
 
 DEVICE_CACHE_ENTRIES_MAX = 10_000
 DEVICES_LISTED_MAX = 1_000

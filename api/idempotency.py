@@ -22,7 +22,7 @@ from api.settings import (
     IDEMPOTENCY_PENDING_S,
     IDEMPOTENCY_RETENTION_S,
 )
-from journal.db import Conn
+from durability.db import Conn
 
 HEADER = "idempotency-key"
 CLAIM_ATTEMPTS_MAX: Final = 3  # a record may finish or expire between two statements

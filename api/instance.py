@@ -14,8 +14,8 @@ import secrets
 import asyncpg
 
 from atp.tasks import cancel_and_wait
-from journal.db import Conn
-from journal.limits import LOCK_INSTANCE_CLASS
+from durability.db import Conn
+from durability.limits import LOCK_INSTANCE_CLASS
 
 log = logging.getLogger(__name__)
 

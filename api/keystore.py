@@ -9,7 +9,7 @@ import msgspec
 from api.auth import Scope, digest, key_id_of
 from atp.model import Channel, InvalidInput
 from atp.validate import check_id
-from journal.db import Queryable
+from durability.db import Queryable
 
 KEY_NAME_LENGTH_MAX = 100
 KEY_RATE_PER_S_MAX = 1_000_000.0

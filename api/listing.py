@@ -16,8 +16,8 @@ import base64
 import binascii
 
 from atp import keys
-from atp.engine import Engine
 from atp.model import InvalidInput
+from engine.local import Engine
 from reservations.model import Reservation, State
 
 SCAN_COUNT = 1000

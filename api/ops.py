@@ -9,7 +9,7 @@ they call one engine function and shape its answer.
 The durability step is the one rule for acknowledged writes: an operation that writes
 (every method but GET, unless the table says ``writes=False``) is answered, success or
 refusal, only once every ledger event appended before its handler returned is in
-PostgreSQL (journal/durability.py's group commit), and is refused with 503 while the
+PostgreSQL (durability/group_commit.py's group commit), and is refused with 503 while the
 ledger is being rebuilt. tests/journal/test_every_write_durable.py walks the OpenAPI
 document's write operations to prove it.
 """
@@ -35,7 +35,7 @@ from api.services import Services
 from atp import actor
 from atp.model import InvalidInput
 from atp.validate import check_id
-from journal.durability import LedgerUnavailable, touched_partitions
+from durability.group_commit import LedgerUnavailable, touched_partitions
 
 log = logging.getLogger(__name__)
 

@@ -33,7 +33,7 @@ from atp.model import Channel, InvalidInput, Position
 from atp.packed import FIELDS, PackedPositions
 from atp.replica_reads import ReplicaReads
 from atp.validate import check_id
-from journal.durability import LedgerUnavailable
+from durability.group_commit import LedgerUnavailable
 
 Fresh = dict[str, Any]  # consistency, as_of, lag_ms: spread into the response
 

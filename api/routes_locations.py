@@ -14,7 +14,7 @@ from api.ops import Ctx, Op, Param, Reply
 from api.problems import ApiError, invalid
 from api.schemas import GroupId, LocationId, Response
 from atp.validate import check_id
-from journal.locations import KINDS
+from catalog.locations import KINDS
 
 LOCATIONS_LIMIT_DEFAULT = 100
 LOCATIONS_LIMIT_MAX = 500

@@ -11,9 +11,9 @@ from api.problems import ApiError, invalid
 from api.reads import STRONG, freshness, replica_for
 from api.schemas_res import ReservationOut
 from api.schemas_routing import AllocateBody, Allocation, Nearby, PlanBody
-from atp.engine import Engine
 from atp.limits import QTY_MAX
 from atp.validate import check_id
+from engine.local import Engine
 from routing.directory import LocationDirectory
 from routing.limits import NEARBY_RADIUS_KM_MAX
 from routing.model import Order, OrderLine, Plan, Policy

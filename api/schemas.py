@@ -25,7 +25,7 @@ from atp.validate import ID_PATTERN as ENGINE_ID_PATTERN
 ID_PATTERN = f"^{ENGINE_ID_PATTERN.pattern}$"
 
 # One rule and one length bound for every id; each kind of id has its own alias, so the
-# OpenAPI document shows an example of that kind (the demo chain's ids, journal/demo.py).
+# OpenAPI document shows an example of that kind (the demo chain's ids, catalog/demo.py).
 _ID_RULE = Meta(min_length=1, max_length=ID_LENGTH_MAX, pattern=ID_PATTERN)
 Id = Annotated[str, _ID_RULE]  # an id of no particular kind
 SkuId = Annotated[str, _ID_RULE, Meta(examples=["SKU-000001"])]

@@ -10,11 +10,11 @@ from api.idempotency import Idempotency
 from api.instance import Instance
 from api.ratelimit import RateLimiter
 from api.settings import Settings
-from atp.engine import Engine
 from atp.pos import Pos
 from atp.replica_reads import ReplicaReads
-from journal.durability import Durability
-from journal.history import reservation_from_journal
+from durability.group_commit import Durability
+from durability.history import reservation_from_journal
+from engine.local import Engine
 from reservations.model import Reservation
 from routing.directory import LocationDirectory
 from routing.model import Policy

@@ -109,7 +109,7 @@ class Replica:
 
     async def load(self) -> None:
         self.ready = False
-        # Only read: the epoch belongs to whoever rebuilds the ledger (journal/rebuild.py).
+        # Only read: the epoch belongs to whoever rebuilds the ledger (durability/rebuild.py).
         # Setting it here could make a Redis that came back empty look whole.
         self.epoch = await self._redis.command("GET", keys.EPOCH)
         started = await self._stream_info()

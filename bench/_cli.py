@@ -26,8 +26,8 @@ async def fresh_database(dsn: str) -> None:
     """Creates and migrates the benchmark's database and empties every table."""
     import asyncpg
 
-    from journal.db import create_database
-    from journal.migrate import migrate
+    from durability.db import create_database
+    from durability.migrate import migrate
 
     await create_database(dsn)
     conn = await asyncpg.connect(dsn)

@@ -11,10 +11,10 @@ from time import perf_counter_ns, process_time_ns
 
 import msgspec
 
-from atp.engine import Engine
 from atp.model import Channel
 from bench._closed_loop import next_number
 from bench._stats import NS_PER_S, NS_PER_US, Samples, Summary, percentile_ns, summarize
+from engine.local import Engine
 from reservations.model import Line, ReserveResult
 
 HOT_LOCATION = "HOT-DC"

@@ -23,9 +23,9 @@ from typing import Any
 import msgspec
 import uvloop
 
-from atp.engine import Engine
 from atp.replica import Replica
 from bench._replica_profile import ApplyCost, apply_costs
+from engine.local import Engine
 
 CAPTURE_REPLIES_MAX = 200  # XREAD replies kept for the apply-path profile
 PROFILE_TOP = 25

@@ -22,7 +22,7 @@ from typing import Any
 import msgspec
 import uvloop
 
-from atp.engine import Engine
+from engine.local import Engine
 from reservations.model import Line, ReserveResult
 
 LINES_WEIGHTS = (0.5, 0.35, 0.15)  # holds of 1, 2 and 3 lines

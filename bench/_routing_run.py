@@ -15,8 +15,8 @@ from array import array
 import msgspec
 import redis.asyncio
 
-from atp.engine import Engine
 from bench._stats import Samples, Summary, summarize
+from engine.local import Engine
 from routing.directory import InMemoryDirectory, Location
 from routing.instances import candidates
 from routing.model import Order, OrderLine, Policy, ShipTo

@@ -1,5 +1,5 @@
 """The raw-ASGI ceiling: a bare app answering every request with a constant small JSON
-body, served exactly as the API is (``api.serve``: uvicorn, uvloop, httptools, one process
+body, served exactly as the API is (``cli.supervisor``: uvicorn, uvloop, httptools, one process
 per worker). Its requests/s is what the server stack alone allows on this machine; the
 availability route is measured as a share of it (python -m bench.reads)."""
 
@@ -23,5 +23,5 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
 
 
 def create() -> object:
-    """The uvicorn factory ``api.serve.start`` runs."""
+    """The uvicorn factory ``cli.supervisor.start`` runs."""
     return app

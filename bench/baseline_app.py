@@ -1,6 +1,6 @@
 """The HTTP baseline: the same stack as the API (FastAPI app, Starlette routes, msgspec
 bodies, the engine's pipelined Redis transport, uvloop + httptools, served by
-``api.serve`` the same way) with bare endpoints doing one Redis call each, so a route's
+``cli.supervisor`` the same way) with bare endpoints doing one Redis call each, so a route's
 requests/s can be read as a share of what one round trip costs here.
 
 ``GET /baseline/hget``: one HGET of a position hash.
@@ -63,5 +63,5 @@ def create() -> FastAPI:
     )
     app.add_route("/baseline/hget", hget, methods=["GET"])
     app.add_route("/baseline/evalsha", evalsha, methods=["POST"])
-    app.add_route("/readyz", hget, methods=["GET"])  # what api.serve.wait_ready polls
+    app.add_route("/readyz", hget, methods=["GET"])  # what cli.supervisor.wait_ready polls
     return app

@@ -22,7 +22,6 @@ import redis.asyncio
 import uvloop
 
 from atp import keys
-from atp.engine import Engine
 from atp.limits import QTY_MAX
 from atp.model import Channel
 from atp.scripts import Script
@@ -33,6 +32,7 @@ from bench._engine_hot import hot_sku
 from bench._engine_report import Measured, Report
 from bench._machine import cpu_snapshot, cpu_use, load_average, machine
 from bench._stats import NS_PER_S, Samples, summarize, update_markdown_section, write_json
+from engine.local import Engine
 from reservations.model import Line, ReserveResult
 
 REDIS_URL_DEFAULT = "redis://127.0.0.1:6379/9"

@@ -2,7 +2,7 @@
 
 ``python -m bench.http [--quick] [--json FILE] [--locust]``
 
-Each server is started by ``api.serve`` (single-worker processes sharing the port with
+Each server is started by ``cli.supervisor`` (single-worker processes sharing the port with
 SO_REUSEPORT) on 127.0.0.1:7320, loaded with wrk for a fixed time per route after a
 warm-up, then stopped. The baseline (bench/baseline_app.py) runs the same stack with one
 Redis HGET or one EVALSHA per request. Ratios within the run are the figures to compare
@@ -24,12 +24,12 @@ from pathlib import Path
 
 import msgspec
 
-from api import serve
-from atp.engine import Engine
 from atp.limits import QTY_MAX
 from bench._cli import admin_key, fresh_database, pg_dsn_option
 from bench._machine import machine
 from bench._stats import Figure, Target, target, update_markdown_section, write_json
+from cli import supervisor as serve
+from engine.local import Engine
 
 REDIS_URL_DEFAULT = "redis://127.0.0.1:6379/13"
 HOST, PORT, BASELINE_PORT = "127.0.0.1", 7320, 7321
@@ -328,7 +328,7 @@ def _markdown(report: Report) -> str:
     lines = [
         f"Run {report.started_at}, mode {report.mode}: wrk {report.connections} connections, "
         f"{report.duration_s:g} s per route per round, median of the rounds after a warm-up; "
-        "API and baseline servers up together, routes interleaved; servers via `api.serve` "
+        "API and baseline servers up together, routes interleaved; servers via `cli.supervisor` "
         "(single-worker processes, SO_REUSEPORT); auth on, rate limit off; Redis db 13.",
         "",
         "| app | workers | conns | route | req/s | x EVALSHA | p50 ms | p99 ms | errors | CPU |",

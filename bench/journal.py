@@ -24,15 +24,15 @@ from pathlib import Path
 import asyncpg
 import msgspec
 
-from atp.engine import Engine
 from atp.redis_io import RedisIO, connect
 from bench._machine import Machine, cpu_snapshot, cpu_use, load_average, machine
 from bench._stats import Target, format_table, target, update_markdown_section, write_json
-from journal.db import create_database
-from journal.durability import Durability, touched_partitions
-from journal.migrate import migrate
-from journal.rebuild import ensure_ledger, rebuild
-from journal.writer import JournalWriter, create_groups
+from durability.db import create_database
+from durability.group_commit import Durability, touched_partitions
+from durability.migrate import migrate
+from durability.rebuild import ensure_ledger, rebuild
+from durability.writer import JournalWriter, create_groups
+from engine.local import Engine
 from reservations.model import Line
 
 PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"

@@ -168,7 +168,7 @@ class Servers:
 
     def start(self, name: str, cwd: Path, port: int, env: dict[str, str]) -> int:
         log = self.tmp / f"{name}.log"
-        command = [sys.executable, "-m", "atp.cli", "serve", "--port", str(port)]
+        command = [sys.executable, "-m", "cli.main", "serve", "--port", str(port)]
         with log.open("wb") as out:
             process = subprocess.Popen(
                 [*command, "--workers", "1"],
@@ -214,7 +214,7 @@ def _env(redis_url: str, state: Path, **extra: str) -> dict[str, str]:
 
 def _before_key(tree: Path, redis_url: str) -> str:
     """The earlier commit kept keys in Redis: its own ``atp keys create``."""
-    command = [sys.executable, "-m", "atp.cli", "keys", "create", "--scope", "admin"]
+    command = [sys.executable, "-m", "cli.main", "keys", "create", "--scope", "admin"]
     out = subprocess.run(
         [*command, "--redis-url", redis_url],
         cwd=tree,

@@ -3,7 +3,7 @@
 ``python -m bench.reads [--quick] [--json FILE] [--redis-url URL]``
 
 One run, one machine: the ceiling (bench/asgi_ceiling.py, a bare app returning a constant
-small body) and the API, each one worker started by ``api.serve``, loaded by wrk with the
+small body) and the API, each one worker started by ``cli.supervisor``, loaded by wrk with the
 same threads and connections; rounds interleave the routes and the median round is kept.
 Targets (issue 6): the single-SKU availability route at >= 50% of the ceiling's
 requests/s with p99 <= 5 ms; a batch of 100 SKUs x 20 locations with p99 <= 3 ms end to
@@ -21,12 +21,12 @@ from pathlib import Path
 
 import msgspec
 
-from api import serve
-from atp.engine import Engine
 from bench._cli import admin_key, fresh_database, pg_dsn_option, refuse_database_zero
 from bench._machine import machine
 from bench._stats import Target, target, update_markdown_section, write_json
 from bench.http import Measure, _lua, wrk
+from cli import supervisor as serve
+from engine.local import Engine
 
 REDIS_URL_DEFAULT = "redis://127.0.0.1:6379/13"
 HOST, CEILING_PORT, API_PORT = "127.0.0.1", 7330, 7331
@@ -170,7 +170,7 @@ def _markdown(report: Report, argv: list[str]) -> str:
     lines = [
         f"Run {report.started_at}: `python -m bench.reads {shlex.join(argv)}`. wrk (2 threads), "
         f"{report.duration_s:g} s per route per round, median round; ceiling and API one "
-        f"worker each via `api.serve`, up together, routes interleaved; auth on, rate limit "
+        f"worker each via `cli.supervisor`, up together, routes interleaved; auth on, rate limit "
         f"off; {report.positions:,} positions; reads answered from the replica. "
         f"Machine: {msgspec.json.encode(m).decode()}.",
         "",

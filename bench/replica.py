@@ -25,7 +25,6 @@ from pathlib import Path
 import uvloop
 
 from atp import keys
-from atp.engine import Engine
 from atp.limits import LEDGER_PARTITIONS
 from atp.packed import PackedPositions
 from atp.redis_io import PipelinedRedis
@@ -44,6 +43,7 @@ from bench._stats import (
     update_markdown_section,
     write_json,
 )
+from engine.local import Engine
 
 RESULTS_MD = Path(__file__).with_name("RESULTS.md")
 SECTION = "In-memory replica (python -m bench.replica)"

@@ -3,13 +3,16 @@
 import asyncio
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+from atp.clock import Clock
+from atp.redis_io import RedisIO
 from atp.validate import check_id, check_optional_id
 from reservations import calls
 from reservations.legs import leg_lines, reservation_from
 from reservations.model import (
     Line,
+    Reservation,
     State,
     TransitionOutcome,
     TransitionResult,
@@ -18,8 +21,17 @@ from reservations.model import (
     sorted_lines,
 )
 
-if TYPE_CHECKING:
-    from reservations.service import Reservations
+
+class Ledger(Protocol):
+    """What settling needs of the reservation service (which calls settle): no cycle."""
+
+    redis: RedisIO
+    clock: Clock
+
+    async def read(self, rid: str) -> tuple[dict[str, str], dict[int, dict[str, str]]]: ...
+
+    async def get(self, rid: str) -> Reservation | None: ...
+
 
 Target = tuple[int, str, str, int]  # (line index in its leg, sku, location, qty; 0 = all open)
 
@@ -127,7 +139,7 @@ def decide_settle(
 
 
 async def settle(
-    service: "Reservations",
+    service: Ledger,
     reservation_id: str,
     action: str,
     lines: Sequence[Line] | None,

@@ -9,15 +9,15 @@ the hold that follows always goes to Redis.
 import asyncio
 from collections.abc import Sequence
 
-from atp.engine import Engine
 from atp.limits import BATCH_POSITIONS_MAX
 from atp.model import Channel
 from atp.packed import FIELDS, PackedPositions
 from routing.limits import FETCH_LOCATIONS_MAX
 from routing.model import Arrival
+from routing.port import LedgerPort
 
 
-def _replica(engine: Engine) -> PackedPositions | None:
+def _replica(engine: LedgerPort) -> PackedPositions | None:
     """The in-process copy of the ledger, when the engine keeps one and it has loaded."""
     replica = engine.replica
     return replica.positions if replica is not None and replica.serving else None
@@ -51,7 +51,7 @@ def _replica_atp(
 
 
 async def fetch_atp(
-    engine: Engine,
+    engine: LedgerPort,
     skus: Sequence[str],
     locations: Sequence[str],
     channel: Channel,
@@ -79,7 +79,7 @@ async def fetch_atp(
 
 
 async def fetch_arrivals(
-    engine: Engine, skus: Sequence[str], locations: Sequence[str]
+    engine: LedgerPort, skus: Sequence[str], locations: Sequence[str]
 ) -> dict[str, list[Arrival]]:
     """location -> incoming supply of these SKUs there (locations without any left out)."""
     arrivals: dict[str, list[Arrival]] = {}

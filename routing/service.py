@@ -20,7 +20,6 @@ from importlib import resources
 import msgspec
 
 from atp import keys
-from atp.engine import Engine
 from atp.limits import EVENT_STREAM_MAXLEN, RESERVATION_TTL_S_DEFAULT, RETENTION_S
 from atp.model import Channel, Position
 from atp.redis_io import Arg, RedisIO
@@ -40,6 +39,7 @@ from routing.model import Candidate, NearMe, Order, Plan, PlanStatus, Policy
 from routing.nearby import NearbyStore, stores_nearby
 from routing.pickload import PickLoad
 from routing.plan import check_order, plan
+from routing.port import LedgerPort
 
 __all__ = [
     "AllocateOutcome",
@@ -108,7 +108,7 @@ Known = dict[tuple[str, str], int]  # (sku, location) -> available, as a refused
 
 
 async def candidates_for(
-    engine: Engine, order: Order, directory: LocationDirectory, *, known: Known | None = None
+    engine: LedgerPort, order: Order, directory: LocationDirectory, *, known: Known | None = None
 ) -> list[Candidate]:
     """Every location in the directory, with live ATP read for those that may serve the
     order's method (the others stay in, at zero, so the plan can say why they were left).
@@ -139,7 +139,7 @@ async def candidates_for(
 
 
 async def plan_order(
-    engine: Engine,
+    engine: LedgerPort,
     order: Order,
     directory: LocationDirectory,
     policy: Policy | None = None,
@@ -201,7 +201,7 @@ def _same_order(order: Order, held: Reservation) -> bool:
 
 
 async def allocate(
-    engine: Engine,
+    engine: LedgerPort,
     reservation_id: str,
     order: Order,
     directory: LocationDirectory,
@@ -265,7 +265,7 @@ async def allocate(
     return AllocateOutcome(AllocateResult.raced_out, current, attempts=ALLOCATE_ATTEMPTS_MAX)
 
 
-async def _held_before(engine: Engine, reservation_id: str, order: Order) -> Reservation | None:
+async def _held_before(engine: LedgerPort, reservation_id: str, order: Order) -> Reservation | None:
     """The reservation under this id, when it holds exactly this order."""
     held = await engine.reservations.get(reservation_id)
     if held is None or held.state is State.aborted or not _same_order(order, held):
@@ -282,7 +282,7 @@ async def _existing(
 
 
 async def nearby(
-    engine: Engine,
+    engine: LedgerPort,
     directory: LocationDirectory,
     sku: str,
     lat: float,

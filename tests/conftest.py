@@ -14,7 +14,7 @@ import redis
 from testenv import REDIS_URL
 
 from atp.clock import ManualClock
-from atp.engine import Engine
+from engine.local import Engine
 
 
 def _ensure_local_redis() -> None:

@@ -15,8 +15,8 @@ from urllib.parse import urlparse
 import asyncpg
 import pytest
 
-from journal.db import create_database
-from journal.migrate import migrate
+from durability.db import create_database
+from durability.migrate import migrate
 
 PG_DSN = os.environ.get("ATP_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/atp_j_test")
 

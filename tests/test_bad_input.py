@@ -5,7 +5,6 @@ from datetime import date
 
 import pytest
 
-from atp.engine import Engine
 from atp.limits import (
     BATCH_POSITIONS_MAX,
     BATCH_SKUS_MAX,
@@ -16,6 +15,7 @@ from atp.limits import (
     RESERVATION_TTL_S_MAX,
 )
 from atp.model import InvalidInput, Position
+from engine.local import Engine
 from reservations.model import Line, ReserveResult
 
 Call = Callable[[Engine], Awaitable[object]]

@@ -5,7 +5,7 @@ import argparse
 import pytest
 
 from api.auth import Scope
-from atp.cli import build_parser
+from cli.main import build_parser
 
 
 def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:

@@ -11,11 +11,11 @@ from servers import PrivateCluster
 
 from atp import keys
 from atp.clock import ManualClock
-from atp.engine import Engine
 from atp.events import read_events
 from atp.limits import LEDGER_PARTITIONS, LEG_EXPIRY_GRACE_MS
 from atp.model import StockResult
 from atp.scripts import load_script
+from engine.local import Engine
 from reservations.model import Line, ReserveResult, State, TransitionResult
 
 pytestmark = pytest.mark.slow

@@ -6,7 +6,7 @@ import random
 import pytest
 from invariants_ledger import check_ledger_invariants
 
-from atp.engine import Engine
+from engine.local import Engine
 from reservations.model import Line, ReserveResult
 
 RESERVERS = 300

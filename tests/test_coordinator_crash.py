@@ -28,12 +28,12 @@ from servers import PrivateRedis
 
 from atp import keys
 from atp.clock import ManualClock
-from atp.engine import Engine
 from atp.events import read_all_events
 from atp.limits import LEDGER_PARTITIONS, LEG_EXPIRY_GRACE_MS
 from atp.model import Channel, Event
 from atp.redis_io import ClusterRedis
 from atp.scripts import load_script
+from engine.local import Engine
 from reservations import calls
 from reservations.expiry import resolve_leg
 from reservations.model import (

@@ -31,7 +31,7 @@ import yaml  # type: ignore[import-untyped]
 from dockerfile_parse import DockerfileParser  # type: ignore[import-untyped]
 from jsupport import fresh_database
 
-from api import serve
+from cli import supervisor as serve
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_DSN = os.environ.get("ATP_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/atp_j_test")
@@ -211,13 +211,13 @@ def test_the_image_files_migrate_and_serve(redis_url: str, tmp_path: Path) -> No
     env.pop("VIRTUAL_ENV", None)
     cwd = runtime.host(runtime.workdir)
     where = subprocess.run(
-        [python, "-c", "import api, journal.migrate as m; print(api.__file__, m.migrations_dir())"],
+        [python, "-c", "import api, durability.migrate as m; print(api.__file__, m.migrations_dir())"],  # noqa: E501
         cwd=cwd, env=env, capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     assert where.count(str(runtime.root)) == 2, f"not from the image's files: {where}"
 
     migrate = subprocess.run(
-        [python, "-m", "atp.cli", "migrate"], cwd=cwd, env=env, capture_output=True, text=True
+        [python, "-m", "cli.main", "migrate"], cwd=cwd, env=env, capture_output=True, text=True
     )
     assert migrate.returncode == 0, migrate.stderr
     assert "0001_catalog" in migrate.stdout
@@ -225,7 +225,7 @@ def test_the_image_files_migrate_and_serve(redis_url: str, tmp_path: Path) -> No
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
         server = subprocess.Popen(
-            [python, "-m", "atp.cli", *runtime.cmd],
+            [python, "-m", "cli.main", *runtime.cmd],
             cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         )  # fmt: skip
     try:

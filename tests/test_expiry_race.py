@@ -7,8 +7,8 @@ import sys
 import pytest
 from invariants_ledger import check_ledger_invariants
 
-from atp.engine import Engine
 from atp.events import read_all_events
+from engine.local import Engine
 from reservations.model import Line, State
 
 SWEEPER_SECONDS = 4
@@ -16,7 +16,7 @@ HOLDS = 60
 
 _SWEEPER = """
 import asyncio, sys
-from atp.engine import Engine
+from engine.local import Engine
 
 async def main():
     engine = Engine.connect(sys.argv[1])

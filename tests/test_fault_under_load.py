@@ -36,7 +36,7 @@ import pytest
 from jsupport import PrivateRedis, free_port
 from servers import PrivatePostgres
 
-from journal.db import create_database
+from durability.db import create_database
 
 pytestmark = pytest.mark.slow
 
@@ -249,7 +249,7 @@ def atp_serve(tmp: Path, redis_url: str, pg_dsn: str, port: int) -> Iterator[Pat
     for name in ("PROMETHEUS_MULTIPROC_DIR", "ATP_ENV", "ATP_AUTH"):
         env.pop(name, None)
     log = tmp / "serve.log"
-    command = [sys.executable, "-m", "atp.cli", "serve", "--workers", "2", "--journal"]
+    command = [sys.executable, "-m", "cli.main", "serve", "--workers", "2", "--journal"]
     with log.open("wb") as out:
         server = subprocess.Popen(
             [*command, "--host", HOST, "--port", str(port)],
@@ -298,7 +298,7 @@ async def cli(*args: str) -> str:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "atp.cli",
+        "cli.main",
         *args,
         cwd=ROOT,
         stdout=asyncio.subprocess.PIPE,

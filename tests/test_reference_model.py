@@ -13,12 +13,12 @@ from invariants_ledger import check_ledger_invariants
 from testenv import REDIS_URL
 
 from atp.clock import ManualClock
-from atp.engine import Engine
 from atp.events import read_all_events
 from atp.limits import LEDGER_PARTITIONS
 from atp.model import AdjustReason, Channel
 from atp.reference import ReferenceLedger
 from atp.rules import day_number
+from engine.local import Engine
 from reservations.model import Line
 from reservations.reference import ReferenceReservations
 

@@ -11,12 +11,12 @@ from hypothesis import strategies as st
 from invariants_ledger import positions_in_redis
 
 from atp import keys
-from atp.engine import Engine
 from atp.limits import LEDGER_PARTITIONS
 from atp.model import Supply
 from atp.pos import Pos, PosEvent, PosKind
 from atp.replica import Replica
 from atp.rules import day_from_number
+from engine.local import Engine
 from reservations.model import Line
 
 SKUS = [f"R{i}" for i in range(12)]

@@ -1,7 +1,7 @@
 """The reservation lifecycle, one behaviour per test, on real Redis."""
 
 from atp.clock import ManualClock
-from atp.engine import Engine
+from engine.local import Engine
 from reservations.model import Line, ReserveResult, State, TransitionResult
 
 

@@ -1,5 +1,5 @@
-from atp.engine import Engine
 from atp.model import StockResult
+from engine.local import Engine
 
 
 async def test_receipt_then_read(engine: Engine) -> None:

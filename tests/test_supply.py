@@ -8,10 +8,10 @@ from datetime import date
 import pytest
 
 from atp import keys
-from atp.engine import Engine
 from atp.events import read_events
 from atp.limits import QTY_MAX
 from atp.model import Channel, InvalidInput, StockResult, Supply
+from engine.local import Engine
 
 TODAY = date(2027, 3, 1)
 DUE = date(2027, 3, 10)

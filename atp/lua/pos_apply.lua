@@ -10,7 +10,7 @@
 --     [6] now_ms  [7] stream maxlen  [8] retention_s  [9] this event id  [10] device id
 --     [11] device_seq  [12] this event's body digest  [13] a void's target's digest ('')
 -- Events carry dev eid dseq dig (and tdig on a void): what a rebuild restores the device
--- log and receipts from (journal/registers.py). A void of a never-applied target changes no
+-- log and receipts from (durability/registers.py). A void of a never-applied target changes no
 -- position and emits 'pos_voided_ahead' (zero deltas) so the target's 'voided' survives.
 -- Receipt hash: st (applied | voided), doh (on hand change made), os (units oversold),
 --     vb (the void that cancelled it)

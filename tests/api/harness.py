@@ -22,7 +22,7 @@ from api.keystore import create_key
 from api.services import Services
 from api.settings import Settings
 from atp.clock import ManualClock
-from atp.engine import Engine
+from engine.local import Engine
 from routing.directory import Location
 from routing.model import Capability, LocationKind
 

@@ -6,8 +6,8 @@ import asyncpg
 import pytest
 
 from api.auth import Authenticator, Principal
-from atp.cli import main
 from atp.model import Channel
+from cli.main import main
 
 
 async def _principal(dsn: str, key: str) -> Principal:

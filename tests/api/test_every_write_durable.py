@@ -14,7 +14,7 @@ from api.app import OPS
 from atp import keys
 from atp.clock import ManualClock
 from atp.limits import LEDGER_PARTITIONS
-from journal.store import split_stream_id
+from durability.store import split_stream_id
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from api.app import OPS, TITLE, VERSION
-from api.demo import DEMO
 from api.openapi import document
 from api.schemas import ID_PATTERN
+from cli.demo_serve import DEMO
 
 # Field or parameter name -> how its example must look.
 KINDS: dict[str, str] = {

@@ -19,7 +19,7 @@ import asyncpg
 import pytest
 from harness import catalogue
 
-from api import serve
+from cli import supervisor as serve
 from routing.directory import Location
 from routing.model import Capability, LocationKind
 
@@ -56,7 +56,7 @@ async def test_schemathesis_finds_no_server_errors_or_schema_violations(
 def _contract(env: dict[str, str], tmp_path: Path) -> "subprocess.CompletedProcess[str]":
     """A key, a server, and schemathesis against it (blocking: run in a thread)."""
     key = subprocess.run(
-        [sys.executable, "-m", "atp.cli", "keys", "create", "--scope", "admin"],
+        [sys.executable, "-m", "cli.main", "keys", "create", "--scope", "admin"],
         env=env,
         cwd=ROOT,
         capture_output=True,
@@ -64,7 +64,7 @@ def _contract(env: dict[str, str], tmp_path: Path) -> "subprocess.CompletedProce
         check=True,
     ).stdout.strip()
     server = subprocess.Popen(
-        [sys.executable, "-m", "atp.cli", "serve", "--port", str(PORT), "--duration", "500"],
+        [sys.executable, "-m", "cli.main", "serve", "--port", str(PORT), "--duration", "500"],
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,

@@ -27,9 +27,9 @@ import pytest
 from jsupport import fresh_database
 from testenv import REDIS_URL
 
-from api import serve
-from api.serve import RestartBudget, Role, Server
-from atp.cli import build_parser
+from cli import supervisor as serve
+from cli.main import build_parser
+from cli.supervisor import RestartBudget, Role, Server
 
 ROOT = Path(__file__).resolve().parents[2]
 PG_DSN = os.environ.get("ATP_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/atp_j_test")
@@ -48,7 +48,7 @@ def own_database(suffix: str) -> str:
     name = f"{urlparse(PG_DSN).path.lstrip('/')}_{suffix}"
     dsn = asyncio.run(fresh_database(PG_DSN, name))
     subprocess.run(
-        [sys.executable, "-m", "atp.cli", "migrate", "--pg-dsn", dsn],
+        [sys.executable, "-m", "cli.main", "migrate", "--pg-dsn", dsn],
         cwd=ROOT,
         check=True,
         capture_output=True,
@@ -107,7 +107,7 @@ def atp_serve(tmp: Path, dsn: str, *extra: str) -> Iterator[tuple[subprocess.Pop
     log = tmp / "serve.log"
     with log.open("wb") as out:
         server = subprocess.Popen(
-            [sys.executable, "-m", "atp.cli", "serve", "--port", str(port), *extra],
+            [sys.executable, "-m", "cli.main", "serve", "--port", str(port), *extra],
             cwd=ROOT,
             env=env,
             stdout=out,
@@ -211,7 +211,7 @@ def test_serve_journal_keeps_postgresql_in_step(redis_url: str, tmp_path: Path) 
         # Only the journal consumer writes the sweeper's expiry into PostgreSQL.
         wait_for(lambda: _reservation_state(dsn, "exp-1") == "expired", 20)
         verify = subprocess.run(
-            [sys.executable, "-m", "atp.cli", "verify", "--pg-dsn", dsn, "--redis-url", REDIS_URL],
+            [sys.executable, "-m", "cli.main", "verify", "--pg-dsn", dsn, "--redis-url", REDIS_URL],
             cwd=ROOT,
             capture_output=True,
             text=True,

@@ -8,7 +8,7 @@ import asyncpg
 from harness import Api, assert_problem, field_of
 
 from api.instance import alive
-from journal.limits import LOCK_INSTANCE_CLASS
+from durability.limits import LOCK_INSTANCE_CLASS
 
 REBUILD_WAIT_S = 10.0
 ADJUST = "/v1/stock/adjustments"

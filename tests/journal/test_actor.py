@@ -12,13 +12,13 @@ import asyncpg
 import pytest
 
 from atp import actor, keys
-from atp.cli import main
 from atp.clock import ManualClock
-from atp.engine import Engine
 from atp.pos import Pos, PosEvent, PosKind
 from atp.redis_io import RedisIO
 from atp.scripts import load_script
-from journal.engine import DurableEngine
+from cli.main import main
+from engine.durable import DurableEngine
+from engine.local import Engine
 from reservations.model import Line
 from routing.directory import InMemoryDirectory, Location
 from routing.model import Capability, LocationKind

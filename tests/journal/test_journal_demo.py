@@ -8,10 +8,10 @@ from urllib.parse import urlparse
 import pytest
 from jsupport import fresh_database
 
-from atp.engine import Engine
-from journal.db import create_pool
-from journal.demo import FAST_MOVERS, build_catalog, ensure_demo, seed_demo
-from journal.engine import DurableEngine
+from catalog.demo import FAST_MOVERS, build_catalog, ensure_demo, seed_demo
+from durability.db import create_pool
+from engine.durable import DurableEngine
+from engine.local import Engine
 
 
 def test_the_demo_chain_has_a_realistic_shape() -> None:
@@ -49,8 +49,8 @@ async def test_seed_demo_loads_once(pg_dsn: str, jredis_url: str) -> None:
 
 def test_one_demo_chain_behind_every_example() -> None:
     """`atp demo`, `atp serve --demo` (run-demo.sh) and the examples use the same ids."""
-    from api.demo import DEMO
-    from atp import demo as engine_demo
+    from cli import demo as engine_demo
+    from cli.demo_serve import DEMO
 
     catalog = build_catalog()
     ids = {loc.id for loc in catalog.locations}
@@ -64,7 +64,7 @@ def test_one_demo_chain_behind_every_example() -> None:
 
 
 def test_the_banner_commands_work_as_pasted() -> None:
-    from api.demo import DEMO, STOREFRONT, Prepared, banner
+    from cli.demo_serve import DEMO, STOREFRONT, Prepared, banner
 
     keys = {STOREFRONT: "atp_abc_secret1", "admin": "atp_def_secret2"}
     lines = banner("http://127.0.0.1:8000", Prepared(DEMO, keys, loaded=False))

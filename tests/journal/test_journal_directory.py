@@ -2,9 +2,9 @@
 
 import asyncpg
 
-from journal.directory import CatalogDirectory
-from journal.importer import store_locations
-from journal.locations import Location as CatalogLocation
+from catalog.directory import CatalogDirectory
+from catalog.importer import store_locations
+from catalog.locations import Location as CatalogLocation
 from routing.model import Capability, LocationKind
 
 

@@ -8,9 +8,9 @@ import pytest
 
 from atp.model import StockResult
 from atp.redis_io import RedisIO
-from journal.durability import LedgerUnavailable
-from journal.engine import DurableEngine
-from journal.verify import verify
+from durability.group_commit import LedgerUnavailable
+from durability.verify import verify
+from engine.durable import DurableEngine
 from reservations.model import Line, State
 
 

@@ -16,9 +16,9 @@ from jsupport import PrivateRedis, free_port
 from atp import keys
 from atp.limits import LEDGER_PARTITIONS
 from atp.redis_io import connect
-from journal.engine import DurableEngine
-from journal.verify import replay_positions, verify
-from journal.writer import JournalWriter, create_groups
+from durability.verify import replay_positions, verify
+from durability.writer import JournalWriter, create_groups
+from engine.durable import DurableEngine
 from reservations.model import Line
 
 pytestmark = pytest.mark.slow
@@ -178,7 +178,7 @@ import asyncpg
 from atp import keys
 from atp.limits import LEDGER_PARTITIONS
 from atp.redis_io import connect
-from journal.writer import JournalWriter
+from durability.writer import JournalWriter
 
 async def main():
     pool = await asyncpg.create_pool(sys.argv[1], min_size=1, max_size=2)
@@ -197,7 +197,7 @@ async def test_journal_writer_killed_mid_batch_loses_and_duplicates_nothing(
     engine = await DurableEngine.open(jredis_server.url, db)
     try:
         await engine.close()  # the ledger exists (epoch); writes below bypass the group commit
-        from atp.engine import Engine
+        from engine.local import Engine
 
         plain = Engine.connect(jredis_server.url)
         await create_groups(redis)

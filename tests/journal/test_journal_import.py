@@ -10,10 +10,10 @@ import asyncpg
 import pytest
 
 from atp.redis_io import RedisIO
-from journal.csvrows import FileRefused, Progress
-from journal.engine import DurableEngine
-from journal.importer import import_locations, import_quantities
-from journal.verify import verify
+from catalog.csvrows import FileRefused, Progress
+from catalog.importer import import_locations, import_quantities
+from durability.verify import verify
+from engine.durable import DurableEngine
 
 LOCATIONS = """id,name,kind,latitude,longitude,time_zone,opening_hours,pickup,ship,ship_from_store,daily_pick_capacity,priority,groups
 WH-1,Berger,warehouse,59.601,10.726,Europe/Oslo,mon-sun 06:00-22:00,no,yes,no,20000,10,ship-network

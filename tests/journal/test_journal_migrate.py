@@ -4,7 +4,7 @@ import asyncpg
 import pytest
 from jsupport import fresh_database
 
-from journal.migrate import MigrationError, load_migrations, migrate
+from durability.migrate import MigrationError, load_migrations, migrate
 
 
 async def test_migrations_apply_to_an_empty_database_and_rerun_as_noop(pg_dsn: str) -> None:

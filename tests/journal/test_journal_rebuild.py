@@ -7,13 +7,13 @@ from test_journal_writer import mixed_ops
 
 from atp import keys
 from atp.clock import ManualClock
-from atp.engine import Engine
 from atp.model import StockResult
 from atp.redis_io import RedisIO
-from journal.rebuild import ensure_ledger, ledger_state
-from journal.streams import EPOCH_KEY
-from journal.verify import replay_positions, verify
-from journal.writer import JournalWriter, create_groups
+from durability.rebuild import ensure_ledger, ledger_state
+from durability.streams import EPOCH_KEY
+from durability.verify import replay_positions, verify
+from durability.writer import JournalWriter, create_groups
+from engine.local import Engine
 from reservations.model import State, TransitionResult
 
 

@@ -7,11 +7,11 @@ from invariants_ledger import check_ledger_invariants, open_units_by_position, p
 
 from atp import keys
 from atp.clock import ManualClock
-from atp.engine import Engine
 from atp.redis_io import RedisIO
-from journal.rebuild import ensure_ledger
-from journal.verify import replay_positions, verify
-from journal.writer import JournalWriter, create_groups
+from durability.rebuild import ensure_ledger
+from durability.verify import replay_positions, verify
+from durability.writer import JournalWriter, create_groups
+from engine.local import Engine
 from reservations.model import Line
 from routing.directory import InMemoryDirectory, Location
 from routing.model import Capability, LocationKind

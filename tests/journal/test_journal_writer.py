@@ -6,15 +6,15 @@ import asyncpg
 
 from atp import keys
 from atp.clock import ManualClock
-from atp.engine import Engine
 from atp.events import decode_entry, read_all_events
 from atp.model import Event
 from atp.redis_io import RedisIO
-from journal.rebuild import ensure_ledger
-from journal.store import write_entries
-from journal.streams import fields_of
-from journal.verify import replay_positions, verify
-from journal.writer import JournalWriter, create_groups
+from durability.rebuild import ensure_ledger
+from durability.store import write_entries
+from durability.streams import fields_of
+from durability.verify import replay_positions, verify
+from durability.writer import JournalWriter, create_groups
+from engine.local import Engine
 from reservations.model import Line
 
 

@@ -1,7 +1,7 @@
 """After Redis is lost and rebuilt from PostgreSQL, a client's retry answers duplicate and
 applies once: register replays (device logs and receipts, voids included), partial fulfil
 and release op ids, allocations' route records, location groups; and a finished
-reservation is still known to the journal (journal/history.py)."""
+reservation is still known to the journal (durability/history.py)."""
 
 import json
 from collections.abc import AsyncIterator
@@ -11,14 +11,14 @@ import pytest
 
 from atp import keys
 from atp.clock import ManualClock
-from atp.engine import Engine
 from atp.pos import _CLAIM as CLAIM
 from atp.pos import Pos, PosEvent, PosKind, PosStatus, device_log, receipt
 from atp.redis_io import Arg, RedisIO
-from journal.history import reservation_from_journal
-from journal.rebuild import ensure_ledger
-from journal.verify import replay_positions, verify
-from journal.writer import JournalWriter, create_groups
+from durability.history import reservation_from_journal
+from durability.rebuild import ensure_ledger
+from durability.verify import replay_positions, verify
+from durability.writer import JournalWriter, create_groups
+from engine.local import Engine
 from reservations.model import Line, State, TransitionResult
 from routing.directory import InMemoryDirectory, Location
 from routing.model import Capability, LocationKind, Order, OrderLine, Policy, ShipTo

@@ -8,15 +8,15 @@ import asyncpg
 import pytest
 import redis
 
-from atp.cli import main
 from atp.clock import ManualClock
-from atp.engine import Engine
 from atp.model import Channel, StockResult, Supply
 from atp.redis_io import RedisIO
-from journal.engine import DurableEngine
-from journal.rebuild import ensure_ledger
-from journal.verify import replay_positions, verify
-from journal.writer import JournalWriter, create_groups
+from cli.main import main
+from durability.rebuild import ensure_ledger
+from durability.verify import replay_positions, verify
+from durability.writer import JournalWriter, create_groups
+from engine.durable import DurableEngine
+from engine.local import Engine
 
 DUE, LATER = date(2027, 1, 5), date(2027, 2, 1)
 

@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from atp.engine import Engine
+from engine.local import Engine
 from reservations.model import Line
 from routing.directory import InMemoryDirectory, Location
 from routing.limits import PICKLOAD_RETENTION_S

@@ -10,11 +10,11 @@ from invariants_ledger import check_ledger_invariants
 
 from atp import keys
 from atp.clock import ManualClock
-from atp.engine import Engine
 from atp.events import read_all_events
 from atp.model import Channel, Event
 from atp.pos import Pos, PosEvent, PosKind
 from atp.reference import ReferenceLedger
+from engine.local import Engine
 from reservations import calls
 from reservations.model import Line, LineStatus, State
 from reservations.reference import ReferenceReservations

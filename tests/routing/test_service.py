@@ -8,9 +8,9 @@ import pytest
 from invariants_ledger import check_ledger_invariants
 
 from atp import keys
-from atp.engine import Engine
 from atp.limits import LEDGER_PARTITIONS
 from atp.model import Channel
+from engine.local import Engine
 from reservations.model import Line, ReserveOutcome
 from routing.directory import InMemoryDirectory, Location
 from routing.limits import ALLOCATE_ATTEMPTS_MAX

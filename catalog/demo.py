@@ -11,11 +11,11 @@ import random
 
 import msgspec
 
-from journal.db import create_database, create_pool
-from journal.engine import DurableEngine
-from journal.importer import ImportReport, apply_quantities, store_locations, sync_group
-from journal.locations import Hours, Location, parse_hours
-from journal.migrate import migrate
+from catalog.importer import ImportReport, apply_quantities, store_locations, sync_group
+from catalog.locations import Hours, Location, parse_hours
+from durability.db import create_database, create_pool
+from durability.migrate import migrate
+from engine.durable import DurableEngine
 
 # Real places around Oslo (lat, lon), rounded; stores beyond these reuse them, nudged.
 _PLACES = [

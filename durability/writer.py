@@ -20,13 +20,13 @@ from redis.exceptions import RedisError, ResponseError
 from atp import keys
 from atp.limits import LEDGER_PARTITIONS
 from atp.redis_io import RedisIO
-from journal.limits import (
+from durability.limits import (
     JOURNAL_BATCH_MAX,
     JOURNAL_CLAIM_IDLE_MS,
     JOURNAL_CONSUMER_GROUP,
 )
-from journal.store import Entry, read_header_info, write_entries
-from journal.streams import EPOCH_KEY, PARTITIONS, entries_of
+from durability.store import Entry, read_header_info, write_entries
+from durability.streams import EPOCH_KEY, PARTITIONS, entries_of
 
 log = logging.getLogger(__name__)
 

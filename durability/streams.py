@@ -10,7 +10,7 @@ from redis.exceptions import ResponseError
 from atp import keys
 from atp.limits import LEDGER_PARTITIONS
 from atp.redis_io import RedisIO
-from journal.store import Entry
+from durability.store import Entry
 
 # The incarnation of the ledger Redis holds; set last by a rebuild. Missing means Redis lost
 # (or never had) its ledger: engines must not serve until it is rebuilt from PostgreSQL.

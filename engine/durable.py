@@ -1,6 +1,6 @@
 """DurableEngine: the engine whose writes are acknowledged only once PostgreSQL has them.
 
-The same attributes as atp.engine.Engine (stock, reservations, availability), the same
+The same attributes as engine.local.Engine (stock, reservations, availability), the same
 method names and signatures; each write is refused while the ledger is being rebuilt and
 returns only after the durability group commit. Reads go straight to Redis (they are
 refused too while the ledger is unavailable, so nobody reads an empty ledger as zero).
@@ -12,9 +12,9 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 
 from atp.clock import Clock
-from atp.engine import Engine
 from atp.redis_io import RedisIO
-from journal.durability import Durability, durable
+from durability.group_commit import Durability, durable
+from engine.local import Engine
 from routing.directory import LocationDirectory
 
 

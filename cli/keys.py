@@ -6,8 +6,8 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from atp.cli import pg_dsn_option
 from atp.model import Channel, InvalidInput
+from cli.main import pg_dsn_option
 
 T = TypeVar("T")
 

@@ -1,4 +1,4 @@
-"""``atp serve`` (picked up by atp.cli's registry; `atp keys` is api/keys_commands.py)."""
+"""``atp serve`` (picked up by cli.main's registry; `atp keys` is cli/keys.py)."""
 
 import argparse
 import asyncio
@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from atp.cli import DEFAULT_REDIS_URL, redis_url_option
+from cli.main import DEFAULT_REDIS_URL, redis_url_option
 
 
 def _redis_url(args: argparse.Namespace) -> str:
@@ -15,8 +15,8 @@ def _redis_url(args: argparse.Namespace) -> str:
 
 
 def serve(args: argparse.Namespace) -> int:
-    from api import serve as runner
     from api.settings import SettingsError, from_env
+    from cli import supervisor as runner
 
     os.environ["ATP_REDIS_URL"] = _redis_url(args)
     if args.pg_dsn:
@@ -63,7 +63,7 @@ def serve(args: argparse.Namespace) -> int:
 def _demo_banner(args: argparse.Namespace, pg_dsn: str | None) -> Callable[[str], list[str]]:
     """Loads (or keeps) the demo chain and makes its keys before any worker starts;
     returns the banner for the server's URL."""
-    from api import demo
+    from cli import demo_serve as demo
 
     assert pg_dsn is not None
     prepared = asyncio.run(demo.prepare(_redis_url(args), pg_dsn, args.reset))
@@ -121,4 +121,4 @@ def register(subparsers: Any) -> None:
     _serve_options(p)
     p.set_defaults(handler=serve)
 
-    # `atp keys` lives in api/keys_commands.py (keys are in PostgreSQL).
+    # `atp keys` lives in cli/keys.py (keys are in PostgreSQL).

@@ -20,11 +20,11 @@ import msgspec
 from atp import keys
 from atp.model import InvalidInput
 from atp.validate import check_count, check_id
-from journal.csvrows import Errors, Progress, RowError, read_rows
-from journal.db import Conn
-from journal.engine import DurableEngine
-from journal.limits import IMPORT_ROWS_PER_BATCH
-from journal.locations import LOCATION_OPTIONAL, LOCATION_REQUIRED, Location, parse_location
+from catalog.csvrows import Errors, Progress, RowError, read_rows
+from catalog.locations import LOCATION_OPTIONAL, LOCATION_REQUIRED, Location, parse_location
+from durability.db import Conn
+from durability.limits import IMPORT_ROWS_PER_BATCH
+from engine.durable import DurableEngine
 
 
 class ImportReport(msgspec.Struct):

@@ -13,8 +13,8 @@ import msgspec
 from atp import keys
 from atp.limits import LEG_EXPIRY_GRACE_MS, RETENTION_S
 from atp.rules import SUPPLY_EVENTS, SupplyState, apply_supply_event
-from journal.bulk import BulkWriter
-from journal.db import Conn
+from durability.bulk import BulkWriter
+from durability.db import Conn
 
 _RID_CHUNK = 5_000
 Row = asyncpg.Record

@@ -5,15 +5,15 @@ import asyncio
 import time
 from datetime import date, timedelta
 
-from atp.cli import redis_url_option
-from atp.engine import Engine
 from atp.model import Channel
-from journal.demo import SKUS_MAX, SKUS_MIN, Catalog, build_catalog
+from catalog.demo import SKUS_MAX, SKUS_MIN, Catalog, build_catalog
+from cli.main import redis_url_option
+from engine.local import Engine
 from reservations.model import Line
 
 DEMO_SKUS = 5_000
 SEED_CONCURRENCY = 64
-# The one demo chain (journal.demo): `atp serve --demo` serves the same ids.
+# The one demo chain (catalog.demo): `atp serve --demo` serves the same ids.
 WAREHOUSE = "WH-BERGER"
 STORE = "ST-001"
 GROUP = "oslo-stores"
@@ -103,7 +103,7 @@ async def run(url: str, sku_count: int) -> None:
 What to try next:
   .venv/bin/python -m bench.engine --quick      # engine micro-benchmark
   .venv/bin/python                             # then, for example:
-    >>> import asyncio; from atp.engine import Engine
+    >>> import asyncio; from engine.local import Engine
     >>> e = Engine.connect("{url}")
     >>> asyncio.run(e.availability.position("SKU-000001", "ST-001"))
   ./scripts/run-demo.sh                         # the same chain over HTTP, with PostgreSQL

@@ -6,7 +6,7 @@ release op receipts, and expiry entries, so they can still be committed, fulfill
 or expired; legs as re-sourcing moved them, and the committed index), the shortage set and
 attention items of re-sourcing (routing/resourcing.py), location groups (the catalogue's,
 then each group's newest `group_defined` event), and within RETENTION_S: stock operation
-receipts, register device logs and receipts (journal/registers.py) and allocations' route
+receipts, register device logs and receipts (durability/registers.py) and allocations' route
 records; and each stream's last id (new events sort after the journal's). Order: the epoch
 key is deleted first and set last, so an engine that sees an epoch sees a complete ledger.
 """
@@ -20,13 +20,13 @@ import msgspec
 from atp import keys
 from atp.limits import LEDGER_PARTITIONS, RETENTION_S
 from atp.redis_io import PipelinedRedis, RedisIO
-from journal.bulk import BulkWriter
-from journal.db import Conn
-from journal.legs import ExpiryEntry, load_incoming, load_receipts, load_reservations
-from journal.limits import LOCK_REBUILD, REBUILD_ATTEMPTS_MAX, REBUILD_PIPELINE_MAX
-from journal.registers import load_registers
-from journal.streams import EPOCH_KEY, PARTITIONS, current_epoch, id_tuple, last_ids
-from journal.writer import create_groups
+from durability.bulk import BulkWriter
+from durability.db import Conn
+from durability.legs import ExpiryEntry, load_incoming, load_receipts, load_reservations
+from durability.limits import LOCK_REBUILD, REBUILD_ATTEMPTS_MAX, REBUILD_PIPELINE_MAX
+from durability.registers import load_registers
+from durability.streams import EPOCH_KEY, PARTITIONS, current_epoch, id_tuple, last_ids
+from durability.writer import create_groups
 
 
 class RebuildReport(msgspec.Struct):

@@ -16,8 +16,8 @@ import asyncpg
 
 from atp.limits import RETENTION_S
 from atp.pos import device_log, log_record, receipt
-from journal.bulk import BulkWriter
-from journal.db import Conn
+from durability.bulk import BulkWriter
+from durability.db import Conn
 
 Receipt = dict[str, str | int]
 

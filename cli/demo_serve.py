@@ -1,4 +1,4 @@
-"""``atp serve --demo``: the demo chain (journal.demo: catalogue in PostgreSQL, stock written
+"""``atp serve --demo``: the demo chain (catalog.demo: catalogue in PostgreSQL, stock written
 durably), a key per client kind, and a banner whose commands work as pasted.
 
 The chain is loaded once: a restart keeps what the previous run did (holds, sales, counts)
@@ -10,13 +10,13 @@ import shlex
 from dataclasses import dataclass
 
 from api.auth import Scope
-from journal import demo as durable_demo
-from journal.db import Conn, create_pool
+from catalog import demo as durable_demo
+from durability.db import Conn, create_pool
 
 
 @dataclass(frozen=True)
 class DemoChain:
-    """Ids of the one demo chain (journal.demo.build_catalog), used by every example."""
+    """Ids of the one demo chain (catalog.demo.build_catalog), used by every example."""
 
     store: str  # the demo register's store
     sku: str  # rank 1: the top seller, stocked everywhere

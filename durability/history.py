@@ -3,14 +3,14 @@ when Redis has no header (ended reservations are not rebuilt into Redis).
 
 State, channel and deadline come from the ``reservations`` row (as the journal writer last
 merged its header events); the lines are folded from the reservation's position events by
-journal/legs.py ``fold_legs``, the same fold a rebuild restores live legs with.
+durability/legs.py ``fold_legs``, the same fold a rebuild restores live legs with.
 """
 
 import asyncpg
 
 from atp.model import Channel
-from journal.db import Conn
-from journal.legs import fold_legs
+from durability.db import Conn
+from durability.legs import fold_legs
 from reservations.model import LineStatus, Reservation, State, derived_state
 
 _HEADER = "SELECT channel, state, expires_at_ms FROM reservations WHERE id = $1"

@@ -10,7 +10,7 @@ from urllib.parse import urlparse
 import hiredis
 from redis.exceptions import ResponseError
 
-from journal.limits import REBUILD_PIPELINE_MAX
+from durability.limits import REBUILD_PIPELINE_MAX
 
 Arg = str | int
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import msgspec
 
-from journal.limits import IMPORT_ERRORS_REPORTED_MAX
+from durability.limits import IMPORT_ERRORS_REPORTED_MAX
 
 _NOT_UTF8 = re.compile("[\udc80-\udcff]")
 

@@ -17,18 +17,18 @@ from pathlib import Path
 from typing import Any
 
 from atp import actor
-from atp.cli import pg_dsn_option, redis_url_option
 from atp.model import InvalidInput, SupplyOutcome
 from atp.redis_io import connect
-from journal.csvrows import FileRefused, Progress, write_errors
-from journal.db import create_database, create_pool
-from journal.engine import DurableEngine
-from journal.importer import ImportReport, import_locations, import_quantities
-from journal.limits import JOURNAL_CONSUMERS_MAX
-from journal.migrate import MigrationError, migrate
-from journal.rebuild import ensure_ledger, ledger_state, rebuild
-from journal.verify import JournalGap, replay_positions, verify
-from journal.writer import JournalWriter, create_groups
+from catalog.csvrows import FileRefused, Progress, write_errors
+from catalog.importer import ImportReport, import_locations, import_quantities
+from cli.main import pg_dsn_option, redis_url_option
+from durability.db import create_database, create_pool
+from durability.limits import JOURNAL_CONSUMERS_MAX
+from durability.migrate import MigrationError, migrate
+from durability.rebuild import ensure_ledger, ledger_state, rebuild
+from durability.verify import JournalGap, replay_positions, verify
+from durability.writer import JournalWriter, create_groups
+from engine.durable import DurableEngine
 
 
 def _common(parser: argparse.ArgumentParser, redis: bool = True) -> None:
@@ -179,7 +179,7 @@ def _print_report(report: ImportReport, errors_file: Path | None) -> int:
 
 
 async def _seed(args: argparse.Namespace) -> int:
-    from journal.demo import seed_demo  # builds a catalog: only when asked
+    from catalog.demo import seed_demo  # builds a catalog: only when asked
 
     report = await seed_demo(args.dsn, args.redis, args.stores, args.skus, args.seed)
     print(

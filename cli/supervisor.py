@@ -90,7 +90,7 @@ def worker(host: str, port: int, app: str = "api.app:serve_app") -> None:
 def journal_worker(pg_dsn: str, redis_url: str) -> None:
     """``atp journal``, as a child of the server: PostgreSQL follows what only the stream
     consumer writes (the sweeper's expiries) without a second command to run."""
-    from atp.cli import main
+    from cli.main import main
 
     _die_with_parent()
     sys.exit(main(["journal", "--pg-dsn", pg_dsn, "--redis-url", redis_url]))

@@ -11,8 +11,8 @@ import msgspec
 
 from atp import keys
 from atp.redis_io import RedisIO
-from journal.db import Conn
-from journal.legs import fold_legs
+from durability.db import Conn
+from durability.legs import fold_legs
 from reservations.legs import as_dict, leg_lines
 
 _CHUNK = 5_000
@@ -91,7 +91,7 @@ def _lines_text(lines: list[tuple[str, str, int, int, int, int, int]]) -> str:
 
 async def compare_legs(redis: RedisIO, conn: Conn) -> list[Difference]:
     """Live reservations' legs as Redis holds them and as the journal's events fold to
-    (journal/legs.py, what a rebuild restores): every line, after moves and settlements."""
+    (durability/legs.py, what a rebuild restores): every line, after moves and settlements."""
     rows = await conn.fetch("SELECT id FROM reservations WHERE state IN ('held', 'committed')")
     diffs = []
     for start in range(0, len(rows), _CHUNK):

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import msgspec
 
-from journal.db import Conn
-from journal.limits import LOCK_MIGRATE
+from durability.db import Conn
+from durability.limits import LOCK_MIGRATE
 
 _FILE = re.compile(r"(\d{4})_([a-z0-9_]+)\.sql")
 

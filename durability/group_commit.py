@@ -29,10 +29,10 @@ from atp import keys
 from atp.model import StockOutcome
 from atp.redis_io import RedisIO
 from atp.tasks import cancel_and_wait
-from journal.limits import DURABILITY_HEALTH_INTERVAL_MS, DURABILITY_READ_MAX, JOURNAL_BATCH_MAX
-from journal.rebuild import ensure_ledger
-from journal.store import Entry, read_header_info, write_entries
-from journal.streams import EPOCH_KEY, PARTITIONS, current_epoch, last_ids, xrange_after
+from durability.limits import DURABILITY_HEALTH_INTERVAL_MS, DURABILITY_READ_MAX, JOURNAL_BATCH_MAX
+from durability.rebuild import ensure_ledger
+from durability.store import Entry, read_header_info, write_entries
+from durability.streams import EPOCH_KEY, PARTITIONS, current_epoch, last_ids, xrange_after
 from reservations.model import Reservation
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """Writing ledger events to PostgreSQL: one transaction per batch, idempotent by event id.
 
-Shared by the stream consumer (journal/writer.py) and the engines' group commit
-(journal/durability.py). Both may write the same events in any order: the journal ignores
+Shared by the stream consumer (durability/writer.py) and the engines' group commit
+(durability/group_commit.py). Both may write the same events in any order: the journal ignores
 an event id it has, the positions table keeps only a newer event's position, and a
 reservation's state only moves forward.
 """
@@ -13,7 +13,7 @@ import msgspec
 
 from atp import keys
 from atp.redis_io import RedisIO
-from journal.db import Conn
+from durability.db import Conn
 from reservations.legs import as_dict
 
 # Stream entry as read: (partition, stream id "ms-seq", fields).

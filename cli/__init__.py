@@ -1,0 +1,1 @@
+"""The `atp` command: one console script; each part registers its subcommands here."""

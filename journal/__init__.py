@@ -1,1 +1,0 @@
-"""PostgreSQL system of record: catalog, event journal, durability, rebuild and bulk loads."""
