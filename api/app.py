@@ -43,7 +43,7 @@ from atp.replica_reads import ReplicaReads
 from atp.tasks import cancel_and_wait
 from catalog.directory import CatalogDirectory
 from durability.db import create_pool
-from engine.durable import DurableEngine
+from engine.durable import start_durability
 from engine.local import Engine
 from routing.directory import LocationDirectory
 from routing.pickload import CapacityDirectory, PickLoad
@@ -103,17 +103,12 @@ async def _open(settings: Settings, clock: Clock | None) -> Services:
     # Routing's locations (their pick capacity less what was allocated today); with
     # them, each process also re-sources shorted reservations.
     directory: LocationDirectory = CatalogDirectory(pool)
-    # Rebuilds the ledger first if Redis lost it; marks it ready after every rebuild.
-    durable = await DurableEngine.open(
-        settings.redis_url,
-        pool,
-        clock=clock,
-        start_sweeper=False,
-        on_ready=health.mark_ledger,
-        replica=settings.use_replica,
-        directory=directory,
+    # A local engine: api/ops.py waits for durability once per write request. The ledger
+    # is rebuilt first if Redis lost it, and marked ready after every rebuild.
+    engine = Engine.connect(
+        settings.redis_url, clock, replica=settings.use_replica, directory=directory
     )
-    engine = durable.engine
+    durability = await start_durability(engine.redis, pool, health.mark_ledger)
     await health.load_scripts(engine.redis)
     await health.mark_ledger(engine.redis)
     pickload = PickLoad(engine.redis)
@@ -126,7 +121,7 @@ async def _open(settings: Settings, clock: Clock | None) -> Services:
     return Services(
         settings=settings,
         engine=engine,
-        durability=durable.durability,
+        durability=durability,
         pool=pool,
         instance=instance,
         pos=Pos(engine.redis, clock),

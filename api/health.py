@@ -15,7 +15,7 @@ from atp.redis_io import RedisIO
 from atp.scripts import Script
 from reservations import calls
 
-LEDGER_MARKER = f"{keys.PREFIX}:{keys.META_TAG}:ledger"
+LEDGER_MARKER = keys.LEDGER_MARKER
 READY_TIMEOUT_S = 1.0
 
 

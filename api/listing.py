@@ -22,7 +22,7 @@ from reservations.model import Reservation, State
 
 SCAN_COUNT = 1000
 LIST_SCAN_STEPS_MAX = 20
-_MATCH = f"{keys.PREFIX}:{{p*}}:res:*"
+_MATCH = keys.HEADERS_PATTERN
 
 
 def encode_cursor(scan_cursor: str, last_id: str) -> str:

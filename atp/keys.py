@@ -8,6 +8,7 @@ of its id.
 
 import functools
 import zlib
+from datetime import date
 
 from atp.limits import LEDGER_PARTITIONS
 
@@ -99,6 +100,39 @@ def attention(partition: int) -> str:
 
 def group(name: str) -> str:
     return f"{PREFIX}:{META_TAG}:group:{name}"
+
+
+# Registers (atp/pos.py): a device's log lives in the partition of its id; each event's
+# receipt beside its SKU's position, so the apply script touches one slot.
+def partition_of_device(device_id: str) -> int:
+    return zlib.crc32(b"d:" + device_id.encode()) % LEDGER_PARTITIONS
+
+
+def device_log(device_id: str) -> str:
+    return f"{PREFIX}:{tag(partition_of_device(device_id))}:posdev:{device_id}"
+
+
+def register_receipt(sku: str, device_id: str, event_id: str) -> str:
+    return f"{PREFIX}:{tag(partition_of_sku(sku))}:posrc:{device_id}:{event_id}"
+
+
+# Routing's pick load (routing/pickload.py): units allocated per location on a day, and
+# the guard that counts each reservation once.
+def pick_load(day: date) -> str:
+    return f"{PREFIX}:{META_TAG}:pick:{day.isoformat()}"
+
+
+def pick_guard(reservation_id: str) -> str:
+    return f"{PREFIX}:{META_TAG}:pickrid:{reservation_id}"
+
+
+# The API's mark that this Redis holds a ledger it set up (api/health.py /readyz).
+LEDGER_MARKER = f"{PREFIX}:{META_TAG}:ledger"
+
+# SCAN patterns: every key of every partition, every position, every reservation header.
+PARTITION_KEYS_PATTERN = f"{PREFIX}:{{p*}}:*"
+POSITIONS_PATTERN = f"{PREFIX}:*:pos:*"
+HEADERS_PATTERN = f"{PREFIX}:{{p*}}:res:*"
 
 
 def partition_of_key(key: str) -> int:

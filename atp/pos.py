@@ -13,7 +13,6 @@ store's availability is recorded as an oversell, never as a silent negative.
 import asyncio
 import enum
 import functools
-import zlib
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Final
@@ -22,7 +21,9 @@ import msgspec
 
 from atp import keys
 from atp.clock import Clock, ServerClock
-from atp.limits import EVENT_STREAM_MAXLEN, LEDGER_PARTITIONS, LINE_QTY_MAX, RETENTION_S
+from atp.keys import device_log
+from atp.keys import register_receipt as receipt
+from atp.limits import EVENT_STREAM_MAXLEN, LINE_QTY_MAX, RETENTION_S
 from atp.model import InvalidInput
 from atp.redis_io import Arg, RedisIO
 from atp.scripts import load_script
@@ -87,24 +88,11 @@ class PosResult(msgspec.Struct, frozen=True):
 # -- keys (all carry the partition hash tag of atp.keys) -------------------------------
 
 
-def partition_of_device(device_id: str) -> int:
-    return zlib.crc32(b"d:" + device_id.encode()) % LEDGER_PARTITIONS
-
-
-def device_log(device_id: str) -> str:
-    return f"{keys.PREFIX}:{keys.tag(partition_of_device(device_id))}:posdev:{device_id}"
-
-
 @functools.lru_cache(maxsize=65_536)
 def _position_key(sku: str, location: str) -> str:
     """Availability reads ask for the same hot positions again and again (crc32 and
     formatting cost more than the Redis call's share per position)."""
     return keys.position(sku, location)
-
-
-def receipt(sku: str, device_id: str, event_id: str) -> str:
-    """Lives beside the SKU's position, so the apply script touches one slot."""
-    return f"{keys.PREFIX}:{keys.tag(keys.partition_of_sku(sku))}:posrc:{device_id}:{event_id}"
 
 
 # -- validation ------------------------------------------------------------------------

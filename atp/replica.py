@@ -117,7 +117,7 @@ class Replica:
         self.cursors = [last for last, _, _ in started]
         self.cursor_ids = [_stream_id(last) for last in self.cursors]
         self.applied = [added for _, added, _ in started]
-        async for page in self._scan(f"{keys.PREFIX}:*:pos:*"):
+        async for page in self._scan(keys.POSITIONS_PATTERN):
             pairs = []
             for key in page:
                 location, sku = key.split(":pos:", 1)[1].split(":", 1)

@@ -142,7 +142,7 @@ async def sync_group(conn: Conn, engine: DurableEngine, group: str) -> None:
     if members:
         await engine.availability.define_group(group, members)
     else:
-        await engine.engine.redis.command("DEL", keys.group(group))
+        await engine.redis.command("DEL", keys.group(group))
 
 
 async def import_quantities(
@@ -195,7 +195,7 @@ async def apply_quantities(
         sorted({sku for sku, _, _ in rows}),
     )
     field = "oh" if kind == "stock" else "sf"
-    redis = engine.engine.redis
+    redis = engine.redis
     current = await asyncio.gather(
         *(redis.command("HGET", keys.position(sku, loc), field) for sku, loc, _ in rows)
     )

@@ -20,7 +20,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from typing import ParamSpec, TypeVar
+from typing import TypeVar
 
 import asyncpg
 from redis.exceptions import RedisError
@@ -37,7 +37,6 @@ from reservations.model import Reservation
 
 log = logging.getLogger(__name__)
 
-P = ParamSpec("P")
 R = TypeVar("R")
 
 
@@ -231,13 +230,10 @@ def touched_partitions(result: object) -> list[int] | None:
     return None
 
 
-def durable(fn: Callable[P, Awaitable[R]], durability: Durability) -> Callable[P, Awaitable[R]]:
-    """``fn``, refused while the ledger is unavailable and acknowledged only once durable."""
-
-    async def wrapped(*args: P.args, **kwargs: P.kwargs) -> R:
-        generation = durability.check()
-        result = await fn(*args, **kwargs)
-        await durability.sync(touched_partitions(result), generation)
-        return result
-
-    return wrapped
+async def acknowledged(durability: Durability, write: Callable[[], Awaitable[R]]) -> R:
+    """Runs ``write``: refused while the ledger is unavailable, returned only once every
+    event it appended is durable."""
+    generation = durability.check()
+    result = await write()
+    await durability.sync(touched_partitions(result), generation)
+    return result

@@ -55,7 +55,7 @@ def bulk_writer(redis: RedisIO) -> BulkWriter:
 # The ledger's keys: everything of a partition ({pNN}) and the location group sets. Other
 # atp: keys (API keys, idempotency records, the API's ledger marker) are not the ledger's
 # and a rebuild leaves them alone.
-LEDGER_PATTERNS = (f"{keys.PREFIX}:{{p*}}:*", keys.group("*"))
+LEDGER_PATTERNS = (keys.PARTITION_KEYS_PATTERN, keys.group("*"))
 
 
 async def _scan(redis: RedisIO, pattern: str, first_only: bool = False) -> list[str]:

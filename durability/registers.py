@@ -14,8 +14,10 @@ from collections import defaultdict
 
 import asyncpg
 
+from atp.keys import device_log
+from atp.keys import register_receipt as receipt
 from atp.limits import RETENTION_S
-from atp.pos import device_log, log_record, receipt
+from atp.pos import log_record
 from durability.bulk import BulkWriter
 from durability.db import Conn
 

@@ -50,7 +50,7 @@ async def _scan(redis: RedisIO, pattern: str) -> set[str]:
 
 async def compare_positions(redis: RedisIO, conn: Conn) -> list[Difference]:
     diffs: list[Difference] = []
-    in_redis = await _scan(redis, f"{keys.PREFIX}:*:pos:*")
+    in_redis = await _scan(redis, keys.POSITIONS_PATTERN)
     seen: set[str] = set()
     query = "SELECT sku, location, on_hand, reserved, safety, incoming FROM positions"
     async with conn.transaction():  # a server-side cursor: a million rows, a chunk at a time

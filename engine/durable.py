@@ -1,60 +1,118 @@
 """DurableEngine: the engine whose writes are acknowledged only once PostgreSQL has them.
 
-The same attributes as engine.local.Engine (stock, reservations, availability), the same
-method names and signatures; each write is refused while the ledger is being rebuilt and
-returns only after the durability group commit. Reads go straight to Redis (they are
-refused too while the ledger is unavailable, so nobody reads an empty ledger as zero).
+A local engine (engine/local.py) whose stock and reservation services are the durable
+subclasses below: each write method is written out, refused while the ledger is being
+rebuilt and returning only after the group commit (durability/group_commit.py). Reads go
+straight to Redis; ``ready`` is False while the ledger is missing, so nobody reads an
+empty ledger as zero. The HTTP API composes a local engine with the same ``Durability``
+itself: its operation table waits once per request (api/ops.py).
 """
 
 import functools
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import asyncpg
 
 from atp.clock import Clock
-from atp.redis_io import RedisIO
-from durability.group_commit import Durability, durable
+from atp.model import StockOutcome, SupplyOutcome
+from atp.redis_io import RedisIO, connect
+from atp.replica import Replica
+from atp.stock import Stock
+from durability.group_commit import Durability, acknowledged
 from engine.local import Engine
+from reservations.model import ReserveOutcome, TransitionOutcome
+from reservations.service import Reservations
 from routing.directory import LocationDirectory
 
 
-class DurableStock:
-    def __init__(self, engine: Engine, durability: Durability) -> None:
-        stock = engine.stock
-        self.adjust = durable(stock.adjust, durability)
-        self.set_on_hand = durable(stock.set_on_hand, durability)
-        self.set_safety = durable(stock.set_safety, durability)
-        self.add_incoming = durable(stock.add_incoming, durability)
-        self.remove_incoming = durable(stock.remove_incoming, durability)
-        self.receive_incoming = durable(stock.receive_incoming, durability)
-        self.cancel_incoming = durable(stock.cancel_incoming, durability)
-        self.redate_incoming = durable(stock.redate_incoming, durability)
+class DurableStock(Stock):
+    def __init__(self, redis: RedisIO, clock: Clock | None, durability: Durability) -> None:
+        super().__init__(redis, clock)
+        self._durability = durability
+
+    async def adjust(self, *args: Any, **kwargs: Any) -> StockOutcome:
+        call = functools.partial(super().adjust, *args, **kwargs)
+        return await acknowledged(self._durability, call)
+
+    async def set_on_hand(self, *args: Any, **kwargs: Any) -> StockOutcome:
+        call = functools.partial(super().set_on_hand, *args, **kwargs)
+        return await acknowledged(self._durability, call)
+
+    async def set_safety(self, *args: Any, **kwargs: Any) -> StockOutcome:
+        call = functools.partial(super().set_safety, *args, **kwargs)
+        return await acknowledged(self._durability, call)
+
+    async def add_incoming(self, *args: Any, **kwargs: Any) -> StockOutcome:
+        call = functools.partial(super().add_incoming, *args, **kwargs)
+        return await acknowledged(self._durability, call)
+
+    async def remove_incoming(self, *args: Any, **kwargs: Any) -> StockOutcome:
+        call = functools.partial(super().remove_incoming, *args, **kwargs)
+        return await acknowledged(self._durability, call)
+
+    async def receive_incoming(self, *args: Any, **kwargs: Any) -> SupplyOutcome:
+        call = functools.partial(super().receive_incoming, *args, **kwargs)
+        return await acknowledged(self._durability, call)
+
+    async def cancel_incoming(self, *args: Any, **kwargs: Any) -> SupplyOutcome:
+        call = functools.partial(super().cancel_incoming, *args, **kwargs)
+        return await acknowledged(self._durability, call)
+
+    async def redate_incoming(self, *args: Any, **kwargs: Any) -> SupplyOutcome:
+        call = functools.partial(super().redate_incoming, *args, **kwargs)
+        return await acknowledged(self._durability, call)
 
 
-class DurableReservations:
-    def __init__(self, engine: Engine, durability: Durability, holds_durable: bool) -> None:
-        service = engine.reservations
-        # With holds_durable=False a hold is acknowledged from Redis alone: a Redis loss can
-        # forget it (the units come back), while commits and what follows stay durable.
-        self.reserve = durable(service.reserve, durability) if holds_durable else service.reserve
-        self.extend = durable(service.extend, durability) if holds_durable else service.extend
-        self.commit = durable(service.commit, durability)
-        self.fulfill = durable(service.fulfill, durability)
-        self.release = durable(service.release, durability)
-        self.get = service.get  # a read: health is DurableEngine.ready
+class DurableReservations(Reservations):
+    """With ``holds_durable=False`` a hold (and its extension) is acknowledged from Redis
+    alone: a Redis loss can forget it (the units come back), while commits and what
+    follows stay durable."""
+
+    def __init__(
+        self, redis: RedisIO, clock: Clock | None, durability: Durability, holds_durable: bool
+    ) -> None:
+        super().__init__(redis, clock)
+        self._durability = durability
+        self._holds_durable = holds_durable
+
+    async def reserve(self, *args: Any, **kwargs: Any) -> ReserveOutcome:
+        call = functools.partial(super().reserve, *args, **kwargs)
+        return await (acknowledged(self._durability, call) if self._holds_durable else call())
+
+    async def extend(self, *args: Any, **kwargs: Any) -> TransitionOutcome:
+        call = functools.partial(super().extend, *args, **kwargs)
+        return await (acknowledged(self._durability, call) if self._holds_durable else call())
+
+    async def commit(self, *args: Any, **kwargs: Any) -> TransitionOutcome:
+        call = functools.partial(super().commit, *args, **kwargs)
+        return await acknowledged(self._durability, call)
+
+    async def fulfill(self, *args: Any, **kwargs: Any) -> TransitionOutcome:
+        call = functools.partial(super().fulfill, *args, **kwargs)
+        return await acknowledged(self._durability, call)
+
+    async def release(self, *args: Any, **kwargs: Any) -> TransitionOutcome:
+        call = functools.partial(super().release, *args, **kwargs)
+        return await acknowledged(self._durability, call)
 
 
-class DurableEngine:
-    def __init__(self, engine: Engine, durability: Durability, holds_durable: bool = True) -> None:
-        self.engine = engine
+class DurableEngine(Engine):
+    def __init__(
+        self,
+        redis: RedisIO,
+        durability: Durability,
+        clock: Clock | None = None,
+        replica: Replica | None = None,
+        *,
+        directory: LocationDirectory | None = None,
+        holds_durable: bool = True,
+    ) -> None:
+        # The sweeper keeps the local service: an expiry is nobody's acknowledged write.
+        super().__init__(redis, clock, replica, directory=directory)
         self.durability = durability
-        self.stock = DurableStock(engine, durability)
-        self.reservations = DurableReservations(engine, durability, holds_durable)
-        self.availability = engine.availability
-        self.replica = engine.replica
-        # What callers of a plain Engine also use (health checks, metrics).
-        self.redis = engine.redis
-        self.sweeper = engine.sweeper
+        self.stock = DurableStock(redis, clock, durability)
+        self.reservations = DurableReservations(redis, clock, durability, holds_durable)
 
     @classmethod
     async def open(
@@ -71,17 +129,15 @@ class DurableEngine:
         """Connects, rebuilds the ledger if Redis lost it, starts the flusher (and the
         sweeper). ``on_ready(redis)`` runs after the ledger is ready, at start and after
         every rebuild while running."""
-        engine = Engine.connect(redis_url, clock, replica=replica, directory=directory)
-        ready = None if on_ready is None else functools.partial(on_ready, engine.redis)
-        durability = Durability(engine.redis, pool, on_ready=ready)
-        await durability.start()
+        redis = connect(redis_url)
+        tail = Replica(redis, connect(redis_url)) if replica else None
+        durability = await start_durability(redis, pool, on_ready)
+        engine = cls(
+            redis, durability, clock, tail, directory=directory, holds_durable=holds_durable
+        )
         if start_sweeper:
             engine.start()
-        return cls(engine, durability, holds_durable)
-
-    def start(self) -> None:
-        """Starts the expiry sweeper (for callers that opened with start_sweeper=False)."""
-        self.engine.start()
+        return engine
 
     @property
     def ready(self) -> bool:
@@ -90,4 +146,17 @@ class DurableEngine:
 
     async def close(self) -> None:
         await self.durability.stop()
-        await self.engine.close()
+        await super().close()
+
+
+async def start_durability(
+    redis: RedisIO,
+    pool: asyncpg.Pool,
+    on_ready: Callable[[RedisIO], Awaitable[None]] | None = None,
+) -> Durability:
+    """The group commit over ``redis``'s streams, started: the ledger is rebuilt first if
+    Redis lost it, and ``on_ready(redis)`` runs after every (re)start of the ledger."""
+    ready = None if on_ready is None else functools.partial(on_ready, redis)
+    durability = Durability(redis, pool, on_ready=ready)
+    await durability.start()
+    return durability

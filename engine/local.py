@@ -1,6 +1,7 @@
-"""The engine: stock writes, availability reads and reservations over one Redis connection,
-plus the expiry sweeper every engine process runs, and the re-sourcer when it is given a
-location directory (routing/resourcing.py)."""
+"""The local engine (engine/protocol.py): stock writes, availability reads and reservations
+over one Redis connection, plus the expiry sweeper every engine process runs, and the
+re-sourcer when it is given a location directory (routing/resourcing.py). Its writes are
+acknowledged from Redis alone; engine/durable.py's wait for PostgreSQL."""
 
 from atp.availability import Availability
 from atp.clock import Clock
@@ -43,6 +44,11 @@ class Engine:
         redis = connect(url)
         tail = Replica(redis, connect(url)) if replica else None
         return cls(redis, clock, tail, directory=directory)
+
+    @property
+    def ready(self) -> bool:
+        """A local engine serves whatever Redis holds."""
+        return True
 
     def start(self) -> None:
         self.sweeper.start()

@@ -16,7 +16,8 @@ from typing import Protocol
 
 import msgspec
 
-from atp import keys
+from atp.keys import pick_guard as guard_key
+from atp.keys import pick_load as load_key
 from atp.redis_io import RedisIO
 from atp.scripts import Script
 from atp.validate import check_id
@@ -40,14 +41,6 @@ redis.call('EXPIRE', KEYS[1], ARGV[2])
 return 1
 """,
 )
-
-
-def load_key(day: date) -> str:
-    return f"{keys.PREFIX}:{keys.META_TAG}:pick:{day.isoformat()}"
-
-
-def guard_key(reservation_id: str) -> str:
-    return f"{keys.PREFIX}:{keys.META_TAG}:pickrid:{reservation_id}"
 
 
 def utc_today() -> date:

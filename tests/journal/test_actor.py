@@ -117,7 +117,7 @@ async def test_re_sourcing_moves_and_flags_say_the_resourcer_did_them(
             assert (await engine.reservations.commit("R-1")).ok
         with actor.acting("counter", "count-3"):
             assert (await engine.stock.set_on_hand("SKU-1", "S1", 1)).ok  # 3 short
-        resourcer = engine.engine.resourcer
+        resourcer = engine.resourcer
         assert resourcer is not None
         [outcome] = await resourcer.run_once()
         assert outcome.moved == [("R-1", "W1", 1)] and outcome.flagged == [("R-1", 2)]

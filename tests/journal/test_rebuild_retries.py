@@ -11,8 +11,10 @@ import pytest
 
 from atp import keys
 from atp.clock import ManualClock
+from atp.keys import device_log
+from atp.keys import register_receipt as receipt
 from atp.pos import _CLAIM as CLAIM
-from atp.pos import Pos, PosEvent, PosKind, PosStatus, device_log, receipt
+from atp.pos import Pos, PosEvent, PosKind, PosStatus
 from atp.redis_io import Arg, RedisIO
 from durability.history import reservation_from_journal
 from durability.rebuild import ensure_ledger

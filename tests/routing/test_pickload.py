@@ -6,12 +6,14 @@ from datetime import date, timedelta
 
 import pytest
 
+from atp.keys import pick_guard as guard_key
+from atp.keys import pick_load as load_key
 from engine.local import Engine
 from reservations.model import Line
 from routing.directory import InMemoryDirectory, Location
 from routing.limits import PICKLOAD_RETENTION_S
 from routing.model import Capability, LocationKind, Order, OrderLine, Policy, ShipTo
-from routing.pickload import CapacityDirectory, PickLoad, guard_key, load_key
+from routing.pickload import CapacityDirectory, PickLoad
 from routing.service import AllocateResult, allocate, plan_order
 
 DAY = date(2026, 11, 22)
