@@ -1,5 +1,5 @@
--- What a client's retry depends on, journaled so a rebuild restores it (durability/registers.py,
--- durability/legs.py, durability/rebuild.py). All NULL on the events that do not carry them.
+-- What a client's retry depends on, journaled so a rebuild restores it (journal/registers.py,
+-- journal/legs.py, journal/rebuild.py). All NULL on the events that do not carry them.
 --   device_id, device_event, device_seq, body_digest: a register event (atp/pos.py) as its
 --     device log holds it; target_digest: a void's target's body digest.
 --   op_digest: the request digest of a fulfil or release with an op id (its leg receipt).

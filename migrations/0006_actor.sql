@@ -1,5 +1,5 @@
 -- Who did it (issue 10): the acting party of every event, and the reference given with the
--- write. Appended after 0005's columns: durability/store.py inserts in this column order.
+-- write. Appended after 0005's columns: journal/store.py inserts in this column order.
 --   actor: the API key id of an HTTP write, 'system:sweeper' (expiries),
 --     'system:resourcer' (re-sourcing moves and flags), 'cli' or 'import:<file>' (`atp`
 --     commands); '' for events written before this migration or by nobody in particular.
