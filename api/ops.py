@@ -10,7 +10,7 @@ The durability step is the one rule for acknowledged writes: an operation that w
 (every method but GET, unless the table says ``writes=False``) is answered, success or
 refusal, only once every ledger event appended before its handler returned is in
 PostgreSQL (durability/group_commit.py's group commit), and is refused with 503 while the
-ledger is being rebuilt. tests/journal/test_every_write_durable.py walks the OpenAPI
+ledger is being rebuilt. tests/api/test_every_write_durable.py walks the OpenAPI
 document's write operations to prove it.
 """
 

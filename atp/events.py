@@ -5,7 +5,7 @@ from typing import Any
 from atp import keys
 from atp.limits import LEDGER_PARTITIONS
 from atp.model import Event
-from atp.redis_io import RedisIO
+from atp.redis_io import RedisIO, hash_reply
 
 _INT_FIELDS = {
     "doh": "d_on_hand",
@@ -41,19 +41,13 @@ def decode_entry(partition: int, stream_id: str, fields: dict[str, str]) -> Even
     return Event(**values)
 
 
-def _as_dict(flat: list[str] | dict[str, str]) -> dict[str, str]:
-    if isinstance(flat, dict):
-        return flat
-    return dict(zip(flat[::2], flat[1::2], strict=True))
-
-
 async def read_events(
     redis: RedisIO, partition: int, after: str = "-", count: int = 10_000
 ) -> list[Event]:
     """Events of one partition in order, from ``after`` (exclusive unless "-")."""
     start = after if after == "-" else f"({after}"
     entries = await redis.command("XRANGE", keys.stream(partition), start, "+", "COUNT", count)
-    return [decode_entry(partition, stream_id, _as_dict(fields)) for stream_id, fields in entries]
+    return [decode_entry(partition, stream_id, hash_reply(fields)) for stream_id, fields in entries]
 
 
 async def read_all_events(redis: RedisIO) -> dict[int, list[Event]]:

@@ -29,6 +29,16 @@ Arg = str | int
 ScriptCall = tuple[Script, Sequence[str], Sequence[Arg]]
 
 
+def hash_reply(reply: Sequence[Any] | dict[Any, Any]) -> dict[Any, Any]:
+    """A hash reply (HGETALL, XINFO) as a dict, from either transport's shape:
+    PipelinedRedis gives a flat list, the cluster client a dict. The one place that evens
+    them out."""
+    if isinstance(reply, dict):
+        return reply
+    pairs = iter(reply)  # zip of one iterator with itself pairs it up: faster than slices
+    return dict(zip(pairs, pairs))  # noqa: B905 (Redis replies come in whole pairs)
+
+
 def script_args(script: Script, args: Sequence[Arg]) -> Sequence[Arg]:
     """A script's ARGV as sent: a script that appends events (``Script.actor``) gets the
     current actor's ``by`` and ``ref`` last (atp/actor.py), whoever called it."""
@@ -203,7 +213,7 @@ class ClusterRedis:
 
     Configured never to resend a command after a connection error: redis-py's default
     closes every connection after a few MOVED replies and resends what was in flight, which
-    applied scripts twice (tests/test_cluster.py). Our writes answer retries themselves
+    applied scripts twice (tests/system/test_cluster.py). Our writes answer retries themselves
     (ids, op receipts); a lost reply surfaces to the caller instead.
     """
 

@@ -32,7 +32,7 @@ from atp.limits import (
 )
 from atp.model import Supply
 from atp.packed import PackedPositions
-from atp.redis_io import RedisIO
+from atp.redis_io import RedisIO, hash_reply
 from atp.rules import SUPPLY_EVENTS, apply_supply_event, day_from_number, day_number
 from atp.scripts import load_script
 from atp.tasks import cancel_and_wait
@@ -85,7 +85,7 @@ class Replica:
                     raise
                 info.append(("0-0", 0, 0))
                 continue
-            fields = raw if isinstance(raw, dict) else dict(zip(raw[::2], raw[1::2], strict=False))
+            fields = hash_reply(raw)
             info.append(
                 (
                     str(fields["last-generated-id"]),

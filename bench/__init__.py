@@ -1,0 +1,1 @@
+"""Benchmarks, one subpackage each (``python -m bench.<name>``); bench/README.md is the index."""

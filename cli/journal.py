@@ -12,12 +12,10 @@ import signal
 import socket
 import sys
 from collections.abc import Callable, Coroutine
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 from atp import actor
-from atp.model import InvalidInput, SupplyOutcome
 from atp.redis_io import connect
 from catalog.csvrows import FileRefused, Progress, write_errors
 from catalog.importer import ImportReport, import_locations, import_quantities
@@ -31,7 +29,7 @@ from durability.writer import JournalWriter, create_groups
 from engine.durable import DurableEngine
 
 
-def _common(parser: argparse.ArgumentParser, redis: bool = True) -> None:
+def common_options(parser: argparse.ArgumentParser, redis: bool = True) -> None:
     pg_dsn_option(parser, dest="dsn")
     if redis:
         redis_url_option(parser, dest="redis")
@@ -40,7 +38,7 @@ def _common(parser: argparse.ArgumentParser, redis: bool = True) -> None:
 Main = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
 
 
-def _run(main: Main) -> Callable[[argparse.Namespace], int]:
+def run_command(main: Main) -> Callable[[argparse.Namespace], int]:
     def handler(args: argparse.Namespace) -> int:
         try:
             with actor.acting(actor.CLI):  # what a command writes says `atp` did it
@@ -143,7 +141,7 @@ def _import_handler(args: argparse.Namespace) -> int:
         print(f"atp import: no such file {path}", file=sys.stderr)
         return 1
     args.size = path.stat().st_size
-    return _run(_import)(args)
+    return run_command(_import)(args)
 
 
 async def _import(args: argparse.Namespace) -> int:
@@ -190,86 +188,14 @@ async def _seed(args: argparse.Namespace) -> int:
     return 0
 
 
-# -- atp supply receive | cancel | redate ----------------------------------------------
-
-
-def _supply_line(action: str, args: argparse.Namespace, out: SupplyOutcome) -> str:
-    p = out.position
-    done = {"receive": f"received {out.received}", "cancel": f"cancelled {out.retired}"}
-    what = done.get(action, "re-dated")
-    over = f" ({out.over_received} beyond what it expected)" if out.over_received else ""
-    return (
-        f"{out.result.value}: {what} of supply {args.supply_id} at {args.location}/{args.sku}"
-        f"{over}; {out.remaining} still expected; on hand {p.on_hand}, incoming {p.incoming}"
-        f" (event {out.event_id or '-'})"
-    )
-
-
-async def _supply_write(engine: DurableEngine, args: argparse.Namespace) -> SupplyOutcome:
-    stock, ref = engine.stock, (args.sku, args.location, args.supply_id)
-    if args.action == "receive":
-        return await stock.receive_incoming(*ref, args.qty, reason=args.reason, op_id=args.op_id)
-    if args.action == "cancel":
-        return await stock.cancel_incoming(*ref, op_id=args.op_id)
-    return await stock.redate_incoming(*ref, args.expected_at, op_id=args.op_id)
-
-
-async def _supply(args: argparse.Namespace) -> int:
-    """One supply write through the durable engine: printed once PostgreSQL has it."""
-    pool = await create_pool(args.dsn, 1)
-    engine = await DurableEngine.open(args.redis, pool, start_sweeper=False)
-    try:
-        out = await _supply_write(engine, args)
-    except InvalidInput as error:
-        print(f"atp supply {args.action}: {error}", file=sys.stderr)
-        return 1
-    finally:
-        await engine.close()
-        await pool.close()
-    if not out.ok:
-        print(f"atp supply {args.action}: refused: {out.result.value}", file=sys.stderr)
-        return 1
-    print(_supply_line(args.action, args, out))
-    return 0
-
-
-def _register_supply(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    p = subparsers.add_parser("supply", help="receive, cancel or re-date incoming supply")
-    actions = p.add_subparsers(dest="action", required=True)
-    helps = {
-        "receive": "goods arrived: on hand grows and the supply shrinks, in one step",
-        "cancel": "the supply will not come: what it still expects leaves incoming",
-        "redate": "the supply is expected by another day",
-    }
-    for action, text in helps.items():
-        a = actions.add_parser(action, help=text, description=text)
-        _common(a)
-        a.add_argument("supply_id", help="the supply (purchase order) as recorded")
-        a.add_argument("--sku", required=True, help="the SKU the supply brings")
-        a.add_argument("--location", required=True, help="where it is expected")
-        a.add_argument("--op-id", help="operation id: a retry with it is applied once")
-        if action == "receive":
-            a.add_argument("--qty", type=int, help="units received (default: all expected)")
-            a.add_argument("--reason", help="a note recorded on the event")
-        if action == "redate":
-            a.add_argument(
-                "--expected-at",
-                type=date.fromisoformat,
-                required=True,
-                metavar="YYYY-MM-DD",
-                help="the new expected date",
-            )
-        a.set_defaults(handler=_run(_supply))
-
-
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     p = subparsers.add_parser("migrate", help="apply the PostgreSQL migrations")
-    _common(p, redis=False)
+    common_options(p, redis=False)
     p.add_argument("--create", action="store_true", help="create the database if missing")
-    p.set_defaults(handler=_run(_migrate))
+    p.set_defaults(handler=run_command(_migrate))
 
     p = subparsers.add_parser("journal", help="run the journal writer (stream consumer)")
-    _common(p)
+    common_options(p)
     p.add_argument(
         "--consumer",
         default=f"{socket.gethostname()}-{os.getpid()}",
@@ -284,31 +210,29 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
         help="stream consumers in this process (default 2)",
     )
     p.add_argument("--once", action="store_true", help="journal what is there, then exit")
-    p.set_defaults(handler=_run(_journal))
+    p.set_defaults(handler=run_command(_journal))
 
     p = subparsers.add_parser("rebuild", help="rebuild the Redis ledger from PostgreSQL")
-    _common(p)
+    common_options(p)
     p.add_argument("--force", action="store_true", help="even if Redis looks complete")
-    p.set_defaults(handler=_run(_rebuild))
+    p.set_defaults(handler=run_command(_rebuild))
 
     p = subparsers.add_parser("verify", help="compare the Redis ledger with the journal")
-    _common(p)
+    common_options(p)
     p.add_argument("--drain", action="store_true", help="journal pending stream entries first")
     p.add_argument("--replay", action="store_true", help="also replay the journal from zero")
-    p.set_defaults(handler=_run(_verify))
+    p.set_defaults(handler=run_command(_verify))
 
     p = subparsers.add_parser("import", help="bulk-load locations, stock or safety from CSV")
-    _common(p)
+    common_options(p)
     p.add_argument("kind", choices=("locations", "stock", "safety"), help="what FILE holds")
     p.add_argument("file", help="a CSV file (docs/postgres.md describes the columns)")
     p.add_argument("--errors", help="also write the rejected rows' reasons to this CSV")
     p.set_defaults(handler=_import_handler)
 
     p = subparsers.add_parser("seed-demo", help="load the demo retailer (Oslo area)")
-    _common(p)
+    common_options(p)
     p.add_argument("--stores", type=int, default=20, help="stores, 10 to 50 (default 20)")
     p.add_argument("--skus", type=int, default=5_000, help="SKUs, 5,000 to 50,000 (default 5,000)")
     p.add_argument("--seed", type=int, default=42, help="random seed: same seed, same chain")
-    p.set_defaults(handler=_run(_seed))
-
-    _register_supply(subparsers)
+    p.set_defaults(handler=run_command(_seed))

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 # Each module has register(subparsers) adding commands with set_defaults(handler=fn),
 # where fn(args) -> int is the exit status.
-COMMAND_MODULES = ("cli.demo", "cli.serve", "cli.keys", "cli.journal")
+COMMAND_MODULES = ("cli.demo", "cli.serve", "cli.keys", "cli.journal", "cli.supply")
 
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"

@@ -9,7 +9,7 @@ from redis.exceptions import ResponseError
 
 from atp import keys
 from atp.limits import LEDGER_PARTITIONS
-from atp.redis_io import RedisIO
+from atp.redis_io import RedisIO, hash_reply
 from durability.store import Entry
 
 # The incarnation of the ledger Redis holds; set last by a rebuild. Missing means Redis lost
@@ -28,10 +28,7 @@ log = logging.getLogger(__name__)
 def fields_of(raw: Any) -> dict[str, str] | None:
     if raw is None:
         return None
-    if isinstance(raw, dict):
-        return raw
-    pairs = iter(raw)  # zip of one iterator with itself pairs it up: ~2.5x faster than slices
-    return dict(zip(pairs, pairs))  # noqa: B905 (Redis replies come in whole pairs)
+    return hash_reply(raw)
 
 
 def entries_of(partition: int, raw: Sequence[Any] | None) -> tuple[list[Entry], list[str]]:

@@ -1,4 +1,5 @@
-"""One typed wrapper per reservation script: which keys, which arguments, in which order."""
+"""One typed wrapper per reservation script: which keys, which arguments, in which order,
+and its reply decoded (reservations/replies.py: one type per reply shape)."""
 
 from collections.abc import Sequence
 from typing import Any
@@ -8,6 +9,7 @@ from atp.limits import EVENT_STREAM_MAXLEN, LEG_EXPIRY_GRACE_MS, LEG_LINES_MAX, 
 from atp.model import Channel
 from atp.redis_io import Arg, RedisIO
 from atp.scripts import load_script
+from reservations import replies as r
 from reservations.model import Line
 
 _RESERVE_LEG = load_script("reservations.lua", "reserve_leg")
@@ -27,7 +29,7 @@ _ATTENTION_FLAG = load_script("reservations.lua", "attention_flag")
 _ATTENTION_RESOLVE = load_script("reservations.lua", "attention_resolve")
 _SHORTAGE_CLEAR = load_script("reservations.lua", "shortage_clear")
 
-Reply = list[Any]
+Reply = list[Any]  # a script's reply as sent (leg_move's, which its tests pin)
 
 
 def _leg_keys(partition: int, rid: str, positions: Sequence[tuple[str, str]]) -> list[str]:
@@ -53,7 +55,7 @@ async def reserve_leg(
     lines: Sequence[Line],
     ttl_ms: int,
     now_ms: int,
-) -> Reply:
+) -> r.LegHoldReply:
     args: list[Arg] = [
         rid,
         digest,
@@ -66,7 +68,9 @@ async def reserve_leg(
     for line in lines:
         args += [line.sku, line.location, line.qty]
     positions = [(ln.sku, ln.location) for ln in lines]
-    return list(await redis.run(_RESERVE_LEG, _leg_keys(partition, rid, positions), args))
+    return r.LegHoldReply.from_reply(
+        await redis.run(_RESERVE_LEG, _leg_keys(partition, rid, positions), args)
+    )
 
 
 async def reserve_atomic(
@@ -77,7 +81,7 @@ async def reserve_atomic(
     legs: dict[int, list[Line]],
     ttl_ms: int,
     now_ms: int,
-) -> Reply:
+) -> r.HoldReply:
     """Every leg and the header in one script: only on a single Redis (cross-slot)."""
     keys_ = _header_keys(rid)
     args: list[Arg] = [
@@ -97,7 +101,7 @@ async def reserve_atomic(
         args.append(len(lines))
         for line in lines:
             args += [line.sku, line.location, line.qty]
-    return list(await redis.run(_RESERVE_ATOMIC, keys_, args))
+    return r.HoldReply.from_reply(await redis.run(_RESERVE_ATOMIC, keys_, args))
 
 
 async def leg_expire(
@@ -107,19 +111,21 @@ async def leg_expire(
     positions: Sequence[tuple[str, str]],
     mode: str,
     now_ms: int,
-) -> Reply:
+) -> r.LegReply:
     args: list[Arg] = [rid, now_ms, EVENT_STREAM_MAXLEN, RETENTION_S, mode]
-    return list(await redis.run(_LEG_EXPIRE, _leg_keys(partition, rid, positions), args))
+    return r.LegReply.from_reply(
+        await redis.run(_LEG_EXPIRE, _leg_keys(partition, rid, positions), args)
+    )
 
 
-async def leg_commit(redis: RedisIO, rid: str, partition: int, now_ms: int = 0) -> Reply:
+async def leg_commit(redis: RedisIO, rid: str, partition: int, now_ms: int = 0) -> r.LegReply:
     """now_ms stamps the commit time the committed index orders by (0 = server time)."""
     leg_keys = [
         keys.leg(partition, rid),
         keys.expiry_index(partition),
         keys.committed_index(partition),
     ]
-    return list(await redis.run(_LEG_COMMIT, leg_keys, [rid, now_ms]))
+    return r.LegReply.from_reply(await redis.run(_LEG_COMMIT, leg_keys, [rid, now_ms]))
 
 
 async def leg_settle(
@@ -132,7 +138,7 @@ async def leg_settle(
     op_id: str,
     op_digest: str,
     now_ms: int,
-) -> Reply:
+) -> r.SettleReply:
     """targets: (line index, sku, location, qty; 0 = all still open)."""
     args: list[Arg] = [
         rid,
@@ -148,7 +154,7 @@ async def leg_settle(
         args += [index, qty]
     leg_keys = _leg_keys(partition, rid, [(sku, loc) for _, sku, loc, _ in targets])
     leg_keys.insert(3, keys.committed_index(partition))
-    return list(await redis.run(_LEG_SETTLE, leg_keys, args))
+    return r.SettleReply.from_reply(await redis.run(_LEG_SETTLE, leg_keys, args))
 
 
 async def header_create(
@@ -159,7 +165,7 @@ async def header_create(
     partitions: Sequence[int],
     ttl_ms: int,
     now_ms: int,
-) -> Reply:
+) -> r.HoldReply:
     args: list[Arg] = [
         rid,
         digest,
@@ -169,33 +175,35 @@ async def header_create(
         ",".join(map(str, partitions)),
         EVENT_STREAM_MAXLEN,
     ]
-    return list(await redis.run(_HEADER_CREATE, _header_keys(rid), args))
+    return r.HoldReply.from_reply(await redis.run(_HEADER_CREATE, _header_keys(rid), args))
 
 
-async def header_tombstone(redis: RedisIO, rid: str, channel: str, now_ms: int) -> Reply:
+async def header_tombstone(redis: RedisIO, rid: str, channel: str, now_ms: int) -> r.TombstoneReply:
     args: list[Arg] = [rid, channel, now_ms, EVENT_STREAM_MAXLEN, RETENTION_S]
-    return list(await redis.run(_HEADER_TOMBSTONE, _header_keys(rid)[:2], args))
+    return r.TombstoneReply.from_reply(
+        await redis.run(_HEADER_TOMBSTONE, _header_keys(rid)[:2], args)
+    )
 
 
-async def header_commit(redis: RedisIO, rid: str, now_ms: int) -> Reply:
-    return list(
+async def header_commit(redis: RedisIO, rid: str, now_ms: int) -> r.CommitReply:
+    return r.CommitReply.from_reply(
         await redis.run(_HEADER_COMMIT, _header_keys(rid), [rid, now_ms, EVENT_STREAM_MAXLEN])
     )
 
 
-async def header_extend(redis: RedisIO, rid: str, ttl_ms: int, now_ms: int) -> Reply:
+async def header_extend(redis: RedisIO, rid: str, ttl_ms: int, now_ms: int) -> r.ExtendReply:
     args: list[Arg] = [rid, now_ms, ttl_ms, EVENT_STREAM_MAXLEN]
-    return list(await redis.run(_HEADER_EXTEND, _header_keys(rid), args))
+    return r.ExtendReply.from_reply(await redis.run(_HEADER_EXTEND, _header_keys(rid), args))
 
 
-async def header_expire(redis: RedisIO, rid: str, now_ms: int) -> Reply:
+async def header_expire(redis: RedisIO, rid: str, now_ms: int) -> r.ExpireReply:
     args: list[Arg] = [rid, now_ms, EVENT_STREAM_MAXLEN, RETENTION_S]
-    return list(await redis.run(_HEADER_EXPIRE, _header_keys(rid), args))
+    return r.ExpireReply.from_reply(await redis.run(_HEADER_EXPIRE, _header_keys(rid), args))
 
 
-async def header_close(redis: RedisIO, rid: str, final: str, now_ms: int) -> Reply:
+async def header_close(redis: RedisIO, rid: str, final: str, now_ms: int) -> r.LegReply:
     args: list[Arg] = [rid, final, now_ms, EVENT_STREAM_MAXLEN, RETENTION_S]
-    return list(await redis.run(_HEADER_CLOSE, _header_keys(rid), args))
+    return r.LegReply.from_reply(await redis.run(_HEADER_CLOSE, _header_keys(rid), args))
 
 
 async def due(redis: RedisIO, partition: int, now_ms: int, limit: int) -> list[str]:
@@ -214,7 +222,9 @@ async def leg_move(
     op_id: str,
     now_ms: int,
 ) -> Reply:
-    """Open units of a committed line from ``source`` to ``target`` (leg_move.lua)."""
+    """Open units of a committed line from ``source`` to ``target`` (leg_move.lua): the
+    script's reply as sent (its tests hold it to the reference model's); callers take
+    ``move_units``, the same call decoded."""
     partition = keys.partition_of_sku(sku)
     move_keys = [
         keys.leg(partition, rid),
@@ -241,6 +251,25 @@ async def leg_move(
     return list(await redis.run(_LEG_MOVE, move_keys, args))
 
 
+async def move_units(
+    redis: RedisIO,
+    rid: str,
+    sku: str,
+    source: str,
+    target: str,
+    qty: int,
+    *,
+    short_only: bool,
+    op_id: str,
+    now_ms: int,
+) -> r.MoveReply:
+    """``leg_move``, its reply decoded."""
+    reply = await leg_move(
+        redis, rid, sku, source, target, qty, short_only=short_only, op_id=op_id, now_ms=now_ms
+    )
+    return r.MoveReply.from_reply(reply)
+
+
 def _attention_keys(sku: str, location: str) -> list[str]:
     partition = keys.partition_of_sku(sku)
     return [keys.attention(partition), keys.stream(partition), keys.position(sku, location)]
@@ -248,20 +277,24 @@ def _attention_keys(sku: str, location: str) -> list[str]:
 
 async def attention_flag(
     redis: RedisIO, rid: str, sku: str, location: str, units: int, why: str, now_ms: int
-) -> Reply:
+) -> r.FlagReply:
     args: list[Arg] = [rid, sku, location, units, why, now_ms, EVENT_STREAM_MAXLEN]
     flag_keys = [*_attention_keys(sku, location), keys.leg(keys.partition_of_sku(sku), rid)]
-    return list(await redis.run(_ATTENTION_FLAG, flag_keys, args))
+    return r.FlagReply.from_reply(await redis.run(_ATTENTION_FLAG, flag_keys, args))
 
 
 async def attention_resolve(
     redis: RedisIO, rid: str, sku: str, location: str, note: str, now_ms: int
-) -> Reply:
+) -> r.ResolveReply:
     args: list[Arg] = [rid, sku, location, note, now_ms, EVENT_STREAM_MAXLEN]
-    return list(await redis.run(_ATTENTION_RESOLVE, _attention_keys(sku, location), args))
+    return r.ResolveReply.from_reply(
+        await redis.run(_ATTENTION_RESOLVE, _attention_keys(sku, location), args)
+    )
 
 
-async def shortage_clear(redis: RedisIO, sku: str, location: str) -> Reply:
+async def shortage_clear(redis: RedisIO, sku: str, location: str) -> r.ShortageReply:
     partition = keys.partition_of_sku(sku)
     clear_keys = [keys.shortages(partition), keys.position(sku, location)]
-    return list(await redis.run(_SHORTAGE_CLEAR, clear_keys, [f"{location}|{sku}"]))
+    return r.ShortageReply.from_reply(
+        await redis.run(_SHORTAGE_CLEAR, clear_keys, [f"{location}|{sku}"])
+    )

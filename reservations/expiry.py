@@ -7,6 +7,7 @@ abandoned reservations return their units.
 
 import asyncio
 import logging
+from collections.abc import Sequence
 
 from atp import actor, keys
 from atp.limits import (
@@ -17,6 +18,7 @@ from atp.limits import (
 )
 from atp.tasks import cancel_and_wait
 from reservations import calls
+from reservations.replies import ExpireReply, ExpireResult, TombstoneResult
 from reservations.service import Reservations
 
 log = logging.getLogger(__name__)
@@ -33,27 +35,34 @@ async def resolve_leg(service: Reservations, rid: str, partition: int) -> None:
     header_state = await redis.command("HGET", keys.header(rid), "st")
     if header_state is None:
         tomb = await calls.header_tombstone(redis, rid, channel or "", service.clock.now_ms())
-        header_state = "aborted" if tomb[0] == "aborted" else tomb[1]
+        header_state = "aborted" if tomb.result is TombstoneResult.aborted else tomb.state
     if header_state == "held":
         reply = await service.expire(rid)
-        if reply[0] == "not_due":  # the header's deadline moved (extended): look again then
-            deadline = int(reply[1]) + LEG_EXPIRY_GRACE_MS
+        if reply.result is ExpireResult.not_due:  # the deadline moved (extended): look again then
+            deadline = reply.expires_ms + LEG_EXPIRY_GRACE_MS
             await redis.command("ZADD", keys.expiry_index(partition), deadline, f"l:{rid}")
             return
         # A commit may have landed since the header was read: act on the script's answer.
-        header_state = state_after_expire(reply)
+        header_state = state_after(reply)
     if header_state in _FOLLOWS_COMMIT:
         await calls.leg_commit(redis, rid, partition)
     else:
         await service.expire_leg(rid, partition)
 
 
-def state_after_expire(reply: list[object]) -> str:
-    if reply[0] == "applied":
+def state_after(reply: ExpireReply) -> str:
+    """The header's state once header_expire has answered (it was held when read)."""
+    if reply.result is ExpireResult.applied:
         return "expired"
-    if reply[0] == "noop":
-        return str(reply[1])
+    if reply.result is ExpireResult.noop:
+        return reply.state
     return "aborted"  # no header any more: the leg is an orphan
+
+
+def state_after_expire(reply: Sequence[object]) -> str:
+    """``state_after`` of a header_expire reply as the script sends it (the reference
+    model's)."""
+    return state_after(ExpireReply.from_reply(reply))
 
 
 class ExpirySweeper:
@@ -74,7 +83,7 @@ class ExpirySweeper:
                 kind, rid = member.split(":", 1)
                 if kind == "h":
                     reply = await self.service.expire(rid)
-                    expired += reply[0] == "applied"
+                    expired += reply.result is ExpireResult.applied
                 else:
                     await resolve_leg(self.service, rid, partition)
         return expired

@@ -3,13 +3,13 @@
 from collections.abc import Sequence
 
 from atp.model import Channel
+from atp.redis_io import hash_reply
 from reservations.model import LineStatus, Reservation, State, derived_state
 
 
 def as_dict(reply: Sequence[str] | dict[str, str]) -> dict[str, str]:
-    if isinstance(reply, dict):
-        return reply
-    return dict(zip(reply[::2], reply[1::2], strict=True))
+    """A hash reply as a dict of strings (atp.redis_io.hash_reply)."""
+    return hash_reply(reply)
 
 
 def leg_lines(leg: dict[str, str]) -> list[LineStatus]:
@@ -46,5 +46,6 @@ def reservation_from(
     )
 
 
-def partitions_of(parts: str) -> list[int]:
-    return [int(p) for p in parts.split(",") if p]
+def partitions_of(parts: str) -> tuple[int, ...]:
+    """A header's ``parts`` field (csv of leg partitions) as partition numbers."""
+    return tuple(int(p) for p in parts.split(",") if p)

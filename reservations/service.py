@@ -10,7 +10,6 @@ the units. See ARCHITECTURE.md.
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any
 
 from atp import keys
 from atp.availability import Availability
@@ -28,23 +27,19 @@ from reservations.model import (
     ReserveOutcome,
     ReserveRequest,
     ReserveResult,
-    Shortfall,
     State,
     TransitionOutcome,
     TransitionResult,
     lines_by_partition,
     make_request,
-    positions_of,
+)
+from reservations.replies import (
+    ExpireReply,
+    HoldReply,
+    HoldResult,
+    LegHoldResult,
 )
 from reservations.settle import settle
-
-
-def _shortfalls(reply: list[object]) -> list[Shortfall]:
-    flat = reply[1:]
-    return [
-        Shortfall(str(flat[i]), str(flat[i + 1]), int(str(flat[i + 2])), int(str(flat[i + 3])))
-        for i in range(0, len(flat), 4)
-    ]
 
 
 class Reservations:
@@ -74,9 +69,9 @@ class Reservations:
                 request.ttl_s * 1000,
                 now,
             )
-            if reply[0] == "insufficient":
-                return ReserveOutcome(ReserveResult.insufficient, shortfalls=_shortfalls(reply))
-            return await self._created(request, reply, reply[2] if len(reply) > 2 else ())
+            if reply.result is HoldResult.insufficient:
+                return ReserveOutcome(ReserveResult.insufficient, shortfalls=list(reply.shortfalls))
+            return await self._created(request, reply, reply.positions)
         return await self._reserve_by_legs(request, legs, now)
 
     async def _reserve_by_legs(
@@ -91,48 +86,54 @@ class Reservations:
             )
         )
         outcomes = dict(zip(legs, replies, strict=True))
-        fresh = [p for p, r in outcomes.items() if r[0] == "reserved"]
-        if any(r[0] == "conflict" for r in replies):
+        fresh = [p for p, r in outcomes.items() if r.result is LegHoldResult.reserved]
+        if any(r.result is LegHoldResult.conflict for r in replies):
             await self._roll_back(rid, fresh, legs)
             return ReserveOutcome(ReserveResult.conflict)
-        short = [s for r in replies if r[0] == "insufficient" for s in _shortfalls(r)]
+        short = [s for r in replies if r.result is LegHoldResult.insufficient for s in r.shortfalls]
         if short:
             # Legs an earlier, abandoned attempt of this same request left held go back too.
-            stale = [p for p, r in outcomes.items() if r[0] == "already_exists" and r[1] == "held"]
+            stale = [
+                p
+                for p, r in outcomes.items()
+                if r.result is LegHoldResult.already_exists and r.state == State.held
+            ]
             await self._roll_back(rid, fresh + stale, legs)
             return ReserveOutcome(ReserveResult.insufficient, shortfalls=short)
         header = await calls.header_create(
             self.redis, rid, digest, request.channel, list(legs), ttl_ms, now
         )
-        if header[0] not in ("held", "already_exists"):
+        if header.result not in (HoldResult.held, HoldResult.already_exists):
             await self._roll_back(rid, fresh, legs)
-        after = [v for p in fresh for v in outcomes[p][1]]
+        after = [pos for p in fresh for pos in outcomes[p].positions]
         return await self._created(request, header, after)
 
     async def _created(
-        self, request: ReserveRequest, header: list[Any], after: Sequence[Any] = ()
+        self, request: ReserveRequest, header: HoldReply, after: Sequence[Position] = ()
     ) -> ReserveOutcome:
-        """The outcome once the header script has answered; ``after`` is the scripts' flat
+        """The outcome once the header script has answered; ``after`` is the scripts'
         positions after the hold."""
-        if header[0] == "held":
+        if header.result is HoldResult.held:
             lines_now = [
                 LineStatus(ln.sku, ln.location, ln.qty, open=ln.qty) for ln in request.lines
             ]
-            held = Reservation(request.id, request.channel, State.held, int(header[1]), lines_now)
+            held = Reservation(
+                request.id, request.channel, State.held, header.expires_ms, lines_now
+            )
             positions = await self._positions_after(request, after)
             return ReserveOutcome(ReserveResult.reserved, held, positions=positions)
-        if header[0] == "already_exists":
+        if header.result is HoldResult.already_exists:
             return ReserveOutcome(ReserveResult.already_exists, await self.get(request.id))
-        if header[0] == "aborted":
+        if header.result is HoldResult.aborted:
             return ReserveOutcome(ReserveResult.aborted, await self.get(request.id))
         return ReserveOutcome(ReserveResult.conflict)
 
     async def _positions_after(
-        self, request: ReserveRequest, after: Sequence[Any]
+        self, request: ReserveRequest, after: Sequence[Position]
     ) -> list[Position]:
         """Each line's position after the hold, in request order. A leg an abandoned attempt
         had already held reports nothing: those lines are read (rare: a retry after a crash)."""
-        found = {(p.sku, p.location): p for p in positions_of(after)}
+        found = {(p.sku, p.location): p for p in after}
         missing = [ln for ln in request.lines if (ln.sku, ln.location) not in found]
         read = await asyncio.gather(
             *(self._availability.position(ln.sku, ln.location) for ln in missing)
@@ -186,17 +187,17 @@ class Reservations:
         rid = check_id("id", reservation_id)
         now = self.clock.now_ms()
         reply = await calls.header_commit(self.redis, rid, now)
-        kind = reply[0]
-        if kind in ("applied", "duplicate"):
+        if reply.result in (TransitionResult.applied, TransitionResult.duplicate):
             await asyncio.gather(
-                *(calls.leg_commit(self.redis, rid, p, now) for p in partitions_of(reply[1]))
+                *(calls.leg_commit(self.redis, rid, p, now) for p in reply.partitions)
             )
-            return await self._outcome(rid, TransitionResult(kind))
-        if kind == "expired":
+            return await self._outcome(rid, reply.result)
+        if reply.result is TransitionResult.expired:
             await self.expire(rid)
             return await self._outcome(rid, TransitionResult.expired, "the hold expired")
-        if kind == "illegal":
-            return await self._outcome(rid, TransitionResult.illegal, f"reservation is {reply[1]}")
+        if reply.result is TransitionResult.illegal:
+            detail = f"reservation is {reply.state}"
+            return await self._outcome(rid, TransitionResult.illegal, detail)
         return TransitionOutcome(TransitionResult.not_found)
 
     async def extend(self, reservation_id: str, ttl_s: int) -> TransitionOutcome:
@@ -204,13 +205,13 @@ class Reservations:
         rid = check_id("id", reservation_id)
         check_int("ttl_s", ttl_s, RESERVATION_TTL_S_MIN, RESERVATION_TTL_S_MAX)
         reply = await calls.header_extend(self.redis, rid, ttl_s * 1000, self.clock.now_ms())
-        kind = reply[0]
-        if kind == "expired":
+        if reply.result is TransitionResult.expired:
             await self.expire(rid)
             return await self._outcome(rid, TransitionResult.expired, "the hold expired")
-        if kind == "illegal":
-            return await self._outcome(rid, TransitionResult.illegal, f"reservation is {reply[1]}")
-        if kind == "not_found":
+        if reply.result is TransitionResult.illegal:
+            detail = f"reservation is {reply.state}"
+            return await self._outcome(rid, TransitionResult.illegal, detail)
+        if reply.result is TransitionResult.not_found:
             return TransitionOutcome(TransitionResult.not_found)
         return await self._outcome(rid, TransitionResult.applied)
 
@@ -227,15 +228,12 @@ class Reservations:
         """Units go back to availability: all still open (a no-op when none is), or some."""
         return await settle(self, reservation_id, "released", lines, op_id)
 
-    async def expire(self, reservation_id: str) -> list[Any]:
+    async def expire(self, reservation_id: str) -> ExpireReply:
         """Expire a hold past its deadline and return its units, exactly once however many
         processes race here. Returns the header script's reply."""
         reply = await calls.header_expire(self.redis, reservation_id, self.clock.now_ms())
-        finished = reply[0] == "applied" or (
-            reply[0] == "noop" and reply[1] in ("expired", "aborted")
-        )
-        if finished:  # also completes an expiry whose process died between the two steps
-            parts = partitions_of(reply[1] if reply[0] == "applied" else reply[2])
+        if reply.finished:  # also completes an expiry whose process died between the two steps
+            parts = reply.partitions
             await asyncio.gather(*(self.expire_leg(reservation_id, p) for p in parts))
         return reply
 

@@ -17,7 +17,6 @@ from reservations.model import (
     TransitionOutcome,
     TransitionResult,
     check_lines,
-    positions_of,
     sorted_lines,
 )
 
@@ -35,13 +34,15 @@ class Ledger(Protocol):
 
 Target = tuple[int, str, str, int]  # (line index in its leg, sku, location, qty; 0 = all open)
 
-_LEG_FAILURES = {
-    "not_found": TransitionResult.not_found,
-    "illegal": TransitionResult.illegal,
-    "exceeds_open": TransitionResult.exceeds_open,
-    "on_hand_short": TransitionResult.on_hand_short,
-    "op_conflict": TransitionResult.op_conflict,
-}
+_LEG_FAILURES = frozenset(
+    {
+        TransitionResult.not_found,
+        TransitionResult.illegal,
+        TransitionResult.exceeds_open,
+        TransitionResult.on_hand_short,
+        TransitionResult.op_conflict,
+    }
+)
 
 
 def settle_targets(
@@ -168,11 +169,11 @@ async def settle(
     assert after is not None
     if after.state in (State.fulfilled, State.released):
         await calls.header_close(service.redis, rid, after.state.value, now)
-    failures = [r for r in replies if r[0] in _LEG_FAILURES]
+    failures = [r for r in replies if r.result in _LEG_FAILURES]
     if failures:
-        detail = " ".join(str(v) for v in failures[0])
-        return TransitionOutcome(_LEG_FAILURES[failures[0][0]], after, detail)
-    if replies and all(r[0] == "duplicate" for r in replies):
+        failed = failures[0]
+        return TransitionOutcome(failed.result, after, failed.detail)
+    if replies and all(r.result is TransitionResult.duplicate for r in replies):
         return TransitionOutcome(TransitionResult.duplicate, after)
-    changed = [p for r in replies if r[0] == "applied" and len(r) > 2 for p in positions_of(r[2])]
+    changed = [p for r in replies if r.result is TransitionResult.applied for p in r.positions]
     return TransitionOutcome(TransitionResult.applied, after, positions=changed)

@@ -18,7 +18,7 @@ import msgspec
 
 from atp.keys import pick_guard as guard_key
 from atp.keys import pick_load as load_key
-from atp.redis_io import RedisIO
+from atp.redis_io import RedisIO, hash_reply
 from atp.scripts import Script
 from atp.validate import check_id
 from routing.directory import Location, LocationDirectory
@@ -81,11 +81,7 @@ class PickLoad:
     async def used(self, day: date | None = None) -> dict[str, int]:
         """location -> units allocated on ``day`` (today by default)."""
         raw = await self._redis.command("HGETALL", load_key(day or self.today()))
-        if isinstance(raw, dict):
-            pairs = list(raw.items())
-        else:
-            pairs = list(zip(raw[::2], raw[1::2], strict=True))
-        return {_text(k): int(v) for k, v in pairs}
+        return {_text(k): int(v) for k, v in hash_reply(raw).items()}
 
 
 def _text(value: str | bytes) -> str:

@@ -30,6 +30,7 @@ from atp.tasks import cancel_and_wait
 from atp.validate import check_id, check_reason
 from reservations import calls
 from reservations.legs import as_dict, leg_lines
+from reservations.replies import FlagResult, MoveResult, ResolveResult, ShortageResult
 from routing.directory import Location, LocationDirectory
 from routing.model import Method, Policy
 from routing.plan import plan
@@ -46,6 +47,11 @@ from routing.resourcing_rules import (
 )
 
 log = logging.getLogger(__name__)
+
+# leg_move's answers when the reservation was settled meanwhile: nothing of it to move.
+_SETTLED_MEANWHILE = frozenset(
+    {MoveResult.exceeds_open, MoveResult.no_line, MoveResult.illegal, MoveResult.not_found}
+)
 
 
 class AttentionItem(msgspec.Struct, frozen=True):
@@ -96,7 +102,7 @@ async def resolve(
     check_id("location", location)
     check_reason("note", note)
     reply = await calls.attention_resolve(redis, reservation_id, sku, location, note, now_ms)
-    return bool(reply[0] == "applied")
+    return reply.result is ResolveResult.applied
 
 
 class Resourcer:
@@ -162,8 +168,8 @@ class Resourcer:
         reply = await calls.attention_flag(
             self.redis, claim.rid, sku, location, units, why, self.clock.now_ms()
         )
-        if reply[0] != "not_needed":
-            out.flagged.append((claim.rid, int(reply[1])))
+        if reply.result is not FlagResult.not_needed:
+            out.flagged.append((claim.rid, reply.units))
 
     async def _move_claim(
         self,
@@ -183,19 +189,19 @@ class Resourcer:
         atp = await self._atp(sku, [loc.location for loc in allowed], claim.channel)
         moved = 0
         for move in moves(plan(order, candidates(allowed, sku, atp), self.policy), sku):
-            reply = await calls.leg_move(
+            reply = await calls.move_units(
                 self.redis, claim.rid, sku, location, move.target, move.qty,
                 short_only=True, op_id=f"rs-{uuid.uuid4().hex}", now_ms=self.clock.now_ms(),
             )  # fmt: skip
-            if reply[0] == "not_short":
+            if reply.result is MoveResult.not_short:
                 return False  # another process (or a receipt) covered it
-            if reply[0] == "applied":
-                moved += int(reply[1])
-                self.moved_total += int(reply[1])
-                out.moved.append((claim.rid, move.target, int(reply[1])))
-                if int(reply[1]) < move.qty:
+            if reply.result is MoveResult.applied:
+                moved += reply.units
+                self.moved_total += reply.units
+                out.moved.append((claim.rid, move.target, reply.units))
+                if reply.units < move.qty:
                     return False  # capped at what was still short: covered
-            elif reply[0] in ("exceeds_open", "no_line", "illegal", "not_found"):
+            elif reply.result in _SETTLED_MEANWHILE:
                 return True  # the reservation was settled meanwhile: nothing of it to move
         if moved < claim.units:
             await self._flag(out, claim, sku, location, claim.units - moved, "no_location")
@@ -215,7 +221,7 @@ class Resourcer:
         position = await self.availability.position(sku, location)
         if position.short <= 0:
             cleared = await calls.shortage_clear(self.redis, sku, location)
-            if cleared[0] == "cleared":
+            if cleared.result is ShortageResult.cleared:
                 out.cleared = True
                 await self._resolve_position(sku, location)
                 return out

@@ -15,15 +15,11 @@ import asyncio
 import enum
 import random
 from collections.abc import Sequence
-from importlib import resources
 
 import msgspec
 
-from atp import keys
-from atp.limits import EVENT_STREAM_MAXLEN, RESERVATION_TTL_S_DEFAULT, RETENTION_S
+from atp.limits import RESERVATION_TTL_S_DEFAULT
 from atp.model import Channel, Position
-from atp.redis_io import Arg, RedisIO
-from atp.scripts import Script
 from reservations.model import Line, Reservation, ReserveResult, State
 from routing.directory import Location, LocationDirectory
 from routing.eligibility import eligible, may_serve
@@ -40,6 +36,7 @@ from routing.nearby import NearbyStore, stores_nearby
 from routing.pickload import PickLoad
 from routing.plan import check_order, plan
 from routing.port import LedgerPort
+from routing.route_record import record_route
 
 __all__ = [
     "AllocateOutcome",
@@ -73,36 +70,6 @@ class _StaticCandidates:
 
 
 _static = _StaticCandidates()
-
-# The script sits here rather than in a .lua file beside it: routing has no Lua package.
-_ROUTE = Script(
-    "route_record",
-    resources.files("atp.lua").joinpath("_prelude.lua").read_text()
-    + """
--- route_record: how a routed reservation's order is fulfilled (its method), for re-sourcing
--- (routing/resourcing.py), recorded and journaled in one step: a rebuild restores it.
--- KEYS[1] the route key (atp.keys.route)  KEYS[2] the home partition's stream
--- ARGV[1] reservation id  [2] method (JSON)  [3] retention_s  [4] now_ms (0: server time)
---     [5] stream maxlen, then the acting party (take_actor)
--- returns 1
-take_actor()
-redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
-emit({stream = KEYS[2], maxlen = ARGV[5], now = clock_ms(ARGV[4]), type = 'reservation_routed',
-  rid = ARGV[1], reason = ARGV[2]})
-return 1
-""",
-    actor=True,
-)
-
-
-async def record_route(
-    redis: RedisIO, reservation_id: str, method_json: str, now_ms: int = 0
-) -> None:
-    """Writes the route record and its `reservation_routed` event, atomically (one slot)."""
-    home = keys.stream(keys.partition_of_reservation(reservation_id))
-    args: list[Arg] = [reservation_id, method_json, RETENTION_S, now_ms, EVENT_STREAM_MAXLEN]
-    await redis.run(_ROUTE, [keys.route(reservation_id), home], args)
-
 
 Known = dict[tuple[str, str], int]  # (sku, location) -> available, as a refused reserve said
 

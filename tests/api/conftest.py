@@ -1,5 +1,5 @@
-"""Fixtures for the API tests; the harness itself is in harness.py."""
+"""Fixtures for the API tests; the harness itself is in support/harness.py."""
 
-from harness import api
+from support.harness import api
 
 __all__ = ["api"]

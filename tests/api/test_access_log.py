@@ -5,11 +5,11 @@ import json
 import logging
 
 import pytest
-from harness import Api
 from starlette.types import Message, Receive, Scope, Send
 
 from api.middleware import ACCESS_LOG, KEY_ID, RequestContext
 from api.settings import from_env
+from support.harness import Api
 
 _EXPECTED_FIELDS = {"method", "route", "status", "latency_ms", "key_id", "request_id"}
 

@@ -3,12 +3,12 @@
 import asyncpg
 import httpx
 import pytest
-from harness import Api, assert_problem, settings_for
 
 from api.app import asgi, create_app
 from api.auth import Scope
 from api.keystore import create_key, revoke_key
 from api.settings import SettingsError, from_env
+from support.harness import Api, assert_problem, settings_for
 
 AVAIL = "/v1/availability/A?location=S1"
 ADJUST = "/v1/stock/adjustments"

@@ -1,16 +1,16 @@
-"""Every route x every kind of key, from one table (routes_table.py): 401 without a valid
-key, 403 naming the rule where a key's scope, channel or locations do not reach, anything
-else where they do. A route missing from the table fails here."""
+"""Every route x every kind of key, from one table (support/routes_table.py): 401 without a
+valid key, 403 naming the rule where a key's scope, channel or locations do not reach,
+anything else where they do. A route missing from the table fails here."""
 
 from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
-from harness import Api, serving, settings_for
-from routes_table import DENIED, KINDS, OK, SAMPLES, UNAUTHENTICATED, arrange, path_of
 
 from api.app import OPS
 from atp.clock import ManualClock
+from support.harness import Api, serving, settings_for
+from support.routes_table import DENIED, KINDS, OK, SAMPLES, UNAUTHENTICATED, arrange, path_of
 
 RULES = {"scope-missing", "channel-not-allowed", "location-not-allowed", "device-not-registered"}
 
@@ -25,7 +25,7 @@ async def world(
 
 def test_every_route_has_a_row() -> None:
     missing = sorted({op.name for op in OPS} - set(SAMPLES))
-    assert not missing, f"add these operations to tests/api/routes_table.py: {missing}"
+    assert not missing, f"add these operations to tests/support/routes_table.py: {missing}"
     stale = sorted(set(SAMPLES) - {op.name for op in OPS})
     assert not stale, f"no such operations any more: {stale}"
 

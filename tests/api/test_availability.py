@@ -2,9 +2,8 @@
 
 import datetime
 
-from harness import Api, assert_problem, field_of
-
 from atp.limits import BATCH_SKUS_MAX
+from support.harness import Api, assert_problem, field_of
 
 
 async def _stock(api: Api) -> None:

@@ -1,9 +1,9 @@
 """Bad input anywhere: a 4xx problem naming the field, never a 5xx, nothing stored."""
 
 import pytest
-from harness import Api, assert_problem, field_of
 
 from atp.validate import ID_RULE
+from support.harness import Api, assert_problem, field_of
 
 ADJUST = "/v1/stock/adjustments"
 GOOD = {"sku": "A", "location": "S1", "delta": 5, "reason": "receipt"}

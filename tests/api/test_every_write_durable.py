@@ -7,14 +7,14 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
-from harness import Api, serving, settings_for
-from routes_table import SAMPLES, arrange, path_of
 
 from api.app import OPS
 from atp import keys
 from atp.clock import ManualClock
 from atp.limits import LEDGER_PARTITIONS
 from durability.store import split_stream_id
+from support.harness import Api, serving, settings_for
+from support.routes_table import SAMPLES, arrange, path_of
 
 
 @pytest.fixture
@@ -63,7 +63,7 @@ async def test_every_write_in_the_openapi_document_answers_only_once_durable(
             if method == "get":
                 continue
             name = operation["operationId"]
-            assert name in SAMPLES, f"add {name} to tests/api/routes_table.py"
+            assert name in SAMPLES, f"add {name} to tests/support/routes_table.py"
             sample, op = SAMPLES[name], by_name[name]
             before = await _newest_in_redis(api)
             r = await api.client.request(

@@ -2,10 +2,9 @@
 
 import re
 
-from harness import Api
-
 from api.app import OPS
 from api.health import LEDGER_MARKER
+from support.harness import Api
 
 
 async def test_healthz_and_readyz(api: Api) -> None:

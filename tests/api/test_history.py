@@ -4,9 +4,8 @@ why, the reference, the position after), newest first, a page at a time."""
 
 from typing import Any
 
-from harness import Api, assert_problem, field_of
-
 from api.app import OPS
+from support.harness import Api, assert_problem, field_of
 
 ADJUST = "/v1/stock/adjustments"
 HISTORY = "/v1/stock/A/S1/history"

@@ -2,10 +2,10 @@
 reads availability; filters by kind and group, pages by cursor."""
 
 import asyncpg
-from harness import Api, assert_problem, catalogue, field_of
 
 from routing.directory import Location
 from routing.model import Capability, LocationKind
+from support.harness import Api, assert_problem, catalogue, field_of
 
 STORE = frozenset({Capability.pickup, Capability.ship_from_store})
 WAREHOUSE = frozenset({Capability.ship})

@@ -2,10 +2,9 @@
 
 from typing import Any
 
-from harness import Api, assert_problem, field_of
-
 from atp import keys
 from atp.events import read_events
+from support.harness import Api, assert_problem, field_of
 
 URL = "/v1/pos/till-1/events"
 AT = "2026-11-22T10:00:00Z"

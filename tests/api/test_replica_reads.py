@@ -10,7 +10,6 @@ from typing import Any
 
 import asyncpg
 import pytest
-from harness import Api, assert_problem, field_of, serving, settings_for
 
 from api import fast
 from atp import keys
@@ -18,6 +17,7 @@ from atp.clock import ManualClock
 from atp.pos import PosEvent, PosKind
 from atp.replica import Replica
 from reservations.model import Line
+from support.harness import Api, assert_problem, field_of, serving, settings_for
 
 READY_WAIT_S = 10.0
 FRESHNESS = ("consistency", "as_of", "lag_ms")

@@ -1,6 +1,6 @@
 """Reservations over HTTP: holds, retries, shortfalls, transitions, listing."""
 
-from harness import Api, assert_problem, field_of
+from support.harness import Api, assert_problem, field_of
 
 RES = "/v1/reservations"
 

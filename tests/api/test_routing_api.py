@@ -5,13 +5,13 @@ from collections.abc import AsyncIterator
 import asyncpg
 import msgspec
 import pytest
-from harness import Api, assert_problem, catalogue, field_of, serving, settings_for
-from invariants_ledger import check_ledger_invariants
 
 from atp import keys
 from atp.clock import ManualClock
 from routing.directory import Location
 from routing.model import Capability, LocationKind
+from support.harness import Api, assert_problem, catalogue, field_of, serving, settings_for
+from support.invariants_ledger import check_ledger_invariants
 
 HOME = (59.91, 10.75)
 KM_PER_DEG_LAT = 111.195

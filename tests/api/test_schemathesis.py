@@ -17,11 +17,11 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from harness import catalogue
 
 from cli import supervisor as serve
 from routing.directory import Location
 from routing.model import Capability, LocationKind
+from support.harness import catalogue
 
 PORT = 7310
 ROUTING_LOCATIONS = [

@@ -3,9 +3,8 @@
 import asyncio
 import datetime
 
-from harness import Api, assert_problem, field_of
-
 from api import idempotency
+from support.harness import Api, assert_problem, field_of
 
 ADJUST = "/v1/stock/adjustments"
 

@@ -2,7 +2,7 @@
 
 import datetime
 
-from harness import Api, assert_problem, field_of
+from support.harness import Api, assert_problem, field_of
 
 INCOMING = "/v1/stock/incoming"
 

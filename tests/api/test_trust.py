@@ -5,10 +5,10 @@ import asyncio
 from typing import Any
 
 import asyncpg
-from harness import Api, assert_problem, field_of
 
 from api.instance import alive
 from durability.limits import LOCK_INSTANCE_CLASS
+from support.harness import Api, assert_problem, field_of
 
 REBUILD_WAIT_S = 10.0
 ADJUST = "/v1/stock/adjustments"

@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 
 import msgspec
 import pytest
-from invariants_ledger import check_ledger_invariants
 
 from atp import keys
 from atp.clock import ManualClock
@@ -30,6 +29,7 @@ from routing.model import (
 )
 from routing.resourcing import Resourcer, attention, resolve
 from routing.resourcing_rules import Claim, Committed, claims, index_bounds, order_for
+from support.invariants_ledger import check_ledger_invariants
 
 SKU = "SKU-1"
 HOME = (60.0, 10.0)

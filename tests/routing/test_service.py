@@ -5,7 +5,6 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import date
 
 import pytest
-from invariants_ledger import check_ledger_invariants
 
 from atp import keys
 from atp.limits import LEDGER_PARTITIONS
@@ -25,6 +24,7 @@ from routing.model import (
     ShipTo,
 )
 from routing.service import AllocateResult, allocate, candidates_for, nearby, plan_order
+from support.invariants_ledger import check_ledger_invariants
 
 HOME = (60.0, 10.0)
 KM_PER_DEG_LAT = 111.195

@@ -1,0 +1,1 @@
+"""Engine micro-benchmark: ``python -m bench.engine``."""

@@ -1,0 +1,1 @@
+"""HTTP API benchmark: ``python -m bench.http``."""

@@ -1,0 +1,1 @@
+"""Journal and durability benchmark: ``python -m bench.journal``."""

@@ -1,0 +1,1 @@
+"""POS route benchmark: ``python -m bench.pos``."""

@@ -1,0 +1,1 @@
+"""HTTP reads from the replica: ``python -m bench.reads``."""

@@ -1,0 +1,1 @@
+"""In-memory replica benchmark: ``python -m bench.replica``."""

@@ -1,0 +1,57 @@
+"""PostgreSQL for the tests: the machine's server (started on first use if down), one test
+database (ATP_TEST_PG_DSN, created and migrated once per session, its tables emptied before
+each test that asks for ``db``). Tests that kill PostgreSQL start private servers instead.
+The fixtures are registered by tests/conftest.py."""
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from durability.db import create_database
+from durability.migrate import migrate
+from support.env import PG_DSN
+from support.machine import ensure_postgres
+
+_TABLES = """
+SELECT string_agg(quote_ident(tablename), ', ') FROM pg_tables
+WHERE schemaname = 'public' AND tablename <> 'schema_migrations'
+"""
+
+
+async def reset_database(dsn: str) -> None:
+    await create_database(dsn)
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+        await migrate(conn)
+    finally:
+        await conn.close()
+
+
+async def empty_tables(pool: asyncpg.Pool) -> None:
+    tables = await pool.fetchval(_TABLES)
+    await pool.execute(f"TRUNCATE {tables} RESTART IDENTITY")
+
+
+@pytest.fixture(scope="session")
+async def pg_dsn() -> str:
+    await asyncio.to_thread(ensure_postgres, PG_DSN)
+    await reset_database(PG_DSN)
+    return PG_DSN
+
+
+@pytest.fixture(scope="session")
+async def pool(pg_dsn: str) -> AsyncIterator[asyncpg.Pool]:
+    created = await asyncpg.create_pool(pg_dsn, min_size=1, max_size=4)
+    assert created is not None
+    yield created
+    await created.close()
+
+
+@pytest.fixture
+async def db(pool: asyncpg.Pool) -> asyncpg.Pool:
+    """The pool, on empty tables."""
+    await empty_tables(pool)
+    return pool
