@@ -51,7 +51,7 @@ from routing.pickload import CapacityDirectory, PickLoad
 # Routes match in order: the hot ones (holds, storefront reads) first.
 OPS: list[Op] = [*RESERVATIONS, *AVAILABILITY, *STOCK, *POS, *DEVICES, *ROUTING, *ATTENTION, *KEYS]
 OPS += HISTORY  # a position's history, from the journal
-OPS += LOCATIONS  # the catalogue's locations (GET /v1/locations)
+OPS += LOCATIONS  # the catalog's locations (GET /v1/locations)
 TITLE = "ATP engine API"
 log = logging.getLogger(__name__)
 VERSION = "1"

@@ -20,7 +20,7 @@ Lane = Callable[[Any, Any], Awaitable[None]]
 
 
 async def anywhere(ctx: Any, body: Any) -> None:
-    """Reads of availability and of the catalogue, and routes without a location."""
+    """Reads of availability and of the catalog, and routes without a location."""
 
 
 async def body_location(ctx: Any, body: Any) -> None:

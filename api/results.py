@@ -36,7 +36,7 @@ RESULTS: dict[enum.Enum, Outcome] = {
     TransitionResult.illegal: (409, "illegal-transition", "Not allowed in this state"),
     TransitionResult.exceeds_open: (409, "exceeds-open", "More than is still reserved"),
     TransitionResult.unknown_line: (422, "unknown-line", "No such line in the reservation"),
-    TransitionResult.on_hand_short: (409, "on-hand-short", "Not enough on hand to fulfil"),
+    TransitionResult.on_hand_short: (409, "on-hand-short", "Not enough on hand to fulfill"),
     TransitionResult.op_conflict: (422, "idempotency-key-reused", "Idempotency key reused"),
 }
 

@@ -1,4 +1,4 @@
-"""The catalogue's locations: where each store and warehouse is, what it does, its opening
+"""The catalog's locations: where each store and warehouse is, what it does, its opening
 hours and the groups it belongs to (PostgreSQL's ``locations`` and
 ``location_group_members``). For any key that reads availability: a storefront finds its
 pickup stores' coordinates here, a register another store's hours."""
@@ -113,7 +113,7 @@ async def get_location(ctx: Ctx, _: None) -> Reply:
     row = await ctx.services.pool.fetchrow(_ONE, ctx.path("location"))
     if row is None:
         raise ApiError(
-            404, "location-not-found", "No such location", "the catalogue has no such location"
+            404, "location-not-found", "No such location", "the catalog has no such location"
         )
     return 200, _location(row)
 
@@ -123,7 +123,7 @@ OPS = [
         "GET",
         "/v1/locations",
         "listLocations",
-        "The catalogue's locations with their coordinates, hours and groups, by id",
+        "The catalog's locations with their coordinates, hours and groups, by id",
         list_locations,
         Scope.availability_read,
         {200: LocationPage},
@@ -152,7 +152,7 @@ OPS = [
         "GET",
         "/v1/locations/{location}",
         "getLocation",
-        "One location of the catalogue",
+        "One location of the catalog",
         get_location,
         Scope.availability_read,
         {200: CatalogueLocation},

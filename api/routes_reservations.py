@@ -1,4 +1,4 @@
-"""Reservations: hold, read, list, extend, commit, fulfil, release."""
+"""Reservations: hold, read, list, extend, commit, fulfill, release."""
 
 import uuid
 from typing import Any

@@ -1,4 +1,4 @@
-"""Order routing: plan an order's fulfilment, allocate it (plan and hold, all or nothing),
+"""Order routing: plan an order's fulfillment, allocate it (plan and hold, all or nothing),
 and the pickup stores near a shopper that hold a SKU now."""
 
 import uuid
@@ -56,7 +56,7 @@ def _directory(ctx: Ctx) -> LocationDirectory:
             503,
             "no-location-directory",
             "No location directory",
-            "routing needs the location catalogue (atp import locations FILE.csv)",
+            "routing needs the location catalog (atp import locations FILE.csv)",
         )
     return directory
 
@@ -126,7 +126,7 @@ OPS = [
         "POST",
         "/v1/routing/plan",
         "planRouting",
-        "The cheapest way to fulfil an order now, explained (nothing is held)",
+        "The cheapest way to fulfill an order now, explained (nothing is held)",
         plan,
         Scope.availability_read,
         {200: Plan},

@@ -71,7 +71,7 @@ class ReservationOut(Response, frozen=True, omit_defaults=True):
     channel: Channel
     expires_at: datetime.datetime | None  # while held
     lines: list[LineOut]
-    # On a hold, fulfil or release: each position it changed, right after the change (reads
+    # On a hold, fulfill or release: each position it changed, right after the change (reads
     # from the replica may trail it by the replica's lag).
     positions: list[PositionOut] = msgspec.field(default_factory=list)
 

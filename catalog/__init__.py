@@ -1,2 +1,2 @@
-"""The catalogue in PostgreSQL: locations, groups and SKUs, their CSV import, and the
+"""The catalog in PostgreSQL: locations, groups and SKUs, their CSV import, and the
 routing directory read from it; the demo chain."""

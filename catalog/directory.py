@@ -1,12 +1,12 @@
-"""The router's locations from the PostgreSQL catalogue (routing.directory.LocationDirectory).
+"""The router's locations from the PostgreSQL catalog (routing.directory.LocationDirectory).
 
-The catalogue changes rarely and the router asks on every order, so the rows are cached
+The catalog changes rarely and the router asks on every order, so the rows are cached
 for DIRECTORY_TTL_S; concurrent refreshes share one query.
 
 Mapping: a store picks up when `pickup`, ships when `ship_from_store`; a warehouse or dark
 store ships when `ship` (a dark store routes as a warehouse: no shelf to keep sellable).
 `daily_pick_capacity` is the day's capacity (routing.pickload subtracts what was allocated
-today). The catalogue's `priority` is any integer, lower preferred; the router wants a rank
+today). The catalog's `priority` is any integer, lower preferred; the router wants a rank
 (0 best, each step costs Policy.priority_cost), so it gets the dense rank of the distinct
 priorities: with warehouses at 10 and stores at 50..69, warehouses rank 0, stores 1..20.
 """

@@ -82,7 +82,7 @@ async def walkthrough(engine: Engine) -> None:
         committed = await engine.reservations.commit(order_id)
         shipped = await engine.reservations.fulfill(order_id)
         print(
-            f"commit: {committed.result.value}; fulfil: {shipped.result.value}; "
+            f"commit: {committed.result.value}; fulfill: {shipped.result.value}; "
             f"state now {shipped.reservation.state.value if shipped.reservation else '?'}"
         )
 

@@ -1,4 +1,4 @@
-"""``atp serve --demo``: the demo chain (catalog.demo: catalogue in PostgreSQL, stock written
+"""``atp serve --demo``: the demo chain (catalog.demo: catalog in PostgreSQL, stock written
 durably), a key per client kind, and a banner whose commands work as pasted.
 
 The chain is loaded once: a restart keeps what the previous run did (holds, sales, counts)

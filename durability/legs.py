@@ -103,7 +103,7 @@ def fold_op_receipts(rows: Iterable[Row]) -> OpReceipts:
 async def _restore_op_receipts(
     rid: str, legs: dict[int, list[_Line]], receipts: OpReceipts, pipe: BulkWriter
 ) -> None:
-    """A retried partial fulfil or release answers duplicate, not a second settle."""
+    """A retried partial fulfill or release answers duplicate, not a second settle."""
     for partition in legs:
         held = receipts.get((rid, partition))
         if held:

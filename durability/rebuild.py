@@ -1,10 +1,10 @@
 """Rebuilding the Redis ledger from PostgreSQL, and deciding when that is needed.
 
 What is restored: every position (the position after its newest journaled event), incoming
-supply, live reservations (held and committed headers with their legs, their fulfil and
+supply, live reservations (held and committed headers with their legs, their fulfill and
 release op receipts, and expiry entries, so they can still be committed, fulfilled, released
 or expired; legs as re-sourcing moved them, and the committed index), the shortage set and
-attention items of re-sourcing (routing/resourcing.py), location groups (the catalogue's,
+attention items of re-sourcing (routing/resourcing.py), location groups (the catalog's,
 then each group's newest `group_defined` event), and within RETENTION_S: stock operation
 receipts, register device logs and receipts (durability/registers.py) and allocations' route
 records; and each stream's last id (new events sort after the journal's). Order: the epoch
@@ -123,7 +123,7 @@ async def _load_attention(conn: Conn, pipe: BulkWriter) -> None:
 
 
 async def _load_groups(conn: Conn, pipe: BulkWriter) -> None:
-    """The catalogue's memberships, then each group's newest `group_defined` event (what
+    """The catalog's memberships, then each group's newest `group_defined` event (what
     define_group last set; the importer defines every group it changes, after the table),
     which replaces the group's set."""
     rows = await conn.fetch("SELECT group_name, location_id FROM location_group_members")

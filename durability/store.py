@@ -35,7 +35,7 @@ _SCHEMA = (
 )  # fmt: skip
 # Stream fields only some events carry (migrations/0005_retry_state.sql), NULL elsewhere:
 # a register event's device id, event id, device_seq, body digest and (a void's) target's
-# digest; a fulfil or release's op digest.
+# digest; a fulfill or release's op digest.
 _OPTIONAL_FIELDS = ("dev", "eid", "dseq", "dig", "tdig", "opd")
 # Who made the change and the reference given with it (atp/actor.py;
 # migrations/0006_actor.sql): '' when the event does not carry them.

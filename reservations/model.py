@@ -72,7 +72,7 @@ class TransitionResult(enum.StrEnum):
     illegal = "illegal"  # not allowed from the current state
     exceeds_open = "exceeds_open"  # more than is still reserved on a line
     unknown_line = "unknown_line"
-    on_hand_short = "on_hand_short"  # fulfil more than is on hand: count first
+    on_hand_short = "on_hand_short"  # fulfill more than is on hand: count first
     op_conflict = "op_conflict"
 
 
@@ -93,7 +93,7 @@ class TransitionOutcome(msgspec.Struct, frozen=True):
     result: TransitionResult
     reservation: Reservation | None = None
     detail: str = ""
-    positions: list[Position] = []  # after a fulfil or release: each position it changed
+    positions: list[Position] = []  # after a fulfill or release: each position it changed
 
     @property
     def ok(self) -> bool:

@@ -219,7 +219,7 @@ class Reservations:
         self, reservation_id: str, lines: Sequence[Line] | None = None, op_id: str | None = None
     ) -> TransitionOutcome:
         """Units leave on hand and reserved: all still open, or the given quantities per line.
-        ``op_id`` makes a partial fulfilment safe to retry."""
+        ``op_id`` makes a partial fulfillment safe to retry."""
         return await settle(self, reservation_id, "fulfilled", lines, op_id)
 
     async def release(

@@ -1,6 +1,6 @@
-"""Where candidate locations come from. The ledger keeps no location catalogue, so the
+"""Where candidate locations come from. The ledger keeps no location catalog, so the
 router asks a LocationDirectory; an in-memory one (fed from a list or JSON) serves tests,
-the demo and the benchmark, and the PostgreSQL catalogue can implement the same protocol."""
+the demo and the benchmark, and the PostgreSQL catalog can implement the same protocol."""
 
 from collections.abc import Sequence
 from typing import Protocol

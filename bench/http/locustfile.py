@@ -1,6 +1,6 @@
 """A realistic mix against the HTTP API, for engineers and for ``python -m bench.http``.
 
-Storefront reads ~80% (batch 50, single 30), holds then releases ~12%, hold-commit-fulfil
+Storefront reads ~80% (batch 50, single 30), holds then releases ~12%, hold-commit-fulfill
 ~5%, stock adjustments ~3%. Configure with ATP_BENCH_KEY (an API key with the scopes
 availability:read, reservations:write and stock:write, e.g. the demo's "oms" key, or admin).
 The defaults (B-000..B-099 at W1 and S1) are the positions ``python -m bench.http`` seeds.

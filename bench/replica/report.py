@@ -68,7 +68,7 @@ def _figures(lag: LagResult) -> list[Figure]:
         Figure("write load offered", lag.rate_target_per_s, "reservations/s"),
         Figure("writer processes", lag.writers, "processes"),
         Figure("write load achieved", lag.holds_per_s, "reservations/s"),
-        Figure("settles (release/commit/fulfil)", lag.settles_per_s, "calls/s"),
+        Figure("settles (release/commit/fulfill)", lag.settles_per_s, "calls/s"),
         Figure("holds refused (stock, conflict)", lag.holds_refused, "holds"),
         Figure("write errors", lag.write_errors, "calls"),
         Figure("holds not sent (writer overloaded)", lag.holds_skipped, "holds"),

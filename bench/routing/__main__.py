@@ -26,7 +26,7 @@ from bench.common.machine import cpu_snapshot, cpu_use, load_average, machine
 from bench.common.results import OUT, update_markdown_section, write_json
 from bench.routing.report import Report, markdown, targets
 from bench.routing.run import latency
-from routing.optimality import check, figures
+from oracles.optimality import check, figures
 
 REDIS_URL_DEFAULT = "redis://127.0.0.1:6379/10"
 RESULTS_MD = OUT / "routing-results.md"

@@ -5,7 +5,7 @@ import msgspec
 from bench.common.machine import CpuUse, Machine
 from bench.common.stats import Target, format_table, target
 from bench.routing.run import Scenario
-from routing.optimality import Figures
+from oracles.optimality import Figures
 
 P99_TARGET_US = 2_000.0  # the issue: p99 <= 2 ms for 5 lines over 50 candidates
 WITHIN_SHARE_TARGET = 0.99
@@ -50,7 +50,7 @@ def targets(scenarios: list[Scenario], f: Figures) -> list[Target]:
             "at_least",
         ),
         target(
-            "cannot fulfil while a plan exists",
+            "cannot fulfill while a plan exists",
             f.cannot_fulfil_when_feasible,
             0,
             "instances",
@@ -106,7 +106,7 @@ def _optimality_table(f: Figures) -> str:
             "within 1%",
             "share",
             "worst gap",
-            "cannot fulfil when feasible",
+            "cannot fulfill when feasible",
             "proven optimal",
             "plan max ms",
             "MILP total s",

@@ -17,8 +17,8 @@ import redis.asyncio
 
 from bench.common.stats import Samples, Summary, summarize
 from engine.local import Engine
+from oracles.instances import candidates
 from routing.directory import InMemoryDirectory, Location
-from routing.instances import candidates
 from routing.model import Order, OrderLine, Policy, ShipTo
 from routing.plan import plan
 from routing.service import candidates_for, plan_order

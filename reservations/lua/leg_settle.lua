@@ -1,4 +1,4 @@
--- leg_settle: fulfil or release lines of one leg, whole or in part, all or none.
+-- leg_settle: fulfill or release lines of one leg, whole or in part, all or none.
 -- KEYS[1] leg  KEYS[2] partition stream  KEYS[3] partition expiry index
 -- KEYS[4] partition committed index  KEYS[4+j] position of target j
 -- ARGV[1] reservation id  [2] action: 'fulfilled' | 'released'

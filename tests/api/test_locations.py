@@ -1,11 +1,11 @@
-"""GET /v1/locations: the catalogue's locations, coordinates and groups, for any key that
+"""GET /v1/locations: the catalog's locations, coordinates and groups, for any key that
 reads availability; filters by kind and group, pages by cursor."""
 
 import asyncpg
 
 from routing.directory import Location
 from routing.model import Capability, LocationKind
-from support.harness import Api, assert_problem, catalogue, field_of
+from support.harness import Api, assert_problem, catalog, field_of
 
 STORE = frozenset({Capability.pickup, Capability.ship_from_store})
 WAREHOUSE = frozenset({Capability.ship})
@@ -20,7 +20,7 @@ LOCATIONS = [
 
 
 async def _world(pool: asyncpg.Pool) -> None:
-    await catalogue(pool, LOCATIONS)
+    await catalog(pool, LOCATIONS)
     await pool.execute(
         "INSERT INTO location_groups (name) VALUES ('oslo-stores'), ('ship-network')"
     )

@@ -10,7 +10,7 @@ from atp import keys
 from atp.clock import ManualClock
 from routing.directory import Location
 from routing.model import Capability, LocationKind
-from support.harness import Api, assert_problem, catalogue, field_of, serving, settings_for
+from support.harness import Api, assert_problem, catalog, field_of, serving, settings_for
 from support.invariants_ledger import check_ledger_invariants
 
 HOME = (59.91, 10.75)
@@ -27,7 +27,7 @@ LOCATIONS = [
 async def routed(
     redis_url: str, db: asyncpg.Pool, pg_dsn: str, clock: ManualClock
 ) -> AsyncIterator[Api]:
-    await catalogue(db, LOCATIONS)
+    await catalog(db, LOCATIONS)
     async with serving(settings_for(redis_url, pg_dsn), clock) as harness:
         yield harness
 

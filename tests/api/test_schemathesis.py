@@ -21,7 +21,7 @@ import pytest
 from cli import supervisor as serve
 from routing.directory import Location
 from routing.model import Capability, LocationKind
-from support.harness import catalogue
+from support.harness import catalog
 
 PORT = 7310
 ROUTING_LOCATIONS = [
@@ -44,7 +44,7 @@ async def test_schemathesis_finds_no_server_errors_or_schema_violations(
         "ATP_RATE_LIMIT_PER_S": "0",
         "PROMETHEUS_MULTIPROC_DIR": str(ROOT / f".run/prometheus-{PORT}"),
     }
-    await catalogue(db, ROUTING_LOCATIONS)  # routing's directory
+    await catalog(db, ROUTING_LOCATIONS)  # routing's directory
     run = await asyncio.to_thread(_contract, env, tmp_path)
     summary = run.stdout[-3000:]
     print(summary)

@@ -120,7 +120,7 @@ async def test_bad_input_is_a_typed_error_and_changes_nothing(engine: Engine, ca
 
 
 async def test_unknown_sku_or_location_reads_as_zero_and_cannot_be_reserved(engine: Engine) -> None:
-    """Policy: the ledger has no catalogue; a position never written holds nothing."""
+    """Policy: the ledger has no catalog; a position never written holds nothing."""
     assert await engine.availability.position("NEVER-SEEN", "NOWHERE") == Position(
         "NEVER-SEEN", "NOWHERE"
     )

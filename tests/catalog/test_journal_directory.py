@@ -1,4 +1,4 @@
-"""Routing's locations from the PostgreSQL catalogue."""
+"""Routing's locations from the PostgreSQL catalog."""
 
 import asyncpg
 
@@ -35,7 +35,7 @@ async def test_the_catalogue_maps_to_router_locations(db: asyncpg.Pool) -> None:
     assert found["D1"].kind is LocationKind.warehouse  # routes as a warehouse
     assert found["S1"].capabilities == frozenset({Capability.pickup, Capability.ship_from_store})
     assert found["S2"].capabilities == frozenset({Capability.pickup})
-    # Dense ranks of the catalogue's priorities: 10 -> 0, 50 -> 1, 70 -> 2.
+    # Dense ranks of the catalog's priorities: 10 -> 0, 50 -> 1, 70 -> 2.
     assert [found[n].priority for n in ("W1", "D1", "S1", "S2")] == [0, 0, 1, 2]
     assert found["S1"].capacity_units == 120
     # Cached: a change shows after the TTL, not at once.

@@ -62,7 +62,7 @@ async def test_rebuild_restores_what_the_journal_has(
         # A retried acknowledged adjustment is a duplicate, not a second receipt.
         retry = await engine.stock.adjust("SKU-3", "S1", 13, "receipt", op_id="op-3")
         assert retry.result is StockResult.duplicate and retry.position.on_hand == 13
-        # Live reservations go on: a commit, a fulfilment, an expiry.
+        # Live reservations go on: a commit, a fulfillment, an expiry.
         assert (await engine.reservations.fulfill("R-part")).ok
         assert (await engine.reservations.commit("R-commit")).result is TransitionResult.duplicate
         assert (await engine.reservations.fulfill("R-commit")).ok

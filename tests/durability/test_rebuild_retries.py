@@ -1,5 +1,5 @@
 """After Redis is lost and rebuilt from PostgreSQL, a client's retry answers duplicate and
-applies once: register replays (device logs and receipts, voids included), partial fulfil
+applies once: register replays (device logs and receipts, voids included), partial fulfill
 and release op ids, allocations' route records, location groups; and a finished
 reservation is still known to the journal (durability/history.py)."""
 
@@ -147,7 +147,7 @@ async def test_route_records_and_groups_survive_a_rebuild(
     done = await allocate(engine, "o-1", order, InMemoryDirectory([store]), flat)
     assert done.result is AllocateResult.allocated
     route = await rio.command("GET", keys.route("o-1"))
-    # The catalogue says one thing; define_group (what the importer calls after) wins.
+    # The catalog says one thing; define_group (what the importer calls after) wins.
     await db.execute("INSERT INTO location_groups (name) VALUES ('oslo'), ('bergen')")
     await db.execute(
         "INSERT INTO locations (id, name, kind, latitude, longitude, time_zone)"

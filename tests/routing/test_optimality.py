@@ -6,7 +6,7 @@ check and records its figures in bench/RESULTS-routing.md.
 
 import os
 
-from routing.optimality import GAP_TOLERANCE, check, figures
+from oracles.optimality import GAP_TOLERANCE, check, figures
 
 OPTIMALITY_INSTANCES_CI = int(os.environ.get("ROUTING_OPTIMALITY_INSTANCES", "150"))
 # The target: at least 99% of instances within 1% of the optimal cost.

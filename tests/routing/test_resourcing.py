@@ -12,11 +12,11 @@ from atp.clock import ManualClock
 from atp.events import read_all_events
 from atp.model import Channel, Event
 from atp.pos import Pos, PosEvent, PosKind
-from atp.reference import ReferenceLedger
 from engine.local import Engine
+from oracles.ledger import ReferenceLedger
+from oracles.reservations import ReferenceReservations
 from reservations import calls
 from reservations.model import Line, LineStatus, State
-from reservations.reference import ReferenceReservations
 from routing.directory import InMemoryDirectory, Location
 from routing.model import (
     Capability,

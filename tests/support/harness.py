@@ -99,8 +99,8 @@ async def api(
         yield harness
 
 
-async def catalogue(pool: asyncpg.Pool, locations: list[Location]) -> None:
-    """Routing's locations written into the PostgreSQL catalogue the API reads."""
+async def catalog(pool: asyncpg.Pool, locations: list[Location]) -> None:
+    """Routing's locations written into the PostgreSQL catalog the API reads."""
     for loc in locations:
         warehouse = loc.kind is LocationKind.warehouse
         await pool.execute(

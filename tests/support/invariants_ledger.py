@@ -7,7 +7,7 @@ from atp.events import read_all_events
 from atp.limits import LEDGER_PARTITIONS
 from atp.model import Event
 from atp.redis_io import RedisIO
-from atp.reference import replay
+from oracles.ledger import replay
 
 
 async def scan(redis: RedisIO, pattern: str) -> list[str]:

@@ -19,7 +19,7 @@ from api.keystore import create_key
 from api.services import Services
 from routing.directory import Location
 from routing.model import Capability, LocationKind
-from support.harness import catalogue
+from support.harness import catalog
 
 OK, DENIED, UNAUTHENTICATED = "ok", 403, 401
 STORE = frozenset({Capability.pickup, Capability.ship_from_store})
@@ -145,7 +145,7 @@ def path_of(template: str, sample: Sample) -> str:
 async def arrange(services: Services, pool: asyncpg.Pool) -> dict[str, str]:
     """The world every sample acts in; returns a key of every kind (none: no header)."""
     engine = services.engine
-    await catalogue(pool, LOCATIONS)
+    await catalog(pool, LOCATIONS)
     for location in ("S1", "S2"):
         await engine.stock.adjust("A", location, 50, "receipt")
         await engine.stock.add_incoming("A", location, "po-1", 10, _day())

@@ -238,7 +238,7 @@ async def test_died_after_header_commit_legs_roll_forward(
     _, legs = await reservations.read("r-hc")
     assert {leg["st"] for leg in legs.values()} == {"held"}
     quantities = {ln.sku: ln.qty for ln in lines}
-    if fulfil_first:  # a fulfil follows the header, not the lagging legs
+    if fulfil_first:  # a fulfill follows the header, not the lagging legs
         assert (await reservations.fulfill("r-hc")).result is TransitionResult.applied
         quantities = dict.fromkeys(skus, 0)
 
@@ -316,7 +316,7 @@ async def test_died_after_header_expiry_without_callers_the_sweeper_completes_it
 async def test_fulfil_retried_after_the_coordinator_died_is_a_duplicate(
     backend: Backend, crash_engine: Engine, picked: str
 ) -> None:
-    """The fulfil ran on every leg, the process died before replying; the caller retries
+    """The fulfill ran on every leg, the process died before replying; the caller retries
     the same request with the same op id and must get ``duplicate``, nothing applied."""
     skus, lines = three_lines("FR")
     await stock(crash_engine, skus, 10)

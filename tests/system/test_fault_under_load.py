@@ -1,4 +1,4 @@
-"""Issue 10's fault run under load, bounded: concurrent clients hold, commit, fulfil or
+"""Issue 10's fault run under load, bounded: concurrent clients hold, commit, fulfill or
 release, adjust stock and replay register batches against ``atp serve --workers 2
 --journal`` while Redis is SIGKILLed and restarted empty (three times, the last after the
 load so every position is rebuilt from PostgreSQL), PostgreSQL is SIGKILLed once and one API
@@ -135,7 +135,7 @@ def expect(run: Run, response: httpx.Response, w: Write, *ok: int) -> bool:
 
 
 async def orders(client: httpx.AsyncClient, run: Run, c: int) -> None:
-    """Hold (a client-chosen id), commit, then fulfil or release, each step acknowledged."""
+    """Hold (a client-chosen id), commit, then fulfill or release, each step acknowledged."""
     rng, key, i = random.Random(c), run.keys["oms"], 0
     while not run.stop.is_set():
         i += 1

@@ -15,11 +15,11 @@ from atp.clock import ManualClock
 from atp.events import read_all_events
 from atp.limits import LEDGER_PARTITIONS
 from atp.model import AdjustReason, Channel
-from atp.reference import ReferenceLedger
 from atp.rules import day_number
 from engine.local import Engine
+from oracles.ledger import ReferenceLedger
+from oracles.reservations import ReferenceReservations
 from reservations.model import Line
-from reservations.reference import ReferenceReservations
 from support.env import REDIS_URL
 from support.invariants_ledger import check_ledger_invariants
 from support.machine import ensure_redis

@@ -1,16 +1,16 @@
 """The router against the exact optimum on generated instances: the figures the issue
-asks for (share within 1%, worst gap, "cannot fulfil" while a plan exists)."""
+asks for (share within 1%, worst gap, "cannot fulfill" while a plan exists)."""
 
 import time
 from collections.abc import Sequence
 
 import msgspec
 
+from oracles.instances import random_instance
+from oracles.milp import optimum
 from routing.cost import price
 from routing.eligibility import eligible, is_pickup
-from routing.instances import random_instance
 from routing.model import PlanStatus
-from routing.oracle import optimum
 from routing.plan import plan
 
 GAP_TOLERANCE = 0.01  # the issue's "within 1% of optimal cost"

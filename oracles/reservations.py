@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from atp import keys
 from atp.limits import LEDGER_PARTITIONS, LEG_EXPIRY_GRACE_MS, LEG_LINES_MAX
 from atp.model import Channel
-from atp.reference import ReferenceLedger
+from oracles.ledger import ReferenceLedger
 from reservations.expiry import state_after_expire
 from reservations.legs import leg_lines, partitions_of, reservation_from
 from reservations.model import (
