@@ -2,7 +2,6 @@
 and its reply decoded (reservations/replies.py: one type per reply shape)."""
 
 from collections.abc import Sequence
-from typing import Any
 
 from atp import keys
 from atp.limits import EVENT_STREAM_MAXLEN, LEG_EXPIRY_GRACE_MS, LEG_LINES_MAX, RETENTION_S
@@ -29,7 +28,6 @@ _ATTENTION_FLAG = load_script("reservations.lua", "attention_flag")
 _ATTENTION_RESOLVE = load_script("reservations.lua", "attention_resolve")
 _SHORTAGE_CLEAR = load_script("reservations.lua", "shortage_clear")
 
-Reply = list[Any]  # a script's reply as sent (leg_move's, which its tests pin)
 
 
 def _leg_keys(partition: int, rid: str, positions: Sequence[tuple[str, str]]) -> list[str]:
@@ -221,10 +219,8 @@ async def leg_move(
     short_only: bool,
     op_id: str,
     now_ms: int,
-) -> Reply:
-    """Open units of a committed line from ``source`` to ``target`` (leg_move.lua): the
-    script's reply as sent (its tests hold it to the reference model's); callers take
-    ``move_units``, the same call decoded."""
+) -> r.MoveReply:
+    """Open units of a committed line from ``source`` to ``target`` (leg_move.lua)."""
     partition = keys.partition_of_sku(sku)
     move_keys = [
         keys.leg(partition, rid),
@@ -248,26 +244,7 @@ async def leg_move(
         EVENT_STREAM_MAXLEN,
         LEG_LINES_MAX,
     ]
-    return list(await redis.run(_LEG_MOVE, move_keys, args))
-
-
-async def move_units(
-    redis: RedisIO,
-    rid: str,
-    sku: str,
-    source: str,
-    target: str,
-    qty: int,
-    *,
-    short_only: bool,
-    op_id: str,
-    now_ms: int,
-) -> r.MoveReply:
-    """``leg_move``, its reply decoded."""
-    reply = await leg_move(
-        redis, rid, sku, source, target, qty, short_only=short_only, op_id=op_id, now_ms=now_ms
-    )
-    return r.MoveReply.from_reply(reply)
+    return r.MoveReply.from_reply(await redis.run(_LEG_MOVE, move_keys, args))
 
 
 def _attention_keys(sku: str, location: str) -> list[str]:

@@ -189,7 +189,7 @@ class Resourcer:
         atp = await self._atp(sku, [loc.location for loc in allowed], claim.channel)
         moved = 0
         for move in moves(plan(order, candidates(allowed, sku, atp), self.policy), sku):
-            reply = await calls.move_units(
+            reply = await calls.leg_move(
                 self.redis, claim.rid, sku, location, move.target, move.qty,
                 short_only=True, op_id=f"rs-{uuid.uuid4().hex}", now_ms=self.clock.now_ms(),
             )  # fmt: skip

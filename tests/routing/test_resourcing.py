@@ -17,6 +17,7 @@ from oracles.ledger import ReferenceLedger
 from oracles.reservations import ReferenceReservations
 from reservations import calls
 from reservations.model import Line, LineStatus, State
+from reservations.replies import MoveReply
 from routing.directory import InMemoryDirectory, Location
 from routing.model import (
     Capability,
@@ -204,23 +205,27 @@ async def test_a_retried_move_applies_once(engine: Engine, clock: ManualClock) -
     await commit(engine, clock, "r1", 4)
     now = clock.now_ms()
 
-    async def move(op: str, qty: int = 2) -> list[object]:
+    async def move(op: str, qty: int = 2) -> MoveReply:
         return await calls.leg_move(
             engine.redis, "r1", SKU, "S1", "W-NEAR", qty, short_only=False, op_id=op, now_ms=now
         )
 
-    assert await move("mv-1") == ["applied", 2]
-    assert await move("mv-1") == ["duplicate"]
-    assert await move("mv-1", 1) == ["op_conflict"]
+    assert await move("mv-1") == MoveReply.from_reply(["applied", 2])
+    assert await move("mv-1") == MoveReply.from_reply(["duplicate"])
+    assert await move("mv-1", 1) == MoveReply.from_reply(["op_conflict"])
     assert await open_lines(engine, "r1") == {"S1": 2, "W-NEAR": 2}
-    assert await move("mv-2", 3) == ["exceeds_open", 2]
-    assert await move("mv-3", 2) == ["applied", 2]  # the whole line; it merges, no new line
+    assert await move("mv-2", 3) == MoveReply.from_reply(["exceeds_open", 2])
+    assert await move("mv-3", 2) == MoveReply.from_reply(
+        ["applied", 2]
+    )  # the whole line; it merges, no new line
     r = await engine.reservations.get("r1")
     assert r is not None and [(ln.location, ln.qty, ln.open) for ln in r.lines] == [
         ("S1", 0, 0),
         ("W-NEAR", 4, 4),
     ]
-    assert await move("mv-4", 1) == ["exceeds_open", 0]  # S1 has no open unit left
+    assert await move("mv-4", 1) == MoveReply.from_reply(
+        ["exceeds_open", 0]
+    )  # S1 has no open unit left
     assert (await engine.availability.position(SKU, "W-NEAR")).reserved == 4
     await check_ledger_invariants(engine.redis)
 
@@ -234,15 +239,15 @@ async def test_a_move_respects_the_target_and_the_state(engine: Engine, clock: M
     held = await calls.leg_move(
         engine.redis, "held", SKU, "S1", "W-NEAR", 1, short_only=False, op_id="", now_ms=now
     )
-    assert held == ["illegal", "held"]
+    assert held == MoveReply.from_reply(["illegal", "held"])
     over = await calls.leg_move(
         engine.redis, "r1", SKU, "S1", "W-NEAR", 2, short_only=False, op_id="", now_ms=now
     )
-    assert over == ["insufficient", 1]  # online: 3 on hand - 2 safety
+    assert over == MoveReply.from_reply(["insufficient", 1])  # online: 3 on hand - 2 safety
     not_short = await calls.leg_move(
         engine.redis, "r1", SKU, "S1", "W-NEAR", 1, short_only=True, op_id="", now_ms=now
     )
-    assert not_short == ["not_short"]
+    assert not_short == MoveReply.from_reply(["not_short"])
 
 
 async def test_holds_are_not_moved(engine: Engine, clock: ManualClock) -> None:
@@ -335,7 +340,9 @@ async def test_moves_agree_with_the_reference_model(engine: Engine, clock: Manua
         real = await calls.leg_move(
             engine.redis, rid, SKU, "S1", "W-NEAR", qty, short_only=short_only, op_id=op, now_ms=now
         )
-        assert real == model.move(rid, SKU, "S1", "W-NEAR", qty, short_only, op, now)
+        assert real == MoveReply.from_reply(
+            model.move(rid, SKU, "S1", "W-NEAR", qty, short_only, op, now)
+        )
         for r in ("a", "b"):
             assert await engine.reservations.get(r) == model.get(r)
     events = await read_all_events(engine.redis)
