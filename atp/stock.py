@@ -2,7 +2,7 @@
 
 from datetime import date
 
-from atp import keys
+from atp import digests, keys
 from atp.clock import Clock, ServerClock
 from atp.limits import (
     EVENT_STREAM_MAXLEN,
@@ -121,7 +121,7 @@ class Stock:
             raise InvalidInput("reason", f"must be one of {allowed}") from None
         check_adjust_sign(reason, delta)
         op = check_optional_id("op_id", op_id)
-        digest = f"adjust|{location}|{sku}|{delta}|{reason.value}"
+        digest = digests.adjust(sku, location, delta, reason.value)
         keys_ = self._receipted_keys(sku, location, op)
         args: list[Arg] = [
             sku,
@@ -156,7 +156,7 @@ class Stock:
         )
         check_reason("reason", reason)
         op = check_optional_id("op_id", op_id)
-        digest = f"count|{location}|{sku}|{on_hand}|{expected}|{reason}"
+        digest = digests.count(sku, location, on_hand, expected, reason)
         keys_ = self._receipted_keys(sku, location, op)
         args: list[Arg] = [
             sku,
@@ -179,7 +179,7 @@ class Stock:
         check_id("location", location)
         check_count("safety", safety)
         op = check_optional_id("op_id", op_id)
-        digest = f"safety|{location}|{sku}|{safety}"
+        digest = digests.safety(sku, location, safety)
         keys_ = self._receipted_keys(sku, location, op)
         args: list[Arg] = [
             sku,
@@ -253,7 +253,7 @@ class Stock:
         op = _check_supply(sku, location, supply_id, op_id)
         given = "" if qty is None else check_qty("qty", qty)
         why = "" if reason is None else check_reason("reason", reason)
-        digest = f"receive|{location}|{sku}|{supply_id}|{given}|{why}"
+        digest = digests.receive(sku, location, supply_id, given, why)
         args: list[Arg] = [
             sku,
             location,
@@ -276,7 +276,7 @@ class Stock:
     ) -> SupplyOutcome:
         """A supply will not come: its remaining qty leaves incoming; on hand is unchanged."""
         op = _check_supply(sku, location, supply_id, op_id)
-        digest = f"cancel|{location}|{sku}|{supply_id}"
+        digest = digests.cancel(sku, location, supply_id)
         args: list[Arg] = [
             sku,
             location,
@@ -306,7 +306,7 @@ class Stock:
         if not isinstance(expected_on, date):
             raise InvalidInput("expected_on", "must be a date")
         day = day_number(expected_on)
-        digest = f"redate|{location}|{sku}|{supply_id}|{day}"
+        digest = digests.redate(sku, location, supply_id, day)
         args: list[Arg] = [
             sku,
             location,

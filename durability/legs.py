@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 import asyncpg
 import msgspec
 
-from atp import keys
+from atp import digests, keys
 from atp.limits import LEG_EXPIRY_GRACE_MS, RETENTION_S
 from atp.rules import SUPPLY_EVENTS, SupplyState, apply_supply_event
 from durability.bulk import BulkWriter
@@ -204,22 +204,22 @@ async def _restore_one(
 
 
 def _receipt_digest(kind: str, row: Row) -> str:
-    sku, loc, why = row["sku"], row["location"], str(row["reason"])
+    sku, loc, why = str(row["sku"]), str(row["location"]), str(row["reason"])
     if kind == "incoming_received":  # the explicit-qty form: a retry naming no qty conflicts
         supply_id, _, reason = why.partition(":")
-        return f"receive|{loc}|{sku}|{supply_id}|{row['d_on_hand']}|{reason}"
+        return digests.receive(sku, loc, supply_id, int(row["d_on_hand"]), reason)
     if kind == "incoming_cancelled":
-        return f"cancel|{loc}|{sku}|{why}"
+        return digests.cancel(sku, loc, why)
     if kind == "incoming_redated":
         supply_id, _, day = why.rpartition("@")
-        return f"redate|{loc}|{sku}|{supply_id}|{day}"
+        return digests.redate(sku, loc, supply_id, day)
     if kind == "adjusted":
-        return f"adjust|{loc}|{sku}|{row['d_on_hand']}|{row['reason']}"
+        return digests.adjust(sku, loc, int(row["d_on_hand"]), why)
     if kind == "safety_set":
-        return f"safety|{loc}|{sku}|{row['safety']}"
+        return digests.safety(sku, loc, int(row["safety"]))
     # A count's digest names its expected on hand, which the event does not carry: restore
     # the unconditional form; a retried conditional count then answers op_conflict.
-    return f"count|{loc}|{sku}|{row['on_hand']}||{row['reason']}"
+    return digests.count(sku, loc, int(row["on_hand"]), "", why)
 
 
 async def load_receipts(conn: Conn, pipe: BulkWriter) -> int:

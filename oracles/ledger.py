@@ -11,7 +11,7 @@ from typing import Any
 
 import msgspec
 
-from atp import keys
+from atp import digests, keys
 from atp.limits import INCOMING_PER_POSITION_MAX, QTY_MAX
 from atp.model import AdjustReason, Event, Position, StockOutcome, StockResult, SupplyOutcome
 from atp.rules import apply_supply_event, check_adjust_sign, day_number, received_reason
@@ -131,7 +131,7 @@ class ReferenceLedger:
                 return StockResult.over_limit
             return [v[0] + delta, v[1], v[2], v[3]]
 
-        digest = f"adjust|{loc}|{sku}|{delta}|{reason}"
+        digest = digests.adjust(sku, loc, delta, reason)
         return self._receipted(sku, loc, op_id, digest, now_ms, "adjusted", reason, change)
 
     def set_on_hand(
@@ -151,12 +151,12 @@ class ReferenceLedger:
                 return StockResult.expected_mismatch
             return [on_hand, v[1], v[2], v[3]]
 
-        digest = f"count|{loc}|{sku}|{on_hand}|{'' if expected is None else expected}|{reason}"
+        digest = digests.count(sku, loc, on_hand, "" if expected is None else expected, reason)
         return self._receipted(sku, loc, op_id, digest, now_ms, "counted", reason, change)
 
     def set_safety(self, sku: str, loc: str, safety: int, op_id: str, now_ms: int) -> StockOutcome:
         check_count("safety", safety)
-        digest = f"safety|{loc}|{sku}|{safety}"
+        digest = digests.safety(sku, loc, safety)
         return self._receipted(
             sku,
             loc,
@@ -258,7 +258,7 @@ class ReferenceLedger:
                 remaining=left,
             )
 
-        digest = f"receive|{loc}|{sku}|{supply_id}|{given}|{why}"
+        digest = digests.receive(sku, loc, supply_id, given, why)
         return self._supply_receipted(sku, loc, op_id, digest, change)
 
     def cancel_incoming(
@@ -276,7 +276,7 @@ class ReferenceLedger:
             position = self.position(sku, loc)
             return SupplyOutcome(StockResult.applied, position, event_id, retired=qty)
 
-        digest = f"cancel|{loc}|{sku}|{supply_id}"
+        digest = digests.cancel(sku, loc, supply_id)
         return self._supply_receipted(sku, loc, op_id, digest, change)
 
     def redate_incoming(
@@ -296,7 +296,7 @@ class ReferenceLedger:
             position = self.position(sku, loc)
             return SupplyOutcome(StockResult.applied, position, event_id, remaining=qty)
 
-        digest = f"redate|{loc}|{sku}|{supply_id}|{day}"
+        digest = digests.redate(sku, loc, supply_id, day)
         return self._supply_receipted(sku, loc, op_id, digest, change)
 
 

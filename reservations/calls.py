@@ -29,7 +29,6 @@ _ATTENTION_RESOLVE = load_script("reservations.lua", "attention_resolve")
 _SHORTAGE_CLEAR = load_script("reservations.lua", "shortage_clear")
 
 
-
 def _leg_keys(partition: int, rid: str, positions: Sequence[tuple[str, str]]) -> list[str]:
     return [
         keys.leg(partition, rid),

@@ -16,7 +16,7 @@ from atp.limits import (
     LEDGER_PARTITIONS,
     LEG_EXPIRY_GRACE_MS,
 )
-from atp.tasks import cancel_and_wait
+from atp.tasks import Periodic
 from reservations import calls
 from reservations.replies import ExpireReply, ExpireResult, TombstoneResult
 from reservations.service import Reservations
@@ -70,7 +70,7 @@ class ExpirySweeper:
         self.service = service
         self.interval_s = interval_ms / 1000
         self.expired_total = 0
-        self._task: asyncio.Task[None] | None = None
+        self._periodic = Periodic("expiry-sweeper", self.sweep_once, self.interval_s)
 
     async def sweep_partition(self, partition: int, members: list[str] | None = None) -> int:
         """Resolves what is due in one partition (``members``, when already read); returns
@@ -106,18 +106,8 @@ class ExpirySweeper:
         self.expired_total += total
         return total
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.sweep_once()
-            except Exception:  # a Redis outage must not end the sweeper; it retries next tick
-                log.exception("expiry sweep failed")
-            await asyncio.sleep(self.interval_s)
-
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="expiry-sweeper")
+        self._periodic.start()
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        await cancel_and_wait(task)
+        await self._periodic.stop()

@@ -7,7 +7,6 @@ short (checked in the same step), so racing re-sourcers move each short unit onc
 flag is capped in its own step by what is still short and open. See docs/resourcing.md.
 """
 
-import asyncio
 import logging
 import uuid
 
@@ -26,7 +25,7 @@ from atp.limits import (
 )
 from atp.model import Channel
 from atp.redis_io import RedisIO
-from atp.tasks import cancel_and_wait
+from atp.tasks import Periodic
 from atp.validate import check_id, check_reason
 from reservations import calls
 from reservations.legs import as_dict, leg_lines
@@ -121,7 +120,7 @@ class Resourcer:
         self.policy = policy
         self.interval_s = interval_ms / 1000
         self.moved_total = 0
-        self._task: asyncio.Task[None] | None = None
+        self._periodic = Periodic("resourcer", self.run_once, self.interval_s)
 
     async def _committed_at(self, sku: str, location: str) -> list[Committed]:
         partition = keys.partition_of_sku(sku)
@@ -265,18 +264,8 @@ class Resourcer:
             outcomes += await self.run_partition(partition)
         return outcomes
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except Exception:  # an outage must not end the task; it retries next tick
-                log.exception("re-sourcing pass failed")
-            await asyncio.sleep(self.interval_s)
-
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="resourcer")
+        self._periodic.start()
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        await cancel_and_wait(task)
+        await self._periodic.stop()
