@@ -9,6 +9,7 @@ import json
 import shlex
 from dataclasses import dataclass
 
+from api import devices
 from api.auth import Scope
 from catalog import demo as durable_demo
 from durability.db import Conn, create_pool
@@ -22,9 +23,10 @@ class DemoChain:
     sku: str  # rank 1: the top seller, stocked everywhere
     group: str  # the Oslo stores
     warehouse: str
+    register: str  # a register (POS device) registered at the store
 
 
-DEMO = DemoChain("ST-001", "SKU-000001", "oslo-stores", "WH-BERGER")
+DEMO = DemoChain("ST-001", "SKU-000001", "oslo-stores", "WH-BERGER", "till-ST-001")
 STOREFRONT = "storefront"
 
 
@@ -61,6 +63,7 @@ async def prepare(redis_url: str, pg_dsn: str, reset: bool) -> Prepared:
     pool = await create_pool(pg_dsn, 1)
     try:
         async with pool.acquire() as conn:
+            await devices.register(conn, DEMO.register, DEMO.store, "demo register", "demo")
             keys = {
                 kind: await _create_key(conn, scopes, locations, f"demo {kind}")
                 for kind, (scopes, locations) in client_kinds(DEMO.store).items()
@@ -93,9 +96,18 @@ def banner(url: str, prepared: Prepared) -> list[str]:
     }
     lines = [f"demo      {state}"]
     lines += [f"demo key  {kind:<16} {key}" for kind, key in prepared.keys.items()]
+    pos_key = next(key for kind, key in prepared.keys.items() if kind.startswith("pos"))
+    sale = {
+        "events": [
+            {"type": "sale", "event_id": "demo-sale-1", "device_seq": 1,
+             "occurred_at": "2026-12-03T10:00:00Z", "sku": chain.sku, "location": chain.store,
+             "qty": 1}
+        ]
+    }  # fmt: skip
     lines += [
         f"try       {_curl(storefront, f'{url}/v1/availability/{chain.sku}?group={chain.group}')}",
         f"hold      {_curl(storefront, f'{url}/v1/reservations', hold)}",
+        f"sell      {_curl(pos_key, f'{url}/v1/pos/{chain.register}/events', sale)}",
         "          (the answer's id: GET, /commit or /release it under /v1/reservations/{id};"
         f" the pos key writes stock at {chain.store} only; every route: {url}/docs)",
     ]

@@ -66,16 +66,20 @@ def test_one_demo_chain_behind_every_example() -> None:
 def test_the_banner_commands_work_as_pasted() -> None:
     from cli.demo_serve import DEMO, STOREFRONT, Prepared, banner
 
-    keys = {STOREFRONT: "atp_abc_secret1", "admin": "atp_def_secret2"}
+    keys = {STOREFRONT: "atp_abc_secret1", "pos (ST-001)": "atp_ghi_secret3", "admin": "atp_d"}
     lines = banner("http://127.0.0.1:8000", Prepared(DEMO, keys, loaded=False))
     text = "\n".join(lines)
     assert "<" not in text and "kept" in text and "--reset" in text
     curls = [shlex.split(line.split(None, 1)[1]) for line in lines if "curl" in line]
-    for words in curls:
+    for words in curls[:2]:
         assert words[0] == "curl" and "Authorization: Bearer atp_abc_secret1" in words
     assert curls[0][-1] == f"http://127.0.0.1:8000/v1/availability/{DEMO.sku}?group={DEMO.group}"
     hold = json.loads(curls[1][curls[1].index("-d") + 1])
     assert hold["lines"] == [{"sku": DEMO.sku, "location": DEMO.warehouse, "qty": 1}]
+    assert "Authorization: Bearer atp_ghi_secret3" in curls[2]  # the register's own key
+    assert curls[2][-1] == f"http://127.0.0.1:8000/v1/pos/{DEMO.register}/events"
+    sale = json.loads(curls[2][curls[2].index("-d") + 1])["events"][0]
+    assert (sale["sku"], sale["location"]) == (DEMO.sku, DEMO.store)
     loaded = banner("http://h:1", Prepared(DEMO, keys, loaded=True))
     assert "loaded the demo chain" in loaded[0]
 
