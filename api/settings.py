@@ -10,6 +10,8 @@ from typing import Final
 
 import msgspec
 
+from atp.redis_io import DEFAULT_REDIS_URL
+
 BODY_BYTES_MAX: Final = 256 * 1024  # a full batch query (500 skus x 64 chars) fits easily
 IDEMPOTENCY_KEY_LENGTH_MAX: Final = 128
 IDEMPOTENCY_PENDING_S: Final = 60  # a claim whose request died frees itself after this
@@ -24,7 +26,7 @@ class SettingsError(ValueError):
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
-    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_url: str = DEFAULT_REDIS_URL
     # PostgreSQL: the journal every acknowledged write waits for, API keys, idempotency
     # records, registers. Always required: no write is acknowledged from Redis alone.
     pg_dsn: str | None = None

@@ -7,13 +7,12 @@ import os
 import sys
 from collections.abc import Sequence
 
+from atp.redis_io import DEFAULT_REDIS_URL
+from durability.db import DEFAULT_DSN
+
 # Each module has register(subparsers) adding commands with set_defaults(handler=fn),
 # where fn(args) -> int is the exit status.
 COMMAND_MODULES = ("cli.demo", "cli.serve", "cli.keys", "cli.journal", "cli.supply")
-
-
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
-DEFAULT_PG_DSN = "postgresql://postgres@127.0.0.1:5432/atp"
 
 
 def redis_url_option(parser: argparse.ArgumentParser, dest: str = "redis_url") -> None:
@@ -33,13 +32,13 @@ def redis_url_option(parser: argparse.ArgumentParser, dest: str = "redis_url") -
 
 def pg_dsn_option(parser: argparse.ArgumentParser, dest: str = "pg_dsn") -> None:
     """``--pg-dsn`` on every command; ``--dsn`` (the old spelling) parses, hidden."""
-    default = os.environ.get("ATP_PG_DSN", DEFAULT_PG_DSN)
+    default = os.environ.get("ATP_PG_DSN", DEFAULT_DSN)
     parser.add_argument(
         "--pg-dsn",
         dest=dest,
         default=default,
         metavar="DSN",
-        help=f"PostgreSQL, the system of record (env ATP_PG_DSN, default {DEFAULT_PG_DSN})",
+        help=f"PostgreSQL, the system of record (env ATP_PG_DSN, default {DEFAULT_DSN})",
     )
     parser.add_argument("--dsn", dest=dest, default=default, help=argparse.SUPPRESS)
 

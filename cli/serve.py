@@ -7,7 +7,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from cli.main import DEFAULT_REDIS_URL, redis_url_option
+from atp.redis_io import DEFAULT_REDIS_URL
+from cli.main import redis_url_option
 
 
 def _redis_url(args: argparse.Namespace) -> str:

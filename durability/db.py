@@ -6,6 +6,8 @@ from urllib.parse import urlparse, urlunparse
 
 import asyncpg
 
+from atp.redis_io import DEFAULT_REDIS_URL
+
 if TYPE_CHECKING:
     from asyncpg.pool import PoolConnectionProxy
 
@@ -18,7 +20,6 @@ else:
 Queryable: TypeAlias = "Conn | asyncpg.Pool"
 
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/atp"
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 def dsn_from_env() -> str:

@@ -19,7 +19,7 @@ import msgspec
 
 from atp import keys
 from atp.limits import LEDGER_PARTITIONS, RETENTION_S
-from atp.redis_io import PipelinedRedis, RedisIO
+from atp.redis_io import PipelinedRedis, RedisIO, scan_keys
 from durability.bulk import BulkWriter
 from durability.db import Conn
 from durability.legs import ExpiryEntry, load_incoming, load_receipts, load_reservations
@@ -58,18 +58,9 @@ def bulk_writer(redis: RedisIO) -> BulkWriter:
 LEDGER_PATTERNS = (keys.PARTITION_KEYS_PATTERN, keys.group("*"))
 
 
-async def _scan(redis: RedisIO, pattern: str, first_only: bool = False) -> list[str]:
-    cursor, found = "0", []
-    while True:
-        cursor, batch = await redis.command("SCAN", cursor, "MATCH", pattern, "COUNT", 10_000)
-        found += batch
-        if str(cursor) == "0" or (first_only and found):
-            return found
-
-
 async def _wipe(redis: RedisIO) -> None:
     for pattern in LEDGER_PATTERNS:
-        found = await _scan(redis, pattern)
+        found = await scan_keys(redis, pattern)
         for start in range(0, len(found), REBUILD_PIPELINE_MAX):
             await redis.command("UNLINK", *found[start : start + REBUILD_PIPELINE_MAX])
 
@@ -168,7 +159,7 @@ CROSS JOIN LATERAL (
 
 
 async def _has_ledger_keys(redis: RedisIO) -> bool:
-    return bool(await _scan(redis, LEDGER_PATTERNS[0], first_only=True))
+    return bool(await scan_keys(redis, LEDGER_PATTERNS[0], first_only=True))
 
 
 async def _set_stream_ids(conn: Conn, redis: RedisIO) -> None:

@@ -10,7 +10,7 @@ from collections import defaultdict
 import msgspec
 
 from atp import keys
-from atp.redis_io import RedisIO
+from atp.redis_io import RedisIO, scan_keys
 from durability.db import Conn
 from durability.legs import fold_legs
 from reservations.legs import as_dict, leg_lines
@@ -39,18 +39,9 @@ async def _redis_positions(redis: RedisIO, found: list[str]) -> list[tuple[int, 
     return [tuple(int(v or 0) for v in reply) for reply in replies]
 
 
-async def _scan(redis: RedisIO, pattern: str) -> set[str]:
-    cursor, found = "0", set()
-    while True:
-        cursor, batch = await redis.command("SCAN", cursor, "MATCH", pattern, "COUNT", 10_000)
-        found.update(batch)
-        if str(cursor) == "0":
-            return found
-
-
 async def compare_positions(redis: RedisIO, conn: Conn) -> list[Difference]:
     diffs: list[Difference] = []
-    in_redis = await _scan(redis, keys.POSITIONS_PATTERN)
+    in_redis = set(await scan_keys(redis, keys.POSITIONS_PATTERN))
     seen: set[str] = set()
     query = "SELECT sku, location, on_hand, reserved, safety, incoming FROM positions"
     async with conn.transaction():  # a server-side cursor: a million rows, a chunk at a time
