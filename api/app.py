@@ -22,6 +22,7 @@ from api.devices import DeviceDirectory
 from api.dispatch import served
 from api.idempotency import Idempotency
 from api.instance import Instance
+from api.middleware import ACCESS_LOG
 from api.ops import Op, endpoint, request_id
 from api.problems import http_problem
 from api.ratelimit import RateLimiter
@@ -54,6 +55,7 @@ OPS += HISTORY  # a position's history, from the journal
 OPS += LOCATIONS  # the catalog's locations (GET /v1/locations)
 TITLE = "ATP engine API"
 log = logging.getLogger(__name__)
+ACCESS_LOGGER = logging.getLogger(ACCESS_LOG)
 VERSION = "1"
 
 
@@ -67,6 +69,8 @@ async def _export_engine_metrics(engine: Engine) -> None:
     while True:
         await asyncio.sleep(METRICS_INTERVAL_S)
         metrics.flush()
+        for handler in ACCESS_LOGGER.handlers:  # batched access lines leave at least this often
+            handler.flush()
         total = engine.sweeper.expired_total
         if total > seen:
             metrics.HOLD_EXPIRIES.inc(total - seen)
@@ -162,6 +166,8 @@ def _lifespan(settings: Settings, clock: Clock | None, freeze_gc: bool) -> Any:
         finally:
             for task in tasks:
                 await cancel_and_wait(task)
+            for handler in ACCESS_LOGGER.handlers:
+                handler.flush()
             await _close(services)
 
     return lifespan

@@ -14,6 +14,7 @@ restarting it again would only spin, so the server stops with a message that say
 import contextlib
 import ctypes
 import logging
+import logging.handlers
 import multiprocessing
 import os
 import shutil
@@ -57,13 +58,21 @@ def _die_with_parent() -> None:
         sys.exit(0)
 
 
+ACCESS_LOG_BATCH_LINES = 256  # access lines written to stdout at once
+
+
 def _access_logger() -> None:
     """``atp.access`` lines go to stdout as they are (each is one JSON document); uvicorn's
     own logging (configured when its Config is built) leaves this logger alone."""
     access = logging.getLogger("atp.access")
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    access.addHandler(handler)
+    stream = logging.StreamHandler(sys.stdout)
+    stream.setFormatter(logging.Formatter("%(message)s"))
+    # Lines leave in batches, not one write each (a write per request cost a third of a
+    # cached read); the app flushes what is left every second (api/app.py).
+    buffered = logging.handlers.MemoryHandler(
+        ACCESS_LOG_BATCH_LINES, flushLevel=logging.CRITICAL, target=stream, flushOnClose=True
+    )
+    access.addHandler(buffered)
     access.setLevel(logging.INFO)
     access.propagate = False
 
@@ -84,7 +93,11 @@ def worker(host: str, port: int, app: str = "api.app:serve_app") -> None:
         timeout_graceful_shutdown=5,
     )
     _access_logger()
-    uvicorn.Server(config).run(sockets=[_socket(host, port)])
+    try:
+        uvicorn.Server(config).run(sockets=[_socket(host, port)])
+    finally:  # a multiprocessing child runs no atexit hooks: write what is buffered now
+        for handler in logging.getLogger("atp.access").handlers:
+            handler.flush()
 
 
 def journal_worker(pg_dsn: str, redis_url: str) -> None:

@@ -134,7 +134,10 @@ def main(argv: list[str] | None = None) -> int:
     args.duration_s, args.warmup_s, args.rounds = (3.0, 1.0, 1) if args.quick else (6.0, 2.0, 3)
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install wrk")
-    os.environ.update({"ATP_REDIS_URL": args.redis_url, "ATP_RATE_LIMIT_PER_S": "0"})
+    # The baselines log nothing: the access log (on by default) is measured apart (README).
+    os.environ.update(
+        {"ATP_REDIS_URL": args.redis_url, "ATP_RATE_LIMIT_PER_S": "0", "ATP_ACCESS_LOG": "off"}
+    )
     os.environ["ATP_PG_DSN"] = args.pg_dsn
     asyncio.run(fresh_database(args.pg_dsn))
     key = asyncio.run(_seed(args.redis_url, args.pg_dsn))

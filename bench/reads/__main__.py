@@ -202,7 +202,13 @@ def main(argv: list[str] | None = None) -> int:
     refuse_database_zero(parser, args.redis_url)
     args.duration_s, args.warmup_s, args.rounds = (2.0, 1.0, 1) if args.quick else (6.0, 2.0, 3)
     os.environ.update(
-        {"ATP_REDIS_URL": args.redis_url, "ATP_RATE_LIMIT_PER_S": "0", "ATP_PG_DSN": args.pg_dsn}
+        {
+            "ATP_REDIS_URL": args.redis_url,
+            "ATP_RATE_LIMIT_PER_S": "0",
+            "ATP_PG_DSN": args.pg_dsn,
+            # The ceiling app logs nothing: the access log is measured apart (README).
+            "ATP_ACCESS_LOG": "off",
+        }
     )
     asyncio.run(fresh_database(args.pg_dsn))
     key = asyncio.run(_seed(args.redis_url, args.pg_dsn))
