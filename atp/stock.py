@@ -34,7 +34,6 @@ _ADJUST = load_script("atp.lua", "adjust")
 _SET_ON_HAND = load_script("atp.lua", "set_on_hand")
 _SET_SAFETY = load_script("atp.lua", "set_safety")
 _INCOMING_ADD = load_script("atp.lua", "incoming_add")
-_INCOMING_REMOVE = load_script("atp.lua", "incoming_remove")
 _INCOMING_RECEIVE = load_script("atp.lua", "incoming_receive")
 _INCOMING_CANCEL = load_script("atp.lua", "incoming_cancel")
 _INCOMING_REDATE = load_script("atp.lua", "incoming_redate")
@@ -227,12 +226,9 @@ class Stock:
         return outcome_from_reply(sku, location, await self._redis.run(_INCOMING_ADD, keys_, args))
 
     async def remove_incoming(self, sku: str, location: str, supply_id: str) -> StockOutcome:
-        check_id("sku", sku)
-        check_id("location", location)
-        check_id("supply_id", supply_id)
-        keys_ = self._supply_keys(sku, location)
-        args: list[Arg] = [sku, location, supply_id, self._clock.now_ms(), EVENT_STREAM_MAXLEN]
-        reply = await self._redis.run(_INCOMING_REMOVE, keys_, args)
+        """Drops a supply (event ``incoming_removed``): a cancel without an op receipt."""
+        op = _check_supply(sku, location, supply_id, None)
+        reply = await self._retire(sku, location, supply_id, op, "incoming_removed")
         return outcome_from_reply(sku, location, reply)
 
     async def receive_incoming(
@@ -276,20 +272,19 @@ class Stock:
     ) -> SupplyOutcome:
         """A supply will not come: its remaining qty leaves incoming; on hand is unchanged."""
         op = _check_supply(sku, location, supply_id, op_id)
-        digest = digests.cancel(sku, location, supply_id)
-        args: list[Arg] = [
-            sku,
-            location,
-            supply_id,
-            op,
-            digest,
-            self._clock.now_ms(),
-            EVENT_STREAM_MAXLEN,
-            RETENTION_S,
-        ]
-        keys_ = self._supply_op_keys(sku, location, op)
-        reply = await self._redis.run(_INCOMING_CANCEL, keys_, args)
+        reply = await self._retire(sku, location, supply_id, op, "incoming_cancelled")
         return supply_outcome_from_reply(sku, location, reply)
+
+    async def _retire(
+        self, sku: str, location: str, supply_id: str, op: str, event_type: str
+    ) -> list[object]:
+        digest = digests.cancel(sku, location, supply_id)
+        now = self._clock.now_ms()
+        args: list[Arg] = [sku, location, supply_id, op, digest, now, EVENT_STREAM_MAXLEN]
+        args += [RETENTION_S, event_type]
+        keys_ = self._supply_op_keys(sku, location, op)
+        reply: list[object] = await self._redis.run(_INCOMING_CANCEL, keys_, args)
+        return reply
 
     async def redate_incoming(
         self,

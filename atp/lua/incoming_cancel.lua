@@ -1,7 +1,9 @@
--- incoming_cancel: a supply will not come; its remaining qty leaves incoming (on hand as is).
+-- incoming_cancel: a supply will not come, or is dropped; its remaining qty leaves incoming
+-- (on hand as is). Cancelling (with an op receipt) and the older plain removal share it.
 -- KEYS[1] position  KEYS[2] incoming supply hash  KEYS[3] partition stream
--- KEYS[4] operation receipt
--- ARGV sku, location, supply_id, op_id, digest, now_ms (0 = server time), maxlen, retention_s
+-- KEYS[4] operation receipt (unused without an op id)
+-- ARGV sku, location, supply_id, op_id, digest, now_ms (0 = server time), maxlen, retention_s,
+--      event type (incoming_cancelled | incoming_removed)
 -- returns {result, event_id, oh, rs, sf, in, received, retired, remaining}; result applied |
 --         duplicate | op_conflict | supply_not_found (refusals: 6 items)
 -- ARGV[#ARGV - 1], ARGV[#ARGV] (after those above): the actor's by and ref (atp/actor.py),
@@ -18,7 +20,7 @@ local qty = tonumber(string.match(existing, '^(%d+)|'))
 redis.call('HDEL', KEYS[2], supply_id)
 local after = {before[1], before[2], before[3], before[4] - qty}
 write_pos(KEYS[1], after)
-local id = emit({stream = KEYS[3], maxlen = ARGV[7], now = now, type = 'incoming_cancelled',
+local id = emit({stream = KEYS[3], maxlen = ARGV[7], now = now, type = ARGV[9],
   sku = sku, loc = loc, before = before, after = after, reason = supply_id, op = op_id})
 local reply = pos_reply('applied', id, after)
 table.insert(reply, 0)
