@@ -46,6 +46,7 @@ from catalog.directory import CatalogDirectory
 from durability.db import create_pool
 from engine.durable import start_durability
 from engine.local import Engine
+from engine.protocol import LedgerEngine
 from routing.directory import LocationDirectory
 from routing.pickload import CapacityDirectory, PickLoad
 
@@ -62,7 +63,7 @@ VERSION = "1"
 METRICS_INTERVAL_S = 1.0  # engine figures kept as plain numbers are exported this often
 
 
-async def _export_engine_metrics(engine: Engine) -> None:
+async def _export_engine_metrics(engine: LedgerEngine) -> None:
     """The sweeper keeps a plain total and the replica its lag: export them each second
     (cheaper than touching Prometheus on every expiry or applied event)."""
     seen = 0

@@ -17,7 +17,7 @@ import binascii
 
 from atp import keys
 from atp.model import InvalidInput
-from engine.local import Engine
+from engine.protocol import LedgerEngine
 from reservations.model import Reservation, State
 
 SCAN_COUNT = 1000
@@ -56,7 +56,7 @@ def _matches(
 
 
 async def list_reservations(
-    engine: Engine,
+    engine: LedgerEngine,
     state: State | None,
     location: str | None,
     limit: int,

@@ -16,7 +16,7 @@ document's write operations to prove it.
 
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,9 +67,6 @@ class Ctx:
     def wrote(self, result: object) -> None:
         """Notes the partitions an engine write's result names (for the durability wait)."""
         self.partitions = touched_partitions(result)
-
-    def touched(self, partitions: Iterable[int]) -> None:
-        self.partitions = sorted(set(partitions))
 
     def query(self) -> Query:
         return Query(self.request.scope["query_string"])

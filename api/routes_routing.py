@@ -13,7 +13,7 @@ from api.schemas_res import ReservationOut
 from api.schemas_routing import AllocateBody, Allocation, Nearby, PlanBody
 from atp.limits import QTY_MAX
 from atp.validate import check_id
-from engine.local import Engine
+from engine.protocol import LedgerEngine
 from routing.directory import LocationDirectory
 from routing.limits import NEARBY_RADIUS_KM_MAX
 from routing.model import Order, OrderLine, Plan, Policy
@@ -45,7 +45,7 @@ _REFUSALS: dict[AllocateResult, tuple[str, str, str]] = {
 }
 
 
-def _engine(ctx: Ctx) -> Engine:
+def _engine(ctx: Ctx) -> LedgerEngine:
     return ctx.services.engine
 
 

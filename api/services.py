@@ -14,7 +14,7 @@ from atp.pos import Pos
 from atp.replica_reads import ReplicaReads
 from durability.group_commit import Durability
 from durability.history import reservation_from_journal
-from engine.local import Engine
+from engine.protocol import LedgerEngine
 from reservations.model import Reservation
 from routing.directory import LocationDirectory
 from routing.model import Policy
@@ -25,7 +25,7 @@ from routing.pickload import PickLoad
 class Services:
     settings: Settings
     # The engine's writes are acknowledged by api/ops.py once ``durability`` has them.
-    engine: Engine
+    engine: LedgerEngine
     durability: Durability
     pool: asyncpg.Pool  # PostgreSQL: the journal, keys, idempotency records, devices
     instance: Instance
