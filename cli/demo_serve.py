@@ -11,8 +11,9 @@ from dataclasses import dataclass
 
 from api import devices
 from api.auth import Scope
+from api.keystore import create_key
 from catalog import demo as durable_demo
-from durability.db import Conn, create_pool
+from durability.db import create_pool
 
 
 @dataclass(frozen=True)
@@ -49,14 +50,6 @@ def client_kinds(store: str) -> dict[str, tuple[list[Scope], list[str]]]:
     }
 
 
-async def _create_key(conn: Conn, scopes: list[Scope], locations: list[str], name: str) -> str:
-    """The one place the demo makes a key (the key store's signature may change)."""
-    from api.keystore import create_key
-
-    _, key = await create_key(conn, scopes, locations, name=name)
-    return key
-
-
 async def prepare(redis_url: str, pg_dsn: str, reset: bool) -> Prepared:
     """Loads the chain unless PostgreSQL has it already (or ``reset``), then makes keys."""
     loaded = await durable_demo.ensure_demo(pg_dsn, redis_url, reset) is not None
@@ -65,7 +58,7 @@ async def prepare(redis_url: str, pg_dsn: str, reset: bool) -> Prepared:
         async with pool.acquire() as conn:
             await devices.register(conn, DEMO.register, DEMO.store, "demo register", "demo")
             keys = {
-                kind: await _create_key(conn, scopes, locations, f"demo {kind}")
+                kind: (await create_key(conn, scopes, locations, f"demo {kind}"))[1]
                 for kind, (scopes, locations) in client_kinds(DEMO.store).items()
             }
     finally:
