@@ -1,7 +1,8 @@
 """What each route claims of a key's lanes: the locations it acts at and the channel it
-uses. Every operation in the table names one of these (api/ops.py runs it before the
-handler), and ``Principal.confine`` is the one check; tests/api/test_authorization.py
-enumerates every route against every kind of key.
+uses (its path ids are already checked by the operation table). Every operation in the
+table names one of these (api/ops.py runs it before the handler), and
+``Principal.confine`` is the one check; tests/api/test_authorization.py enumerates every
+route against every kind of key.
 
 Reading availability anywhere is allowed (a register may tell a customer another store has
 it); acting on stock, reservations or registers is confined.
@@ -11,9 +12,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from api.auth import forbidden
-from api.problems import ApiError, invalid
+from api.problems import invalid
 from atp.model import Channel
-from atp.validate import check_id
 
 # (ctx, decoded body) -> None, raising a 403 problem naming the rule that refused.
 Lane = Callable[[Any, Any], Awaitable[None]]
@@ -28,7 +28,7 @@ async def body_location(ctx: Any, body: Any) -> None:
 
 
 async def path_location(ctx: Any, body: Any) -> None:
-    ctx.principal.confine([check_id("location", ctx.path("location"))])
+    ctx.principal.confine([ctx.path("location")])
 
 
 async def held_lines(ctx: Any, body: Any) -> None:
@@ -53,20 +53,18 @@ async def reservation(ctx: Any, body: Any) -> None:
     (an unknown id passes: the route answers 404)."""
     if ctx.principal.locations is None:
         return
-    found = await ctx.services.reservation(check_id("id", ctx.path("id")))
+    found = await ctx.services.reservation(ctx.path("id"))
     if found is not None:
         ctx.principal.confine(ln.location for ln in found.lines)
 
 
 async def register(ctx: Any, body: Any) -> None:
     """A register's events happen at the store it is registered to, on the store channel."""
-    device_id = check_id("device_id", ctx.path("device_id"))
+    device_id = ctx.path("device_id")
     location = await ctx.services.devices.location_of(device_id)
     if location is None:
-        raise ApiError(
-            403,
+        raise forbidden(
             "device-not-registered",
-            "Forbidden",
             f"register {device_id} is not registered to a store: "
             f"PUT /v1/pos/devices/{device_id} with its location first",
         )
