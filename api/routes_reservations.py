@@ -57,7 +57,7 @@ async def reserve(ctx: Ctx, body: ReserveBody) -> Reply:
 
 
 async def get(ctx: Ctx, _: None) -> Reply:
-    reservation = await ctx.services.reservation(check_id("id", ctx.path("id")))
+    reservation = await ctx.services.reservation(ctx.path("id"))
     if reservation is None:
         return _transition(ctx, TransitionOutcome(TransitionResult.not_found))
     return 200, ReservationOut.of(reservation)

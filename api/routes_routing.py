@@ -12,7 +12,6 @@ from api.reads import STRONG, freshness, replica_for
 from api.schemas_res import ReservationOut
 from api.schemas_routing import AllocateBody, Allocation, Nearby, PlanBody
 from atp.limits import QTY_MAX
-from atp.validate import check_id
 from engine.protocol import LedgerEngine
 from routing.directory import LocationDirectory
 from routing.limits import NEARBY_RADIUS_KM_MAX
@@ -101,7 +100,7 @@ def _new_id() -> str:
 
 async def nearby_(ctx: Ctx, _: None) -> Reply:
     query = ctx.query()
-    sku = check_id("sku", ctx.path("sku"))
+    sku = ctx.path("sku")
     lat = params.number(query, "lat", -90.0, 90.0)
     lon = params.number(query, "lon", -180.0, 180.0)
     radius = params.number(query, "radius_km", 0.0, NEARBY_RADIUS_KM_MAX)
