@@ -1,14 +1,12 @@
 """The application factory. Resources (the engine's Redis connection, loaded scripts, the
 expiry sweeper, the key cache) start and stop in the lifespan, never at import."""
 
-import asyncio
 import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-import asyncpg
 from fastapi import FastAPI
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -32,22 +30,22 @@ from api.routes_devices import OPS as DEVICES
 from api.routes_history import OPS as HISTORY
 from api.routes_keys import OPS as KEYS
 from api.routes_locations import OPS as LOCATIONS
-from api.routes_pos import OPS as POS
+from api.routes_registers import OPS as POS
 from api.routes_reservations import OPS as RESERVATIONS
 from api.routes_routing import OPS as ROUTING
 from api.routes_stock import OPS as STOCK
-from api.services import Services
 from api.settings import Settings, from_env
+from api.wiring import Services
 from atp.clock import Clock
-from atp.pos import Pos
+from atp.register_events import Registers
 from atp.replica_reads import ReplicaReads
-from atp.tasks import cancel_and_wait
-from catalog.directory import CatalogDirectory
+from atp.tasks import Periodic
+from catalog.routing_directory import CatalogDirectory
 from durability.db import create_pool
 from engine.durable import start_durability
 from engine.local import Engine
 from engine.protocol import LedgerEngine
-from routing.directory import LocationDirectory
+from routing.location_directory import LocationDirectory
 from routing.pickload import CapacityDirectory, PickLoad
 
 # Routes match in order: the hot ones (holds, storefront reads) first.
@@ -63,41 +61,39 @@ VERSION = "1"
 METRICS_INTERVAL_S = 1.0  # engine figures kept as plain numbers are exported this often
 
 
-async def _export_engine_metrics(engine: LedgerEngine) -> None:
-    """The sweeper keeps a plain total and the replica its lag: export them each second
+class _EngineMetrics:
+    """The sweeper keeps a plain total and the replica its lag: exported each second
     (cheaper than touching Prometheus on every expiry or applied event)."""
-    seen = 0
-    while True:
-        await asyncio.sleep(METRICS_INTERVAL_S)
+
+    def __init__(self, engine: LedgerEngine) -> None:
+        self.engine = engine
+        self.seen = 0
+
+    async def export(self) -> None:
         metrics.flush()
         for handler in ACCESS_LOGGER.handlers:  # batched access lines leave at least this often
             handler.flush()
-        total = engine.sweeper.expired_total
-        if total > seen:
-            metrics.HOLD_EXPIRIES.inc(total - seen)
-        seen = total
-        if engine.replica is not None:
-            metrics.REPLICA_LAG_SECONDS.set(engine.replica.lag_now_ms() / 1000)
-            metrics.REPLICA_READY.set(1 if engine.replica.ready else 0)
+        total = self.engine.sweeper.expired_total
+        if total > self.seen:
+            metrics.HOLD_EXPIRIES.inc(total - self.seen)
+        self.seen = total
+        replica = self.engine.replica
+        if replica is not None:
+            metrics.REPLICA_LAG_SECONDS.set(replica.lag_now_ms() / 1000)
+            metrics.REPLICA_READY.set(1 if replica.ready else 0)
 
 
 KEY_TOUCH_INTERVAL_S = 10.0  # how often keys' last use is written
 IDEMPOTENCY_EXPIRY_INTERVAL_S = 600.0  # how often records past retention are deleted
 
 
-async def _housekeeping(services: Services) -> None:
-    """Batched bookkeeping off the request path: keys' last use, expired answers."""
-    since_expiry = IDEMPOTENCY_EXPIRY_INTERVAL_S
-    while True:
-        await asyncio.sleep(KEY_TOUCH_INTERVAL_S)
-        since_expiry += KEY_TOUCH_INTERVAL_S
-        try:
-            await services.auth.touch()
-            if since_expiry >= IDEMPOTENCY_EXPIRY_INTERVAL_S:
-                since_expiry = 0
-                await services.idempotency.expire()
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-            log.warning("housekeeping failed; next round retries", exc_info=True)
+def _background(services: Services) -> list[Periodic]:
+    """Bookkeeping off the request path: metrics, keys' last use, expired answers."""
+    return [
+        Periodic("engine-metrics", _EngineMetrics(services.engine).export, METRICS_INTERVAL_S),
+        Periodic("key-touch", services.auth.touch, KEY_TOUCH_INTERVAL_S),
+        Periodic("idempotency-expiry", services.idempotency.expire, IDEMPOTENCY_EXPIRY_INTERVAL_S),
+    ]
 
 
 async def _open(settings: Settings, clock: Clock | None) -> Services:
@@ -114,6 +110,7 @@ async def _open(settings: Settings, clock: Clock | None) -> Services:
         settings.redis_url, clock, replica=settings.use_replica, directory=directory
     )
     durability = await start_durability(engine.redis, pool, health.mark_ledger)
+    engine.readiness = lambda: durability.healthy
     await health.load_scripts(engine.redis)
     await health.mark_ledger(engine.redis)
     pickload = PickLoad(engine.redis)
@@ -129,7 +126,7 @@ async def _open(settings: Settings, clock: Clock | None) -> Services:
         durability=durability,
         pool=pool,
         instance=instance,
-        pos=Pos(engine.redis, clock),
+        registers=Registers(engine.redis, clock),
         auth=Authenticator(pool, settings.auth_cache_ttl_s, settings.auth),
         idempotency=Idempotency(pool, instance.id),
         devices=DeviceDirectory(pool, settings.auth_cache_ttl_s),
@@ -154,10 +151,9 @@ def _lifespan(settings: Settings, clock: Clock | None, freeze_gc: bool) -> Any:
         services = app.state.services = await _open(settings, clock)
         if settings.run_sweeper:
             services.engine.start()
-        tasks = [
-            asyncio.create_task(_export_engine_metrics(services.engine), name="engine-metrics"),
-            asyncio.create_task(_housekeeping(services), name="housekeeping"),
-        ]
+        tasks = _background(services)
+        for task in tasks:
+            task.start()
         if freeze_gc:
             # Start-up objects live forever: keep the cycle collector off them (stack-notes).
             gc.collect()
@@ -166,7 +162,7 @@ def _lifespan(settings: Settings, clock: Clock | None, freeze_gc: bool) -> Any:
             yield
         finally:
             for task in tasks:
-                await cancel_and_wait(task)
+                await task.stop()
             for handler in ACCESS_LOGGER.handlers:
                 handler.flush()
             await _close(services)

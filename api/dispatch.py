@@ -14,7 +14,8 @@ from collections import defaultdict
 from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Send
+from starlette.types import Scope as AsgiScope
 
 from api import fast
 from api.middleware import RequestContext
@@ -35,36 +36,38 @@ class Dispatch:
             else:
                 self.literal[(op.method, op.path)] = route
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            path = scope["path"]
+    async def __call__(self, asgi_scope: AsgiScope, receive: Receive, send: Send) -> None:
+        if asgi_scope["type"] == "http":
+            path = asgi_scope["path"]
             if (
                 path.startswith(fast.PREFIX)
-                and scope["method"] == "GET"
-                and await fast.serve_availability(self.app.state.services, scope, send)
+                and asgi_scope["method"] == "GET"
+                and await fast.serve_availability(self.app.state.services, asgi_scope, send)
             ):
                 return
-            route = self.literal.get((scope["method"], path))
+            route = self.literal.get((asgi_scope["method"], path))
             if route is not None:
-                scope["path_params"] = {}
-                await self._serve(route, scope, receive, send)
+                asgi_scope["path_params"] = {}
+                await self._serve(route, asgi_scope, receive, send)
                 return
             candidates = self.groups.get(_group(path))
             if candidates:
                 parts = path.split("/")
-                method = scope["method"]
+                method = asgi_scope["method"]
                 for route, (wanted, segments) in candidates:
                     params = _match(segments, parts) if method == wanted else None
                     if params is not None:
-                        scope["path_params"] = params
-                        await self._serve(route, scope, receive, send)
+                        asgi_scope["path_params"] = params
+                        await self._serve(route, asgi_scope, receive, send)
                         return
-        await self.app(scope, receive, send)
+        await self.app(asgi_scope, receive, send)
 
-    async def _serve(self, route: Route, scope: Scope, receive: Receive, send: Send) -> None:
-        scope["app"] = self.app  # request.app.state holds the services
-        response = await route.endpoint(Request(scope, receive))
-        await response(scope, receive, send)
+    async def _serve(
+        self, route: Route, asgi_scope: AsgiScope, receive: Receive, send: Send
+    ) -> None:
+        asgi_scope["app"] = self.app  # request.app.state holds the services
+        response = await route.endpoint(Request(asgi_scope, receive))
+        await response(asgi_scope, receive, send)
 
 
 def _group(path: str) -> str:

@@ -2,13 +2,13 @@
 
 Storefronts ask for availability 10 to 700 times per order placed. The general operation
 path (Starlette Request and Headers objects, the context object, parsed query, a Response
-object) costs three times the read itself; this one reads the raw scope and sends two ASGI
+object) costs three times the read itself; this one reads the raw ASGI scope and sends two
 messages. It takes only the plain case: an answer from a ready replica, locations (and
 optionally channel, consistency=replica) in the query, plain ids, a valid key with the
-scope and a token in its rate bucket. Anything else (a group, `after`, strong reads, bad
-input, a refused key, an escaped query) is left to the general path, which answers it from
-scratch: the same rows, the same problem bodies, the same OpenAPI operation
-(`getAvailability`, documented from api/routes_availability.py).
+`availability:read` scope and a token in its rate bucket. Anything else (a group, `after`,
+strong reads, bad input, a refused key, an escaped query) is left to the general path,
+which answers it from scratch: the same rows, the same problem bodies, the same OpenAPI
+operation (`getAvailability`, documented from api/routes_availability.py).
 """
 
 from starlette.types import Scope as AsgiScope
@@ -18,9 +18,10 @@ from api import codec, metrics
 from api.auth import Scope
 from api.ops import KEY_ID, ROUTE
 from api.reads import availability_from_replica
-from api.services import Services
+from api.wiring import Services
 from atp.limits import BATCH_LOCATIONS_MAX
-from atp.model import Channel
+from atp.model import Channel, LedgerUnavailable
+from atp.replica_reads import replica_to_read
 from atp.validate import is_plain_id
 
 PREFIX = "/v1/availability/"
@@ -54,19 +55,22 @@ def _query(raw: bytes) -> tuple[list[str], Channel] | None:
     return locations, channel
 
 
-async def serve_availability(services: Services, scope: AsgiScope, send: Send) -> bool:
+async def serve_availability(services: Services, asgi_scope: AsgiScope, send: Send) -> bool:
     """Answers and returns True, or returns False having sent nothing."""
-    sku = scope["path"][len(PREFIX) :]
+    sku = asgi_scope["path"][len(PREFIX) :]
     if "/" in sku or not is_plain_id(sku):
         return False
-    parsed = _query(scope["query_string"])
+    parsed = _query(asgi_scope["query_string"])
     reads = services.replica_reads
-    if parsed is None or reads is None or not reads.replica.serving:
+    if parsed is None or reads is None:
         return False
-    if not services.ledger_ready:
+    try:
+        if replica_to_read(reads.replica, ledger_ready=services.engine.ready) is None:
+            return False
+    except LedgerUnavailable:  # the general path answers the 503
         return False
     authorization = None
-    for name, value in scope["headers"]:
+    for name, value in asgi_scope["headers"]:
         if name == b"authorization":
             authorization = value.decode("latin-1")
             break
@@ -79,8 +83,8 @@ async def serve_availability(services: Services, scope: AsgiScope, send: Send) -
         return False
     locations, channel = parsed
     body = codec.encode(await availability_from_replica(reads, sku, locations, None, channel))
-    scope[ROUTE] = TEMPLATE
-    scope[KEY_ID] = principal.key_id  # for the access log
+    asgi_scope[ROUTE] = TEMPLATE
+    asgi_scope[KEY_ID] = principal.key_id  # for the access log
     headers = [(b"content-length", str(len(body)).encode()), (b"content-type", _JSON)]
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -9,7 +9,7 @@ from starlette.responses import Response
 from api import codec, metrics
 from api.ops import ROUTE
 from api.schemas import Health
-from atp import availability, keys, pos, stock
+from atp import availability, keys, register_events, stock
 from atp.limits import LEDGER_PARTITIONS
 from atp.redis_io import RedisIO
 from atp.scripts import Script
@@ -22,7 +22,7 @@ READY_TIMEOUT_S = 1.0
 def engine_scripts() -> list[Script]:
     """Every script the API may run, found beside its wrapper."""
     found: dict[str, Script] = {}
-    for module in (stock, availability, pos, calls):
+    for module in (stock, availability, register_events, calls):
         for value in vars(module).values():
             if isinstance(value, Script):
                 found[value.sha] = value

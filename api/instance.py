@@ -6,14 +6,13 @@ moment that session ends (the process died, was killed, or lost its connection),
 ``alive(owner)`` is a look at pg_locks, with no lease to expire and no clock involved.
 """
 
-import asyncio
 import contextlib
 import logging
 import secrets
 
 import asyncpg
 
-from atp.tasks import cancel_and_wait
+from atp.tasks import Periodic
 from durability.db import Conn
 from durability.limits import LOCK_INSTANCE_CLASS
 
@@ -38,15 +37,14 @@ class Instance:
         self.id = _new_id()
         self._dsn = dsn
         self._conn: asyncpg.Connection[asyncpg.Record] | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._keeper = Periodic("instance-lock", self._keep, RELOCK_INTERVAL_S)
 
     async def start(self) -> None:
         await self._lock()
-        self._task = asyncio.create_task(self._keep(), name="instance-lock")
+        self._keeper.start()
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        await cancel_and_wait(task)
+        await self._keeper.stop()
         if self._conn is not None:
             with contextlib.suppress(Exception):
                 await self._conn.close()
@@ -59,15 +57,13 @@ class Instance:
 
     async def _keep(self) -> None:
         """Takes the lock again after PostgreSQL restarted (the session, and the lock, went)."""
-        while True:
-            await asyncio.sleep(RELOCK_INTERVAL_S)
-            if self._conn is not None and not self._conn.is_closed():
-                continue
-            try:
-                await self._lock()
-                log.info("instance lock taken again after a lost PostgreSQL session")
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-                self._conn = None
+        if self._conn is not None and not self._conn.is_closed():
+            return
+        try:
+            await self._lock()
+            log.info("instance lock taken again after a lost PostgreSQL session")
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            self._conn = None  # PostgreSQL still away: the next pass tries again
 
 
 async def alive(conn: Conn, owner: int) -> bool:

@@ -19,7 +19,7 @@ from prometheus_client import (
 )
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from atp.pos import PosResult
+from atp.register_events import RegisterEventResult
 
 REQUEST_SECONDS = Histogram(
     "atp_http_request_duration_seconds",
@@ -33,8 +33,8 @@ LEDGER_OPERATIONS = Counter(
     ["operation", "outcome"],
 )
 HOLD_EXPIRIES = Counter("atp_hold_expiries_total", "Holds the expiry sweeper expired")
-POS_EVENTS = Counter("atp_pos_events_total", "Register events by status", ["status"])
-POS_OVERSOLD_UNITS = Counter("atp_pos_oversold_units_total", "Units registers oversold")
+REGISTER_EVENTS = Counter("atp_pos_events_total", "Register events by status", ["status"])
+REGISTER_OVERSOLD_UNITS = Counter("atp_pos_oversold_units_total", "Units registers oversold")
 # Per live worker process (multiprocess mode keeps one series per pid for "livemax"; the
 # max across workers is the figure to alert on).
 REPLICA_LAG_SECONDS = Gauge(
@@ -106,8 +106,8 @@ def render() -> tuple[bytes, str]:
     return generate_latest(), CONTENT_TYPE_LATEST
 
 
-def count_pos(results: Iterable[PosResult]) -> None:
+def count_register_events(results: Iterable[RegisterEventResult]) -> None:
     for result in results:
-        POS_EVENTS.labels(result.status.value).inc()
+        REGISTER_EVENTS.labels(result.status.value).inc()
         if result.oversold:
-            POS_OVERSOLD_UNITS.inc(result.oversold)
+            REGISTER_OVERSOLD_UNITS.inc(result.oversold)

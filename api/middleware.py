@@ -8,14 +8,15 @@ import os
 import re
 import time
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Send
+from starlette.types import Scope as AsgiScope
 
 from api import metrics
 from api.ops import REQUEST_ID, ROUTE
 from api.settings import REQUEST_ID_LENGTH_MAX, access_log_from_env
 
 ACCESS_LOG = "atp.access"
-KEY_ID = "atp.key_id"  # scope key: the calling key's id, set by authentication
+KEY_ID = "atp.key_id"  # ASGI scope key: the calling key's id, set by authentication
 _access = logging.getLogger(ACCESS_LOG)
 _SAFE_ID = re.compile(rf"[A-Za-z0-9._:\-]{{1,{REQUEST_ID_LENGTH_MAX}}}")
 
@@ -30,15 +31,15 @@ def _new_id() -> str:
     return f"{_PREFIX}{next(_COUNTER):016x}"
 
 
-def _log_access(scope: Scope, route: str, status: int, seconds: float) -> None:
+def _log_access(asgi_scope: AsgiScope, route: str, status: int, seconds: float) -> None:
     """One JSON line: one dumps, no other formatting (logging's own is "%(message)s")."""
     line = {
-        "method": scope["method"],
+        "method": asgi_scope["method"],
         "route": route,
         "status": status,
         "latency_ms": round(seconds * 1000, 3),
-        "key_id": scope.get(KEY_ID),
-        "request_id": scope[REQUEST_ID],
+        "key_id": asgi_scope.get(KEY_ID),
+        "request_id": asgi_scope[REQUEST_ID],
     }
     _access.info(json.dumps(line, separators=(",", ":")))
 
@@ -49,15 +50,15 @@ class RequestContext:
         self.app = app
         self.access_log = access_log_from_env() if access_log is None else access_log
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
+    async def __call__(self, asgi_scope: AsgiScope, receive: Receive, send: Send) -> None:
+        if asgi_scope["type"] != "http":
+            await self.app(asgi_scope, receive, send)
             return
-        given = next((v for k, v in scope["headers"] if k == b"x-request-id"), None)
+        given = next((v for k, v in asgi_scope["headers"] if k == b"x-request-id"), None)
         # Echo a caller's id only when it is safe to put in logs and headers.
         text = "" if given is None else given.decode("latin-1")
         request_id = text if text and _SAFE_ID.fullmatch(text) else _new_id()
-        scope[REQUEST_ID] = request_id
+        asgi_scope[REQUEST_ID] = request_id
         encoded = request_id.encode()
         started = time.perf_counter()
         status = 500
@@ -70,12 +71,12 @@ class RequestContext:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            await self.app(asgi_scope, receive, send_with_id)
         finally:
-            route = scope.get(ROUTE, "unmatched")
+            route = asgi_scope.get(ROUTE, "unmatched")
             seconds = time.perf_counter() - started
-            metrics.observe_request(route, scope["method"], status, seconds)
+            metrics.observe_request(route, asgi_scope["method"], status, seconds)
             # Off: not even the logger's level check. On: skipped by the level check when
             # nothing listens at INFO (uvicorn's own setup leaves the root at WARNING).
             if self.access_log and _access.isEnabledFor(logging.INFO):
-                _log_access(scope, route, status, seconds)
+                _log_access(asgi_scope, route, status, seconds)

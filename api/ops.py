@@ -31,15 +31,15 @@ from api.auth import Principal, Scope
 from api.lanes import Lane
 from api.problems import ApiError, invalid
 from api.query import Query
-from api.services import Services
+from api.wiring import Services
 from atp import actor
-from atp.model import InvalidInput
+from atp.model import InvalidInput, LedgerUnavailable
 from atp.validate import check_id
-from durability.group_commit import LedgerUnavailable, touched_partitions
+from durability.group_commit import touched_partitions
 
 log = logging.getLogger(__name__)
 
-REQUEST_ID = "atp.request_id"  # scope keys set by the middleware and read here
+REQUEST_ID = "atp.request_id"  # ASGI scope keys set by the middleware and read here
 ROUTE = "atp.route"
 KEY_ID = "atp.key_id"  # the calling key's id, for the access log
 PUBLIC = Principal("public", frozenset(), None)  # health checks: no key, no scope

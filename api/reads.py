@@ -9,7 +9,6 @@ REPLICA_AFTER_WAIT_MS. Redis reads join positions with the registers' oversell c
 """
 
 import asyncio
-from array import array
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
@@ -22,7 +21,7 @@ from api.schemas import (
     Consistency,
     GroupTotal,
 )
-from api.services import Services
+from api.wiring import Services
 from atp.limits import (
     BATCH_LOCATIONS_MAX,
     BATCH_POSITIONS_MAX,
@@ -30,10 +29,9 @@ from atp.limits import (
     REPLICA_AFTER_WAIT_MS,
 )
 from atp.model import Channel, InvalidInput, Position
-from atp.packed import FIELDS, PackedPositions
-from atp.replica_reads import ReplicaReads
+from atp.packed import PackedPositions
+from atp.replica_reads import ReplicaReads, replica_to_read
 from atp.validate import check_id
-from durability.group_commit import LedgerUnavailable
 
 Fresh = dict[str, Any]  # consistency, as_of, lag_ms: spread into the response
 
@@ -47,44 +45,8 @@ def _rows(
 def replica_rows(
     packed: PackedPositions, skus: Sequence[str], locations: Sequence[str], channel: Channel
 ) -> list[AvailabilityRow]:
-    """Every SKU x location (SKU-major) straight from the packed columns: the hot loop of
-    a storefront page, so no intermediate tuple or Position per row."""
-    online = channel is Channel.online
-    index, all_columns = packed.location_index, packed.columns
-    columns = []
-    for location in locations:
-        at = index.get(location)
-        column = all_columns[at] if at is not None else _NO_COLUMN
-        columns.append((location, column, len(column)))  # a cell past the end reads as zero
-    rows: list[AvailabilityRow] = []
-    append, row, sku_index = rows.append, AvailabilityRow, packed.sku_index
-    for sku in skus:
-        found = sku_index.get(sku)
-        at = -1 if found is None else found * FIELDS
-        for location, column, size in columns:
-            if not 0 <= at < size:
-                append(row(sku, location, 0, 0, 0, 0, 0, 0, 0))
-                continue
-            on_hand, reserved, safety = column[at], column[at + 1], column[at + 2]
-            atp = on_hand - reserved - (safety if online else 0)
-            short = reserved - on_hand
-            append(
-                row(
-                    sku,
-                    location,
-                    on_hand,
-                    reserved,
-                    safety,
-                    column[at + 3],
-                    atp if atp > 0 else 0,
-                    column[at + 4],
-                    short if short > 0 else 0,
-                )
-            )
-    return rows
-
-
-_NO_COLUMN = array("i")
+    """Every SKU x location (SKU-major) straight from the packed columns."""
+    return packed.grid(skus, locations, channel, AvailabilityRow)
 
 
 def one_of(locations: Sequence[str] | None, group: str | None, field: str) -> None:
@@ -108,14 +70,16 @@ async def replica_for(
     """The replica when this read may use it, else None (read Redis). While a durable
     ledger is missing or being rebuilt, neither copy is the truth: 503."""
     wanted = None if after is None else _parse_after(after)  # bad input is refused anyway
-    if not services.ledger_ready:
-        raise LedgerUnavailable("the ledger is being rebuilt")
     reads = services.replica_reads
-    if consistency == "strong" or reads is None or not reads.replica.serving:
+    replica = replica_to_read(
+        None if reads is None else reads.replica,
+        ledger_ready=services.engine.ready,
+        strong=consistency == "strong",
+    )
+    if reads is None or replica is None:
         return None
     if wanted is not None:
         partition, stream_id = wanted
-        replica = reads.replica
         if not replica.has_applied(partition, stream_id):
             wait_s = REPLICA_AFTER_WAIT_MS / 1000
             if not await replica.caught_up([(partition, stream_id)], wait_s):
@@ -161,7 +125,7 @@ async def availability(
     if group is None:
         positions, oversold = await asyncio.gather(
             engine.availability.positions([sku], locations),
-            services.pos.oversold([(sku, loc) for loc in locations]),
+            services.registers.oversold([(sku, loc) for loc in locations]),
         )
         return Availability(
             sku=sku, channel=channel, rows=_rows(positions, oversold, channel), **STRONG
@@ -173,7 +137,7 @@ async def availability(
         found.update((p.location, p) for p in await engine.availability.positions([sku], missing))
     order = [*locations, *(p.location for p in members if p.location not in set(locations))]
     positions = [found[loc] for loc in order]
-    oversold = await services.pos.oversold([(sku, loc) for loc in order])
+    oversold = await services.registers.oversold([(sku, loc) for loc in order])
     rows = _rows(positions, oversold, channel)
     return Availability(sku=sku, channel=channel, rows=rows, total=total, **STRONG)
 
@@ -224,7 +188,7 @@ async def batch(
     else:
         positions, oversold = await asyncio.gather(
             engine.availability.positions(skus, members),
-            services.pos.oversold([(sku, loc) for sku in skus for loc in members]),
+            services.registers.oversold([(sku, loc) for sku in skus for loc in members]),
         )
         rows, fresh = _rows(positions, oversold, channel), STRONG
     if group is None:

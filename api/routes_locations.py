@@ -30,7 +30,7 @@ Hours = Annotated[
 ]
 
 
-class CatalogueLocation(Response, frozen=True):
+class LocationOut(Response, frozen=True):
     id: LocationId
     name: str
     kind: Literal["store", "warehouse", "dark_store"]
@@ -47,7 +47,7 @@ class CatalogueLocation(Response, frozen=True):
 
 
 class LocationPage(Response, frozen=True):
-    items: list[CatalogueLocation]  # by id
+    items: list[LocationOut]  # by id
     next_cursor: str | None  # pass back as ?cursor= for the next page; null at the end
 
 
@@ -74,8 +74,8 @@ _ONE = _SELECT + "WHERE l.id = $1"
 _hours = msgspec.json.Decoder(dict[str, list[list[str]]])
 
 
-def _location(row: Any) -> CatalogueLocation:
-    return CatalogueLocation(
+def _location(row: Any) -> LocationOut:
+    return LocationOut(
         id=row["id"],
         name=row["name"],
         kind=row["kind"],
@@ -155,7 +155,7 @@ OPS = [
         "One location of the catalog",
         get_location,
         Scope.availability_read,
-        {200: CatalogueLocation},
+        {200: LocationOut},
         READ_ERRORS | {404},
         params=(params.path_id("location"),),
         tag="locations",

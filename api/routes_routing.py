@@ -13,10 +13,10 @@ from api.schemas_res import ReservationOut
 from api.schemas_routing import AllocateBody, Allocation, Nearby, PlanBody
 from atp.limits import QTY_MAX
 from engine.protocol import LedgerEngine
-from routing.directory import LocationDirectory
 from routing.limits import NEARBY_RADIUS_KM_MAX
+from routing.live import AllocateResult, allocate, nearby, plan_order
+from routing.location_directory import LocationDirectory
 from routing.model import Order, OrderLine, Plan, Policy
-from routing.service import AllocateResult, allocate, nearby, plan_order
 
 ERRORS = frozenset({400, 401, 403, 413, 415, 422, 429, 503})
 

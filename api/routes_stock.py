@@ -4,7 +4,7 @@ import hashlib
 
 from api import lanes, params
 from api.auth import Scope
-from api.ops import Ctx, Op, Reply
+from api.ops import Ctx, Handler, Op, Reply
 from api.results import refusal
 from api.schemas import (
     Adjustment,
@@ -120,6 +120,29 @@ async def redate_incoming(ctx: Ctx, body: RedateBody) -> Reply:
 _POSITION = (params.path_id("sku"), params.path_id("location"))
 _SUPPLY = (params.path_id("supply_id", "the supply (purchase order) as recorded"),)
 
+
+def _supply_op(
+    verb: str, name: str, summary: str, handler: Handler, body: type, description: str
+) -> Op:
+    """A write to a recorded supply: POST /v1/stock/incoming/{supply_id}/<verb>."""
+    return Op(
+        "POST",
+        f"/v1/stock/incoming/{{supply_id}}/{verb}",
+        name,
+        summary,
+        handler,
+        Scope.stock_write,
+        {200: SupplyWrite},
+        WRITE_ERRORS | {404},
+        body=body,
+        params=_SUPPLY,
+        idempotent=True,
+        tag="stock",
+        lane=lanes.body_location,
+        description=description,
+    )
+
+
 OPS = [
     Op(
         "POST",
@@ -184,56 +207,32 @@ OPS = [
         description="The supply id makes it idempotent; the same id with another qty or "
         "date is 409 `supply-conflict`.",
     ),
-    Op(
-        "POST",
-        "/v1/stock/incoming/{supply_id}/receive",
+    _supply_op(
+        "receive",
         "receiveIncoming",
         "Receive a supply, all or part: on hand grows, incoming shrinks, in one step",
         receive_incoming,
-        Scope.stock_write,
-        {200: SupplyWrite},
-        WRITE_ERRORS | {404},
-        body=ReceiveBody,
-        params=_SUPPLY,
-        idempotent=True,
-        tag="stock",
-        lane=lanes.body_location,
-        description="Without `qty`, all the supply still expects. More than it expects is "
+        ReceiveBody,
+        "Without `qty`, all the supply still expects. More than it expects is "
         "received all the same and reported as `over_received`; the supply is then gone. "
         "404 `supply-not-found` for an unknown (or fully received) supply; send an "
         "Idempotency-Key so a retried partial receipt is not received twice.",
     ),
-    Op(
-        "POST",
-        "/v1/stock/incoming/{supply_id}/cancel",
+    _supply_op(
+        "cancel",
         "cancelIncoming",
         "Cancel a supply: what it still expects leaves incoming (on hand unchanged)",
         cancel_incoming,
-        Scope.stock_write,
-        {200: SupplyWrite},
-        WRITE_ERRORS | {404},
-        body=SupplyRef,
-        params=_SUPPLY,
-        idempotent=True,
-        tag="stock",
-        lane=lanes.body_location,
-        description="404 `supply-not-found` for an unknown (or already retired) supply.",
+        SupplyRef,
+        "404 `supply-not-found` for an unknown (or already retired) supply.",
     ),
-    Op(
-        "POST",
-        "/v1/stock/incoming/{supply_id}/redate",
+    _supply_op(
+        "redate",
         "redateIncoming",
         "Change the date a supply is expected by (its qty unchanged)",
         redate_incoming,
-        Scope.stock_write,
-        {200: SupplyWrite},
-        WRITE_ERRORS | {404},
-        body=RedateBody,
-        params=_SUPPLY,
-        idempotent=True,
-        tag="stock",
-        lane=lanes.body_location,
-        description="The date it already has is a `duplicate` (no event). 404 "
+        RedateBody,
+        "The date it already has is a `duplicate` (no event). 404 "
         "`supply-not-found` for an unknown supply.",
     ),
 ]

@@ -25,7 +25,7 @@ from atp.validate import ID_PATTERN as ENGINE_ID_PATTERN
 ID_PATTERN = f"^{ENGINE_ID_PATTERN.pattern}$"
 
 # One rule and one length bound for every id; each kind of id has its own alias, so the
-# OpenAPI document shows an example of that kind (the demo chain's ids, catalog/demo.py).
+# OpenAPI document shows an example of that kind (the demo chain's ids, catalog/demo_retailer.py).
 _ID_RULE = Meta(min_length=1, max_length=ID_LENGTH_MAX, pattern=ID_PATTERN)
 Id = Annotated[str, _ID_RULE]  # an id of no particular kind
 SkuId = Annotated[str, _ID_RULE, Meta(examples=["SKU-000001"])]
@@ -74,7 +74,9 @@ LagMs = Annotated[
 ]
 
 
-class AvailabilityRow(Response, frozen=True, gc=False):  # scalars only: untracked
+class _Figures(Response, frozen=True):
+    """A position's figures, as availability rows and stock writes report them."""
+
     sku: str
     location: str
     on_hand: int
@@ -82,6 +84,9 @@ class AvailabilityRow(Response, frozen=True, gc=False):  # scalars only: untrack
     safety: int
     incoming: int
     atp: int  # for the channel asked (stock writes report the online channel)
+
+
+class AvailabilityRow(_Figures, frozen=True, gc=False):  # scalars only: untracked
     oversold: int = 0  # units a register sold beyond availability, not yet resolved
     short: int = 0  # units reserved beyond on hand (a count came in low)
 
@@ -167,14 +172,7 @@ class IncomingBody(Request, frozen=True):
     supply_id: SupplyId | None = None  # default: derived from the Idempotency-Key or the body
 
 
-class PositionOut(Response, frozen=True):
-    sku: str
-    location: str
-    on_hand: int
-    reserved: int
-    safety: int
-    incoming: int
-    atp: int  # online channel
+class PositionOut(_Figures, frozen=True):
     short: int  # units reserved beyond on hand: a count came in below reserved
 
     @classmethod

@@ -24,7 +24,7 @@ from atp.limits import (
     RESERVATION_TTL_S_MIN,
 )
 from atp.model import Channel, Position
-from atp.pos import DEVICE_SEQ_MAX, POS_BATCH_MAX, PosStatus
+from atp.register_events import DEVICE_SEQ_MAX, REGISTER_BATCH_MAX, RegisterEventStatus
 from reservations.model import Reservation, State
 
 LineQty = Annotated[int, Meta(ge=1, le=LINE_QTY_MAX)]
@@ -94,7 +94,8 @@ class ReservationPage(Response, frozen=True):
     next_cursor: str | None  # pass back as ?cursor= for the next page; null at the end
 
 
-# -- POS -------------------------------------------------------------------------------
+# -- registers (POS) -------------------------------------------------------------------
+# Their bodies keep the HTTP surface's word, as its paths (/v1/pos/...) and tag do: Pos*.
 
 DeviceSeq = Annotated[int, Meta(ge=0, le=DEVICE_SEQ_MAX)]
 
@@ -125,12 +126,12 @@ PosEvent = PosSale | PosReturn | PosVoid
 
 
 class PosBatch(Request, frozen=True):
-    events: Annotated[list[PosEvent], Meta(min_length=1, max_length=POS_BATCH_MAX)]
+    events: Annotated[list[PosEvent], Meta(min_length=1, max_length=REGISTER_BATCH_MAX)]
 
 
 class PosEventResult(Response, omit_defaults=True, frozen=True):
     event_id: str
-    status: PosStatus
+    status: RegisterEventStatus
     oversold: int = 0  # units of this sale beyond what was available
     detail: str | None = None
 

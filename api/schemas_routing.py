@@ -11,9 +11,9 @@ from api.schemas_res import ReservationOut, TtlSeconds
 from atp.limits import LINE_QTY_MAX, RESERVATION_TTL_S_DEFAULT
 from atp.model import Channel
 from routing.limits import ROUTE_LINES_MAX, SPLIT_SHIPMENTS_MAX
+from routing.live import AllocateResult
 from routing.model import Method, Money, Plan, Policy, Units
 from routing.nearby import NearbyStore
-from routing.service import AllocateResult
 
 
 class RouteLine(Request, frozen=True):

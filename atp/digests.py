@@ -1,6 +1,6 @@
 """Operation digests: what an op id's receipt remembers of the request it answered, so a
 retry with the same op id and another request is ``op_conflict``. Written once here: the
-stock writes compute them, and a rebuild (durability/legs.py) recomputes them from the
+stock writes compute them, and a rebuild (durability/restore_stock.py) recomputes them from the
 journal to restore receipts."""
 
 

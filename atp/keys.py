@@ -102,8 +102,8 @@ def group(name: str) -> str:
     return f"{PREFIX}:{META_TAG}:group:{name}"
 
 
-# Registers (atp/pos.py): a device's log lives in the partition of its id; each event's
-# receipt beside its SKU's position, so the apply script touches one slot.
+# Registers (atp/register_events.py): a device's log lives in the partition of its id; each
+# event's receipt beside its SKU's position, so the apply script touches one slot.
 def partition_of_device(device_id: str) -> int:
     return zlib.crc32(b"d:" + device_id.encode()) % LEDGER_PARTITIONS
 

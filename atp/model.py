@@ -120,6 +120,11 @@ class Event(msgspec.Struct, frozen=True):
     oversold: int | None = None  # units registers oversold there; only when this changed it
 
 
+class LedgerUnavailable(RuntimeError):
+    """Redis lost its ledger or is being rebuilt: writes are refused, none acknowledged, and
+    reads answer 503 rather than zeros."""
+
+
 class InvalidInput(ValueError):
     """Bad input, refused before anything is touched; names the offending field."""
 

@@ -8,13 +8,18 @@ well under 64 bytes a position (bench/replica.py). Cells never written read as z
 from __future__ import annotations
 
 from array import array
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
-from atp.model import Position, Supply
+from atp.model import Channel, Position, Supply
 
 FIELDS = 5  # on_hand, reserved, safety, incoming, oversold (units registers sold beyond ATP)
 _ZEROS = (0, 0, 0, 0, 0)
 Cells = tuple[int, int, int, int, int]
-Row = tuple[str, str, int, int, int, int, int]  # sku, location, then the five cells
+T = TypeVar("T")
+# sku, location, on hand, reserved, safety, incoming, ATP, oversold, short -> one cell's value
+Make = Callable[[str, str, int, int, int, int, int, int, int], T]
+_NO_COLUMN = array("i")
 
 
 class PackedPositions:
@@ -69,32 +74,47 @@ class PackedPositions:
     def position(self, sku: str, location: str) -> Position:
         return Position(sku, location, *self.get(sku, location)[:4])
 
-    def rows(self, skus: list[str], locations: list[str]) -> list[Row]:
-        """Every sku x location (sku-major), each name looked up once: a storefront page."""
+    def grid(
+        self, skus: Sequence[str], locations: Sequence[str], channel: Channel, make: Make[T]
+    ) -> list[T]:
+        """Every SKU x location (SKU-major), ``make(sku, location, on_hand, reserved, safety,
+        incoming, atp, oversold, short)`` for each: a storefront page or a plan's candidates.
+
+        The one place the ATP rule (Position.available) reads packed columns; inlined, as
+        this loop runs per cell of every batch read and plan (bench.reads, bench.routing).
+        """
+        online = channel is Channel.online
         columns = []
         for location in locations:
             at = self.location_index.get(location)
-            columns.append((location, self.columns[at] if at is not None else None))
-        rows = []
+            column = self.columns[at] if at is not None else _NO_COLUMN
+            columns.append((location, column, len(column)))  # past the end reads as zero
+        cells: list[T] = []
+        append, sku_index = cells.append, self.sku_index
         for sku in skus:
-            index = self.sku_index.get(sku)
-            at = -1 if index is None else index * FIELDS
-            for location, column in columns:
-                if column is None or at < 0 or at >= len(column):
-                    rows.append((sku, location, 0, 0, 0, 0, 0))
-                else:
-                    rows.append(
-                        (
-                            sku,
-                            location,
-                            column[at],
-                            column[at + 1],
-                            column[at + 2],
-                            column[at + 3],
-                            column[at + 4],
-                        )
+            found = sku_index.get(sku)
+            at = -1 if found is None else found * FIELDS
+            for location, column, size in columns:
+                if not 0 <= at < size:
+                    append(make(sku, location, 0, 0, 0, 0, 0, 0, 0))
+                    continue
+                on_hand, reserved, safety = column[at], column[at + 1], column[at + 2]
+                atp = on_hand - reserved - (safety if online else 0)
+                short = reserved - on_hand
+                append(
+                    make(
+                        sku,
+                        location,
+                        on_hand,
+                        reserved,
+                        safety,
+                        column[at + 3],
+                        atp if atp > 0 else 0,
+                        column[at + 4],
+                        short if short > 0 else 0,
                     )
-        return rows
+                )
+        return cells
 
     def set_supply(self, sku: str, location: str, supply: Supply) -> None:
         self.supplies.setdefault((sku, location), {})[supply.supply_id] = supply

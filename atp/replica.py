@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from atp import keys
+from atp.events import SHORT
 from atp.limits import (
     LEDGER_PARTITIONS,
     REPLICA_BLOCK_MS,
@@ -40,6 +41,10 @@ from atp.tasks import cancel_and_wait
 log = logging.getLogger(__name__)
 _READ = load_script("atp.lua", "read_positions")
 _STREAMS = tuple(keys.stream(p) for p in range(LEDGER_PARTITIONS))
+# The event fields applied (atp/events.py), named once here for the tail's hot loop.
+_SKU, _LOC, _TYPE, _WHY = (SHORT[n] for n in ("sku", "location", "type", "reason"))
+_OH, _RS, _SF, _IN = (SHORT[n] for n in ("on_hand", "reserved", "safety", "incoming"))
+_DIN, _OS = SHORT["d_incoming"], SHORT["oversold"]
 
 
 def _stream_id(value: str) -> tuple[int, int]:
@@ -167,17 +172,17 @@ class Replica:
     # -- tailing -----------------------------------------------------------------------
     def apply_fields(self, fields: dict[str, str]) -> None:
         """One event's effect (the tail loop moves cursors and samples lag per reply)."""
-        sku = fields.get("sku")
+        sku = fields.get(_SKU)
         if not sku:  # reservation header events: no position changes
             return
-        location = fields["loc"]
-        values = (int(fields["oh"]), int(fields["rs"]), int(fields["sf"]), int(fields["in"]))
-        oversold = fields.get("os")  # only on the events that change it
+        location = fields[_LOC]
+        values = (int(fields[_OH]), int(fields[_RS]), int(fields[_SF]), int(fields[_IN]))
+        oversold = fields.get(_OS)  # only on the events that change it
         if oversold is None:
             self.positions.set_position(sku, location, values)
         else:
             self.positions.set(sku, location, (*values, int(oversold)))
-        kind = fields["t"]
+        kind = fields[_TYPE]
         if kind in SUPPLY_EVENTS:
             self._apply_supply(sku, location, kind, fields)
 
@@ -186,7 +191,7 @@ class Replica:
         (atp.rules.apply_supply_event): one rule for all three."""
         at = self.positions.supplies_at(sku, location)
         state = {s.supply_id: (s.qty, day_number(s.expected_on)) for s in at}
-        apply_supply_event(state, kind, fields["why"], int(fields["din"]))
+        apply_supply_event(state, kind, fields[_WHY], int(fields[_DIN]))
         for supply in at:
             if supply.supply_id not in state:
                 self.positions.drop_supply(sku, location, supply.supply_id)

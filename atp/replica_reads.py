@@ -19,11 +19,27 @@ from atp.limits import (
     GROUP_LOCATIONS_MAX,
     REPLICA_GROUP_TTL_MS,
 )
-from atp.model import Channel, InvalidInput
+from atp.model import Channel, InvalidInput, LedgerUnavailable
 from atp.redis_io import RedisIO
 from atp.replica import Replica
 from atp.rules import promise_date
 from atp.validate import check_id, check_qty
+
+
+def replica_to_read(
+    replica: Replica | None, *, ledger_ready: bool, strong: bool = False
+) -> Replica | None:
+    """The one read policy: the in-memory replica when it may answer, None to read Redis.
+
+    While a durable ledger is missing or being rebuilt neither copy is the truth
+    (LedgerUnavailable: a 503, not zeros). A strong read, or a replica not loaded or lagging
+    past REPLICA_READY_LAG_MS (Replica.serving), goes to Redis.
+    """
+    if not ledger_ready:
+        raise LedgerUnavailable("the ledger is being rebuilt")
+    if strong or replica is None or not replica.serving:
+        return None
+    return replica
 
 
 class ReplicaReads:

@@ -21,7 +21,7 @@ from atp import keys
 from atp.model import InvalidInput
 from atp.validate import check_count, check_id
 from catalog.csvrows import Errors, Progress, RowError, read_rows
-from catalog.locations import LOCATION_OPTIONAL, LOCATION_REQUIRED, Location, parse_location
+from catalog.locations import LOCATION_OPTIONAL, LOCATION_REQUIRED, CatalogLocation, parse_location
 from durability.db import Conn
 from durability.limits import IMPORT_ROWS_PER_BATCH
 from engine.durable import DurableEngine
@@ -63,7 +63,7 @@ async def import_locations(
     conn: Conn, engine: DurableEngine, path: Path, progress: Progress
 ) -> ImportReport:
     report, errors = ImportReport("locations"), Errors()
-    batch: list[Location] = []
+    batch: list[CatalogLocation] = []
     rows = _valid_rows(
         path, LOCATION_REQUIRED, LOCATION_OPTIONAL, lambda r: (r["id"],), errors, progress, report
     )
@@ -96,11 +96,13 @@ ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, kind = EXCLUDED.kind,
 """
 
 
-async def store_locations(conn: Conn, locations: list[Location]) -> set[str]:
+async def store_locations(conn: Conn, locations: list[CatalogLocation]) -> set[str]:
     """Upserts locations and sets their group memberships; returns the groups touched."""
     if not locations:
         return set()
-    columns = [[getattr(loc, f) for loc in locations] for f in Location.__struct_fields__[:12]]
+    columns = [
+        [getattr(loc, f) for loc in locations] for f in CatalogLocation.__struct_fields__[:12]
+    ]
     columns[6] = [msgspec.json.encode(h).decode() for h in columns[6]]
     ids = [loc.id for loc in locations]
     async with conn.transaction():
@@ -125,7 +127,9 @@ async def store_locations(conn: Conn, locations: list[Location]) -> set[str]:
     return touched
 
 
-async def _store_locations(conn: Conn, engine: DurableEngine, locations: list[Location]) -> None:
+async def _store_locations(
+    conn: Conn, engine: DurableEngine, locations: list[CatalogLocation]
+) -> None:
     for group in sorted(await store_locations(conn, locations)):
         await sync_group(conn, engine, group)
 

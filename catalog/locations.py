@@ -27,7 +27,10 @@ _FALSE = {"false", "no", "0", "n", ""}
 Hours = dict[str, list[list[str]]]  # {"mon": [["09:00", "21:00"]], ...}; missing = closed
 
 
-class Location(msgspec.Struct, frozen=True):
+class CatalogLocation(msgspec.Struct, frozen=True):
+    """A row of the catalog's ``locations``; routing sees it as a RoutingLocation
+    (catalog/routing_directory.py)."""
+
     id: str
     name: str
     kind: str
@@ -108,7 +111,7 @@ def _int(field: str, text: str, default: int, high: int) -> int:
     return check_int(field, value, 0, high)
 
 
-def parse_location(row: dict[str, str]) -> Location:
+def parse_location(row: dict[str, str]) -> CatalogLocation:
     kind = row["kind"].lower()
     if kind not in KINDS:
         raise InvalidInput("kind", f"must be one of {', '.join(KINDS)}")
@@ -120,7 +123,7 @@ def parse_location(row: dict[str, str]) -> Location:
     groups = tuple(g.strip() for g in row.get("groups", "").split(";") if g.strip())
     for g in groups:
         check_id("groups", g)
-    return Location(
+    return CatalogLocation(
         id=check_id("id", row["id"]),
         name=name,
         kind=kind,

@@ -6,14 +6,14 @@ import time
 from datetime import date, timedelta
 
 from atp.model import Channel
-from catalog.demo import SKUS_MAX, SKUS_MIN, Catalog, build_catalog
+from catalog.demo_retailer import SKUS_MAX, SKUS_MIN, Catalog, build_catalog
 from cli.main import redis_url_option
 from engine.local import Engine
 from reservations.model import Line
 
 DEMO_SKUS = 5_000
 SEED_CONCURRENCY = 64
-# The one demo chain (catalog.demo): `atp serve --demo` serves the same ids.
+# The one demo chain (catalog.demo_retailer): `atp serve --demo` serves the same ids.
 WAREHOUSE = "WH-BERGER"
 STORE = "ST-001"
 GROUP = "oslo-stores"

@@ -1,4 +1,4 @@
-"""``atp serve --demo``: the demo chain (catalog.demo: catalog in PostgreSQL, stock written
+"""``atp serve --demo``: the demo chain (catalog.demo_retailer: catalog in PostgreSQL, stock written
 durably), a key per client kind, and a banner whose commands work as pasted.
 
 The chain is loaded once: a restart keeps what the previous run did (holds, sales, counts)
@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from api import devices
 from api.auth import Scope
 from api.keystore import create_key
-from catalog import demo as durable_demo
+from catalog import demo_retailer
 from durability.db import create_pool
 
 
 @dataclass(frozen=True)
 class DemoChain:
-    """Ids of the one demo chain (catalog.demo.build_catalog), used by every example."""
+    """Ids of the one demo chain (catalog.demo_retailer.build_catalog), used by every example."""
 
     store: str  # the demo register's store
     sku: str  # rank 1: the top seller, stocked everywhere
@@ -52,7 +52,7 @@ def client_kinds(store: str) -> dict[str, tuple[list[Scope], list[str]]]:
 
 async def prepare(redis_url: str, pg_dsn: str, reset: bool) -> Prepared:
     """Loads the chain unless PostgreSQL has it already (or ``reset``), then makes keys."""
-    loaded = await durable_demo.ensure_demo(pg_dsn, redis_url, reset) is not None
+    loaded = await demo_retailer.ensure_demo(pg_dsn, redis_url, reset) is not None
     pool = await create_pool(pg_dsn, 1)
     try:
         async with pool.acquire() as conn:
@@ -89,7 +89,7 @@ def banner(url: str, prepared: Prepared) -> list[str]:
     }
     lines = [f"demo      {state}"]
     lines += [f"demo key  {kind:<16} {key}" for kind, key in prepared.keys.items()]
-    pos_key = next(key for kind, key in prepared.keys.items() if kind.startswith("pos"))
+    register_key = next(key for kind, key in prepared.keys.items() if kind.startswith("pos"))
     sale = {
         "events": [
             {"type": "sale", "event_id": "demo-sale-1", "device_seq": 1,
@@ -100,7 +100,7 @@ def banner(url: str, prepared: Prepared) -> list[str]:
     lines += [
         f"try       {_curl(storefront, f'{url}/v1/availability/{chain.sku}?group={chain.group}')}",
         f"hold      {_curl(storefront, f'{url}/v1/reservations', hold)}",
-        f"sell      {_curl(pos_key, f'{url}/v1/pos/{chain.register}/events', sale)}",
+        f"sell      {_curl(register_key, f'{url}/v1/pos/{chain.register}/events', sale)}",
         "          (the answer's id: GET, /commit or /release it under /v1/reservations/{id};"
         f" the pos key writes stock at {chain.store} only; every route: {url}/docs)",
     ]

@@ -177,7 +177,7 @@ def _print_report(report: ImportReport, errors_file: Path | None) -> int:
 
 
 async def _seed(args: argparse.Namespace) -> int:
-    from catalog.demo import seed_demo  # builds a catalog: only when asked
+    from catalog.demo_retailer import seed_demo  # builds a catalog: only when asked
 
     report = await seed_demo(args.dsn, args.redis, args.stores, args.skus, args.seed)
     print(

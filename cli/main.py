@@ -15,32 +15,34 @@ from durability.db import DEFAULT_DSN
 COMMAND_MODULES = ("cli.demo", "cli.serve", "cli.keys", "cli.journal", "cli.supply")
 
 
+def _option(
+    parser: argparse.ArgumentParser,
+    flags: tuple[str, str],
+    dest: str,
+    default: str,
+    metavar: str,
+    help_: str,
+) -> None:
+    """``flags[0]`` on every command; ``flags[1]``, its old spelling, parses but is not shown."""
+    parser.add_argument(flags[0], dest=dest, default=default, metavar=metavar, help=help_)
+    parser.add_argument(flags[1], dest=dest, default=default, help=argparse.SUPPRESS)
+
+
 def redis_url_option(parser: argparse.ArgumentParser, dest: str = "redis_url") -> None:
-    """``--redis-url`` on every command; ``--redis`` (the journal commands' old spelling)
-    still parses but is not shown."""
+    """``--redis-url``; ``--redis`` is the journal commands' old spelling."""
     default = os.environ.get("ATP_REDIS_URL", DEFAULT_REDIS_URL)
-    parser.add_argument(
-        "--redis-url",
-        dest=dest,
-        default=default,
-        metavar="URL",
-        help=f"the ledger's Redis (env ATP_REDIS_URL, default {DEFAULT_REDIS_URL};"
-        " redis+cluster://host:port for a cluster)",
+    help_ = (
+        f"the ledger's Redis (env ATP_REDIS_URL, default {DEFAULT_REDIS_URL};"
+        " redis+cluster://host:port for a cluster)"
     )
-    parser.add_argument("--redis", dest=dest, default=default, help=argparse.SUPPRESS)
+    _option(parser, ("--redis-url", "--redis"), dest, default, "URL", help_)
 
 
 def pg_dsn_option(parser: argparse.ArgumentParser, dest: str = "pg_dsn") -> None:
-    """``--pg-dsn`` on every command; ``--dsn`` (the old spelling) parses, hidden."""
+    """``--pg-dsn``; ``--dsn`` is the old spelling."""
     default = os.environ.get("ATP_PG_DSN", DEFAULT_DSN)
-    parser.add_argument(
-        "--pg-dsn",
-        dest=dest,
-        default=default,
-        metavar="DSN",
-        help=f"PostgreSQL, the system of record (env ATP_PG_DSN, default {DEFAULT_DSN})",
-    )
-    parser.add_argument("--dsn", dest=dest, default=default, help=argparse.SUPPRESS)
+    help_ = f"PostgreSQL, the system of record (env ATP_PG_DSN, default {DEFAULT_DSN})"
+    _option(parser, ("--pg-dsn", "--dsn"), dest, default, "DSN", help_)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -26,7 +26,7 @@ import asyncpg
 from redis.exceptions import RedisError
 
 from atp import keys
-from atp.model import StockOutcome
+from atp.model import LedgerUnavailable, StockOutcome
 from atp.redis_io import RedisIO
 from atp.tasks import cancel_and_wait
 from durability.limits import DURABILITY_HEALTH_INTERVAL_MS, DURABILITY_READ_MAX, JOURNAL_BATCH_MAX
@@ -38,10 +38,6 @@ from reservations.model import Reservation
 log = logging.getLogger(__name__)
 
 R = TypeVar("R")
-
-
-class LedgerUnavailable(RuntimeError):
-    """Redis lost its ledger or is being rebuilt: writes are refused, none acknowledged."""
 
 
 class _EpochChanged(Exception):

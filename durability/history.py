@@ -3,15 +3,16 @@ when Redis has no header (ended reservations are not rebuilt into Redis).
 
 State, channel and deadline come from the ``reservations`` row (as the journal writer last
 merged its header events); the lines are folded from the reservation's position events by
-durability/legs.py ``fold_legs``, the same fold a rebuild restores live legs with.
+durability/restore_reservations.py ``fold_legs``, the same fold a rebuild restores live legs
+with.
 """
 
 import asyncpg
 
 from atp.model import Channel
 from durability.db import Conn
-from durability.legs import fold_legs
-from reservations.model import LineStatus, Reservation, State, derived_state
+from durability.restore_reservations import fold_legs
+from reservations.model import Reservation, State, derived_state
 
 _HEADER = "SELECT channel, state, expires_at_ms FROM reservations WHERE id = $1"
 _EVENTS = (
@@ -29,12 +30,7 @@ async def reservation_from_journal(
         return None
     legs = fold_legs(await conn_or_pool.fetch(_EVENTS, rid))
     lines = sorted(
-        (
-            LineStatus(ln.sku, ln.location, ln.qty, ln.open, ln.fulfilled, ln.released, ln.expired)
-            for lines in legs.values()
-            for ln in lines
-        ),
-        key=lambda ln: (ln.sku, ln.location),
+        (ln for lines in legs.values() for ln in lines), key=lambda ln: (ln.sku, ln.location)
     )
     state = State(header["state"])
     channel = str(header["channel"])

@@ -6,9 +6,10 @@ release op receipts, and expiry entries, so they can still be committed, fulfill
 or expired; legs as re-sourcing moved them, and the committed index), the shortage set and
 attention items of re-sourcing (routing/resourcing.py), location groups (the catalog's,
 then each group's newest `group_defined` event), and within RETENTION_S: stock operation
-receipts, register device logs and receipts (durability/registers.py) and allocations' route
-records; and each stream's last id (new events sort after the journal's). Order: the epoch
-key is deleted first and set last, so an engine that sees an epoch sees a complete ledger.
+receipts, register device logs and receipts and allocations' route records; and each
+stream's last id (new events sort after the journal's). Each restore_*.py module restores
+one part. Order: the epoch key is deleted first and set last, so an engine that sees an
+epoch sees a complete ledger.
 """
 
 import asyncio
@@ -18,13 +19,15 @@ import time
 import msgspec
 
 from atp import keys
+from atp.events import SHORT
 from atp.limits import LEDGER_PARTITIONS, RETENTION_S
 from atp.redis_io import PipelinedRedis, RedisIO, scan_keys
 from durability.bulk import BulkWriter
 from durability.db import Conn
-from durability.legs import ExpiryEntry, load_incoming, load_receipts, load_reservations
 from durability.limits import LOCK_REBUILD, REBUILD_ATTEMPTS_MAX, REBUILD_PIPELINE_MAX
-from durability.registers import load_registers
+from durability.restore_registers import load_registers
+from durability.restore_reservations import ExpiryEntry, load_reservations
+from durability.restore_stock import load_incoming, load_receipts
 from durability.streams import EPOCH_KEY, PARTITIONS, current_epoch, id_tuple, last_ids
 from durability.writer import create_groups
 
@@ -132,7 +135,7 @@ async def _load_groups(conn: Conn, pipe: BulkWriter) -> None:
 
 
 async def _load_routes(conn: Conn, pipe: BulkWriter) -> int:
-    """Route records of allocations (routing/service.py) within RETENTION_S: re-sourcing
+    """Route records of allocations (routing/live.py) within RETENTION_S: re-sourcing
     plans a moved line by the order's method."""
     now_ms = int(time.time() * 1000)
     rows = await conn.fetch(
@@ -167,7 +170,7 @@ async def _set_stream_ids(conn: Conn, redis: RedisIO) -> None:
     an empty stream whose next ``*`` id is larger, whatever the clock did meanwhile."""
     for r in await conn.fetch(_NEWEST_IDS, LEDGER_PARTITIONS):
         stream, last = keys.stream(r["partition"]), f"{r['stream_ms']}-{r['stream_seq']}"
-        await redis.command("XADD", stream, last, "t", "rebuild_marker")
+        await redis.command("XADD", stream, last, SHORT["type"], "rebuild_marker")
         await redis.command("XDEL", stream, last)
     await create_groups(redis, "$")
 

@@ -12,36 +12,25 @@ from collections.abc import Mapping, Sequence
 import msgspec
 
 from atp import keys
+from atp.events import FIELDS, SHORT, Field
 from atp.redis_io import RedisIO
 from durability.db import Conn
-from reservations.legs import as_dict
+from reservations.layout import Header, as_dict, header_from
 
 # Stream entry as read: (partition, stream id "ms-seq", fields).
 Entry = tuple[int, str, dict[str, str]]
 
-_INT_FIELDS = ("doh", "drs", "dsf", "din", "oh", "rs", "sf", "in", "ab", "aa")
-# The journal's columns in table order, with their PostgreSQL types.
-_SCHEMA = (
-    ("partition", "smallint"), ("stream_ms", "bigint"), ("stream_seq", "bigint"),
-    ("type", "text"), ("sku", "text"), ("location", "text"),
-    ("d_on_hand", "bigint"), ("d_reserved", "bigint"), ("d_safety", "bigint"),
-    ("d_incoming", "bigint"), ("on_hand", "bigint"), ("reserved", "bigint"),
-    ("safety", "bigint"), ("incoming", "bigint"), ("atp_before", "bigint"),
-    ("atp_after", "bigint"), ("reason", "text"), ("reservation_id", "text"),
-    ("op_id", "text"), ("ts_ms", "bigint"), ("oversold", "bigint"),
-    ("device_id", "text"), ("device_event", "text"), ("device_seq", "bigint"),
-    ("body_digest", "text"), ("target_digest", "text"), ("op_digest", "text"),
-    ("actor", "text"), ("reference", "text"),
-)  # fmt: skip
-# Stream fields only some events carry (migrations/0005_retry_state.sql), NULL elsewhere:
-# a register event's device id, event id, device_seq, body digest and (a void's) target's
-# digest; a fulfill or release's op digest.
-_OPTIONAL_FIELDS = ("dev", "eid", "dseq", "dig", "tdig", "opd")
-# Who made the change and the reference given with it (atp/actor.py;
-# migrations/0006_actor.sql): '' when the event does not carry them.
-_ACTOR_FIELDS = ("by", "ref")
-_COLUMNS = [name for name, _ in _SCHEMA]
-_TYPES = [kind for _, kind in _SCHEMA]
+# The journal's columns in table order, with their PostgreSQL types: the stream entry's
+# position, then one column per event field (atp/events.py FIELDS, in the same order).
+SCHEMA = (
+    ("partition", "smallint"),
+    ("stream_ms", "bigint"),
+    ("stream_seq", "bigint"),
+    *((f.name, "bigint" if f.kind is int else "text") for f in FIELDS),
+)
+_COLUMNS = [name for name, _ in SCHEMA]
+_TYPES = [kind for _, kind in SCHEMA]
+_TYPE, _RID, _TS, _WHY = (SHORT[name] for name in ("type", "reservation_id", "ts_ms", "reason"))
 
 # A header's state only moves up this ranking; extended keeps a hold held.
 _STATE_RANK = {
@@ -53,16 +42,6 @@ _STATE_RANK = {
     "reservation_expired": ("expired", 3),
     "reservation_aborted": ("aborted", 3),
 }
-
-
-class HeaderInfo(msgspec.Struct, frozen=True):
-    """What a held event does not carry, read from the header when the event is journaled."""
-
-    digest: str
-    expires_at_ms: int
-    created_ms: int
-    parts: str
-    channel: str
 
 
 class ReservationRow(msgspec.Struct):
@@ -82,6 +61,18 @@ def split_stream_id(stream_id: str) -> tuple[int, int]:
     return int(ms), int(seq or 0)
 
 
+def _field_column(field: Field, bodies: Sequence[dict[str, str]]) -> list[object]:
+    """One event field's column; where an event does not carry it, the field's ``absent``."""
+    name, absent = field.short, field.absent
+    if field.always:
+        if field.kind is int:
+            return [int(f[name]) for f in bodies]
+        return [f[name] for f in bodies]
+    if field.kind is int:
+        return [int(f[name]) if name in f else absent for f in bodies]
+    return [f.get(name, absent) for f in bodies]
+
+
 def entry_columns(entries: Sequence[Entry]) -> list[list[object]]:
     """The batch as one list per journal column (how the insert takes it): a pass per
     column is several times faster in CPython than a tuple per entry."""
@@ -91,26 +82,14 @@ def entry_columns(entries: Sequence[Entry]) -> list[list[object]]:
         [p for p, _, _ in entries],
         [ms for ms, _ in ids],
         [seq for _, seq in ids],
-        [f["t"] for f in bodies],
-        [f["sku"] for f in bodies],
-        [f["loc"] for f in bodies],
     ]
-    columns += [[int(f[name]) for f in bodies] for name in _INT_FIELDS]
-    columns += [[f[name] for f in bodies] for name in ("why", "rid", "op")]
-    columns.append([int(f["ts"]) for f in bodies])
-    columns.append([int(f["os"]) if "os" in f else None for f in bodies])
-    for field in _OPTIONAL_FIELDS:
-        if field == "dseq":
-            columns.append([int(f["dseq"]) if "dseq" in f else None for f in bodies])
-        else:
-            columns.append([f.get(field) for f in bodies])
-    columns += [[f.get(field, "") for f in bodies] for field in _ACTOR_FIELDS]
-    return columns
+    return columns + [_field_column(field, bodies) for field in FIELDS]
 
 
-async def read_header_info(redis: RedisIO, entries: Sequence[Entry]) -> dict[str, HeaderInfo]:
-    """The header fields of every reservation held in ``entries`` (one pipelined write)."""
-    rids = sorted({f["rid"] for _, _, f in entries if f["t"] == "reservation_held"})
+async def read_header_info(redis: RedisIO, entries: Sequence[Entry]) -> dict[str, Header]:
+    """The headers of every reservation held in ``entries`` (one pipelined write): what a
+    held event does not carry (digest, deadline, creation, parts, channel)."""
+    rids = sorted({f[_RID] for _, _, f in entries if f[_TYPE] == "reservation_held"})
     if not rids:
         return {}
     replies = await asyncio.gather(*(redis.command("HGETALL", keys.header(rid)) for rid in rids))
@@ -118,40 +97,35 @@ async def read_header_info(redis: RedisIO, entries: Sequence[Entry]) -> dict[str
     for rid, reply in zip(rids, replies, strict=True):
         h = as_dict(reply)
         if h:
-            found[rid] = HeaderInfo(
-                h.get("d", ""),
-                int(h.get("exp", 0)),
-                int(h.get("ts", 0)),
-                h.get("parts", ""),
-                h.get("ch", ""),
-            )
+            found[rid] = header_from(h)
     return found
 
 
 def reservation_rows(
-    entries: Sequence[Entry], headers: Mapping[str, HeaderInfo]
+    entries: Sequence[Entry], headers: Mapping[str, Header]
 ) -> list[ReservationRow]:
     """One merged row per reservation touched by header events, in stream order."""
     rows: dict[str, ReservationRow] = {}
     for _, _, f in entries:
-        ranked = _STATE_RANK.get(f["t"])
+        kind = f[_TYPE]
+        ranked = _STATE_RANK.get(kind)
         if ranked is None:
             continue
-        rid, ts = f["rid"], int(f["ts"])
+        rid, ts = f[_RID], int(f[_TS])
         row = rows.get(rid)
         if row is None:
             row = rows[rid] = ReservationRow(rid, "", ranked[0], ranked[1], "", 0, 0, "", ts)
         if ranked[1] > row.state_rank:
             row.state, row.state_rank = ranked
         row.updated_ms = max(row.updated_ms, ts)
-        if f["t"] == "reservation_held":
-            row.channel = f["why"]
+        if kind == "reservation_held":
+            row.channel = f[_WHY]
             info = headers.get(rid)
             if info is not None:
                 row.digest, row.parts, row.created_ms = info.digest, info.parts, info.created_ms
-                row.expires_at_ms = max(row.expires_at_ms, info.expires_at_ms)
-        elif f["t"] == "reservation_extended":
-            row.expires_at_ms = max(row.expires_at_ms, int(f["why"]))
+                row.expires_at_ms = max(row.expires_at_ms, info.expires_ms)
+        elif kind == "reservation_extended":
+            row.expires_at_ms = max(row.expires_at_ms, int(f[_WHY]))
     return list(rows.values())
 
 
@@ -226,9 +200,7 @@ def _reservation_columns(rows: Sequence[ReservationRow]) -> list[list[object]]:
     return [[getattr(r, f) for r in rows] for f in ReservationRow.__struct_fields__]
 
 
-async def write_entries(
-    conn: Conn, entries: Sequence[Entry], headers: Mapping[str, HeaderInfo]
-) -> int:
+async def write_entries(conn: Conn, entries: Sequence[Entry], headers: Mapping[str, Header]) -> int:
     """Journals a batch atomically; returns how many events were new."""
     if not entries:
         return 0

@@ -8,6 +8,7 @@ from typing import Any
 from redis.exceptions import ResponseError
 
 from atp import keys
+from atp.events import REQUIRED
 from atp.limits import LEDGER_PARTITIONS
 from atp.redis_io import RedisIO, hash_reply
 from durability.store import Entry
@@ -17,11 +18,6 @@ from durability.store import Entry
 EPOCH_KEY = keys.EPOCH
 
 PARTITIONS = tuple(range(LEDGER_PARTITIONS))
-# The fields every event carries (atp/lua/_prelude.lua emit); more may be added, not fewer.
-EVENT_FIELDS = frozenset(
-    ("t", "sku", "loc", "doh", "drs", "dsf", "din", "oh", "rs", "sf", "in", "ab", "aa",
-     "why", "rid", "op", "ts")
-)  # fmt: skip
 log = logging.getLogger(__name__)
 
 
@@ -39,7 +35,7 @@ def entries_of(partition: int, raw: Sequence[Any] | None) -> tuple[list[Entry], 
         stream_id, body = item[0], fields_of(item[1])
         if body is None:
             gone.append(stream_id)
-        elif body.keys() >= EVENT_FIELDS:
+        elif body.keys() >= REQUIRED:  # what every event carries (atp/events.py)
             entries.append((partition, stream_id, body))
         else:  # not a ledger event (a rebuild's id marker): nothing to journal
             log.warning("skipping stream entry %s-%s without event fields", partition, stream_id)

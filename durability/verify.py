@@ -12,8 +12,9 @@ import msgspec
 from atp import keys
 from atp.redis_io import RedisIO, scan_keys
 from durability.db import Conn
-from durability.legs import fold_legs
-from reservations.legs import as_dict, leg_lines
+from durability.restore_reservations import fold_legs
+from reservations.layout import HEADER, as_dict, leg_lines
+from reservations.model import LineStatus
 
 _CHUNK = 5_000
 _FIELDS = ("oh", "rs", "sf", "in")
@@ -70,19 +71,23 @@ async def compare_reservations(redis: RedisIO, conn: Conn) -> list[Difference]:
     diffs = []
     headers = await asyncio.gather(*(redis.command("HGETALL", keys.header(r["id"])) for r in rows))
     for r, header in zip(rows, headers, strict=True):
-        state = as_dict(header).get("st", "(none)")
+        state = as_dict(header).get(HEADER.state, "(none)")
         if state != r["state"]:
             diffs.append(Difference("reservation", r["id"], state, r["state"]))
     return diffs
 
 
-def _lines_text(lines: list[tuple[str, str, int, int, int, int, int]]) -> str:
-    return ";".join("{}@{} q{} o{} f{} r{} x{}".format(*ln) for ln in lines)
+def _lines_text(lines: list[LineStatus]) -> str:
+    return ";".join(
+        f"{ln.sku}@{ln.location} q{ln.qty} o{ln.open} f{ln.fulfilled} r{ln.released} x{ln.expired}"
+        for ln in lines
+    )
 
 
 async def compare_legs(redis: RedisIO, conn: Conn) -> list[Difference]:
     """Live reservations' legs as Redis holds them and as the journal's events fold to
-    (durability/legs.py, what a rebuild restores): every line, after moves and settlements."""
+    (durability/restore_reservations.py, what a rebuild restores): every line, after moves
+    and settlements."""
     rows = await conn.fetch("SELECT id FROM reservations WHERE state IN ('held', 'committed')")
     diffs = []
     for start in range(0, len(rows), _CHUNK):
@@ -93,16 +98,9 @@ async def compare_legs(redis: RedisIO, conn: Conn) -> list[Difference]:
             " ORDER BY partition, stream_ms, stream_seq",
             rids,
         )
-        for (rid, partition), folded in sorted(fold_legs(events).items()):
-            want = [
-                (ln.sku, ln.location, ln.qty, ln.open, ln.fulfilled, ln.released, ln.expired)
-                for ln in folded
-            ]
+        for (rid, partition), want in sorted(fold_legs(events).items()):
             leg = as_dict(await redis.command("HGETALL", keys.leg(partition, rid)))
-            got = [
-                (ln.sku, ln.location, ln.qty, ln.open, ln.fulfilled, ln.released, ln.expired)
-                for ln in leg_lines(leg)
-            ]
+            got = leg_lines(leg)
             if got != want and (want or got):
                 key = keys.leg(partition, rid)
                 diffs.append(Difference("leg", key, _lines_text(got), _lines_text(want)))

@@ -21,9 +21,9 @@ from atp.replica import Replica
 from atp.stock import Stock
 from durability.group_commit import Durability, acknowledged
 from engine.local import Engine
+from reservations.coordinator import Reservations
 from reservations.model import ReserveOutcome, TransitionOutcome
-from reservations.service import Reservations
-from routing.directory import LocationDirectory
+from routing.location_directory import LocationDirectory
 
 
 class DurableStock(Stock):

@@ -3,15 +3,21 @@ over one Redis connection, plus the expiry sweeper every engine process runs, an
 re-sourcer when it is given a location directory (routing/resourcing.py). Its writes are
 acknowledged from Redis alone; engine/durable.py's wait for PostgreSQL."""
 
+from collections.abc import Callable
+
 from atp.availability import Availability
 from atp.clock import Clock
 from atp.redis_io import RedisIO, connect
 from atp.replica import Replica
 from atp.stock import Stock
+from reservations.coordinator import Reservations
 from reservations.expiry import ExpirySweeper
-from reservations.service import Reservations
-from routing.directory import LocationDirectory
+from routing.location_directory import LocationDirectory
 from routing.resourcing import Resourcer
+
+
+def _always() -> bool:
+    return True
 
 
 class Engine:
@@ -31,6 +37,9 @@ class Engine:
         self.sweeper = ExpirySweeper(self.reservations)
         # Re-sourcing needs to know where units may go; without a directory it does not run.
         self.resourcer = Resourcer(redis, directory, clock) if directory is not None else None
+        # Whether the ledger may be served; a process that journals beside this engine
+        # (api/app.py) points it at its durability's health.
+        self.readiness: Callable[[], bool] = _always
 
     @classmethod
     def connect(
@@ -47,8 +56,9 @@ class Engine:
 
     @property
     def ready(self) -> bool:
-        """A local engine serves whatever Redis holds."""
-        return True
+        """False while the ledger is missing or being rebuilt (atp.replica_reads's read
+        policy answers 503 then); alone, a local engine serves whatever Redis holds."""
+        return self.readiness()
 
     def start(self) -> None:
         self.sweeper.start()

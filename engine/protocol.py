@@ -8,8 +8,8 @@ from atp.availability import Availability
 from atp.redis_io import RedisIO
 from atp.replica import Replica
 from atp.stock import Stock
+from reservations.coordinator import Reservations
 from reservations.expiry import ExpirySweeper
-from reservations.service import Reservations
 
 
 class LedgerEngine(Protocol):

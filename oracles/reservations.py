@@ -1,7 +1,7 @@
 """The reference model of reservations: what the reservation scripts do, on plain dicts.
 
-Headers and legs are kept as the same string fields Redis holds, so reads reuse the real
-decoding (reservations.legs) and only the scripts' rules are written a second time here.
+Headers and legs are kept as the same string fields Redis holds, built and read by the real
+layout (reservations/layout.py), so only the scripts' rules are written a second time here.
 """
 
 from collections import defaultdict
@@ -12,7 +12,22 @@ from atp.limits import LEDGER_PARTITIONS, LEG_EXPIRY_GRACE_MS, LEG_LINES_MAX
 from atp.model import Channel
 from oracles.ledger import ReferenceLedger
 from reservations.expiry import state_after_expire
-from reservations.legs import leg_lines, partitions_of, reservation_from
+from reservations.layout import (
+    HEADER,
+    LEG,
+    LINE,
+    Header,
+    LegState,
+    as_dict,
+    header_fields,
+    leg_fields,
+    leg_lines,
+    line_field,
+    line_fields,
+    op_receipt,
+    partitions_of,
+    reservation_from,
+)
 from reservations.model import (
     Line,
     LineStatus,
@@ -31,6 +46,11 @@ from reservations.model import (
 from reservations.settle import decide_settle
 
 Hash = dict[str, str]
+
+
+def _add(leg: Hash, field: str, units: int) -> None:
+    """HINCRBY on the model's hash."""
+    leg[field] = str(int(leg[field]) + units)
 
 
 class ReferenceReservations:
@@ -64,23 +84,14 @@ class ReferenceReservations:
         deadline: int,
         now: int,
     ) -> None:
-        leg = {"rid": rid, "d": digest, "st": "held", "ch": channel.value, "n": str(len(lines))}
-        for i, ln in enumerate(lines, start=1):
+        for ln in lines:
             before = self.ledger.vector(ln.sku, ln.location)
             after = [before[0], before[1] + ln.qty, before[2], before[3]]
             self.ledger.write(
                 ln.sku, ln.location, before, after, now, "reserved", channel.value, rid
             )
-            leg |= {
-                f"s{i}": ln.sku,
-                f"l{i}": ln.location,
-                f"q{i}": str(ln.qty),
-                f"o{i}": str(ln.qty),
-                f"f{i}": "0",
-                f"r{i}": "0",
-                f"x{i}": "0",
-            }
-        self.legs[(p, rid)] = leg
+        held = [LineStatus(ln.sku, ln.location, ln.qty, open=ln.qty) for ln in lines]
+        self.legs[(p, rid)] = as_dict(leg_fields(rid, digest, "held", channel.value, held))
         self.expiry[p][f"l:{rid}"] = deadline
 
     def _reserve_leg(
@@ -95,7 +106,9 @@ class ReferenceReservations:
     ) -> list[object]:
         leg = self.legs.get((p, rid))
         if leg is not None:
-            return ["already_exists", leg["st"]] if leg["d"] == digest else ["conflict"]
+            if leg[LEG.digest] != digest:
+                return ["conflict"]
+            return ["already_exists", leg[LEG.state]]
         short = self._leg_shortfalls(channel, lines)
         if short:
             return ["insufficient", *short]
@@ -105,25 +118,31 @@ class ReferenceReservations:
     def _leg_expire(self, rid: str, p: int, mode: str, now: int) -> None:
         self.expiry[p].pop(f"l:{rid}", None)
         leg = self.legs.get((p, rid))
-        if leg is None or leg["st"] != "held":
+        if leg is None or leg[LEG.state] != LegState.held:
             return
         for i, line in enumerate(leg_lines(leg), start=1):
             if line.open > 0:
                 before = self.ledger.vector(line.sku, line.location)
                 after = [before[0], before[1] - line.open, before[2], before[3]]
                 self.ledger.write(line.sku, line.location, before, after, now, mode, mode, rid)
-                leg[f"o{i}"] = "0"
-                leg[f"x{i}"] = str(int(leg[f"x{i}"]) + line.open)
+                leg[line_field(LINE.open, i)] = "0"
+                leg[line_field(LINE.expired, i)] = str(line.expired + line.open)
         if mode == "rolled_back":
             del self.legs[(p, rid)]
         else:
-            leg["st"] = "expired"
+            leg[LEG.state] = LegState.expired.value
 
     def _leg_commit(self, rid: str, p: int) -> None:
         self.expiry[p].pop(f"l:{rid}", None)
         leg = self.legs.get((p, rid))
-        if leg is not None and leg["st"] == "held":
-            leg["st"] = "committed"
+        if leg is not None and leg[LEG.state] == LegState.held:
+            leg[LEG.state] = LegState.committed.value
+
+    @staticmethod
+    def _past_deadline(h: Hash, now: int) -> bool:
+        """header_commit's and header_extend's test: expired, or held past its deadline."""
+        state = h[HEADER.state]
+        return state == "expired" or (state == "held" and now >= int(h[HEADER.expires_ms]))
 
     def _home_expiry(self, rid: str) -> dict[str, int]:
         return self.expiry[keys.partition_of_reservation(rid)]
@@ -133,15 +152,15 @@ class ReferenceReservations:
         if h is None:
             self._home_expiry(rid).pop(f"h:{rid}", None)
             return ["not_found"]
-        if h["st"] != "held":
+        if h[HEADER.state] != "held":
             self._home_expiry(rid).pop(f"h:{rid}", None)
-            return ["noop", h["st"], h["parts"]]
-        if now < int(h["exp"]):
-            return ["not_due", int(h["exp"])]
-        h["st"] = "expired"
+            return ["noop", h[HEADER.state], h[HEADER.parts]]
+        if now < int(h[HEADER.expires_ms]):
+            return ["not_due", int(h[HEADER.expires_ms])]
+        h[HEADER.state] = "expired"
         self._home_expiry(rid).pop(f"h:{rid}", None)
         self.ledger.emit_header(rid, "reservation_expired", "expired", now)
-        return ["applied", h["parts"]]
+        return ["applied", h[HEADER.parts]]
 
     # -- coordinator -------------------------------------------------------------------
     def reserve(
@@ -178,30 +197,9 @@ class ReferenceReservations:
         if header is not None:
             for p in fresh:
                 self._leg_expire(rid, p, "rolled_back", now)
-            if header["st"] == "aborted":
-                return ReserveOutcome(ReserveResult.aborted, self.get(rid))
-            if header["d"] != digest:
-                return ReserveOutcome(ReserveResult.conflict)
-            return ReserveOutcome(ReserveResult.already_exists, self.get(rid))
-        expires = now + ttl_ms
-        self.headers[rid] = {
-            "st": "held",
-            "d": digest,
-            "ch": request.channel.value,
-            "exp": str(expires),
-            "ts": str(now),
-            "parts": ",".join(map(str, legs)),
-        }
-        self._home_expiry(rid)[f"h:{rid}"] = expires
-        self.ledger.emit_header(rid, "reservation_held", request.channel.value, now)
-        lines_now = [
-            LineStatus(ln.sku, ln.location, ln.qty, open=ln.qty)
-            for ln in sorted_lines(request.lines)
-        ]
-        return ReserveOutcome(
-            ReserveResult.reserved,
-            Reservation(rid, request.channel, State.held, expires, lines_now),
-            positions=[self.ledger.position(ln.sku, ln.location) for ln in request.lines],
+            return self._existing(rid, header, digest)
+        return self._create_header(
+            rid, request.channel, digest, list(legs), ttl_ms, now, request.lines
         )
 
     def _reserve_atomic(
@@ -218,7 +216,7 @@ class ReferenceReservations:
         if header is not None:
             return self._existing(rid, header, digest)
         existing = {p: self.legs.get((p, rid)) for p in legs}
-        if any(leg is not None and leg["d"] != digest for leg in existing.values()):
+        if any(leg is not None and leg[LEG.digest] != digest for leg in existing.values()):
             return ReserveOutcome(ReserveResult.conflict)
         flat = [
             x
@@ -228,7 +226,7 @@ class ReferenceReservations:
         ]
         if flat:
             for p, leg in existing.items():
-                if leg is not None and leg["st"] == "held":
+                if leg is not None and leg[LEG.state] == LegState.held:
                     self._leg_expire(rid, p, "rolled_back", now)
             short = [
                 Shortfall(
@@ -243,9 +241,9 @@ class ReferenceReservations:
         return self._create_header(rid, channel, digest, list(legs), ttl_ms, now, lines)
 
     def _existing(self, rid: str, header: Hash, digest: str) -> ReserveOutcome:
-        if header["st"] == "aborted":
+        if header[HEADER.state] == "aborted":
             return ReserveOutcome(ReserveResult.aborted, self.get(rid))
-        if header["d"] != digest:
+        if header[HEADER.digest] != digest:
             return ReserveOutcome(ReserveResult.conflict)
         return ReserveOutcome(ReserveResult.already_exists, self.get(rid))
 
@@ -260,14 +258,8 @@ class ReferenceReservations:
         lines: list[Line],
     ) -> ReserveOutcome:
         expires = now + ttl_ms
-        self.headers[rid] = {
-            "st": "held",
-            "d": digest,
-            "ch": channel.value,
-            "exp": str(expires),
-            "ts": str(now),
-            "parts": ",".join(map(str, parts)),
-        }
+        header = Header("held", digest, channel.value, expires, now, ",".join(map(str, parts)))
+        self.headers[rid] = as_dict(header_fields(header))
         self._home_expiry(rid)[f"h:{rid}"] = expires
         self.ledger.emit_header(rid, "reservation_held", channel.value, now)
         lines_now = [
@@ -283,7 +275,7 @@ class ReferenceReservations:
         header = self.headers.get(rid)
         if header is None:
             return {}, {}
-        parts = partitions_of(header["parts"])
+        parts = partitions_of(header[HEADER.parts])
         return header, {p: self.legs[(p, rid)] for p in parts if (p, rid) in self.legs}
 
     def get(self, rid: str) -> Reservation | None:
@@ -297,17 +289,18 @@ class ReferenceReservations:
         h = self.headers.get(rid)
         if h is None:
             return TransitionOutcome(TransitionResult.not_found)
-        if h["st"] == "expired" or (h["st"] == "held" and now >= int(h["exp"])):
+        if self._past_deadline(h, now):
             self.expire(rid, now)
             return self._outcome(rid, TransitionResult.expired)
-        if h["st"] not in ("held", "committed"):
+        state = h[HEADER.state]
+        if state not in ("held", "committed"):
             return self._outcome(rid, TransitionResult.illegal)
-        result = TransitionResult.duplicate if h["st"] == "committed" else TransitionResult.applied
+        result = TransitionResult.duplicate if state == "committed" else TransitionResult.applied
         if result is TransitionResult.applied:
-            h["st"] = "committed"
+            h[HEADER.state] = "committed"
             self._home_expiry(rid).pop(f"h:{rid}", None)
             self.ledger.emit_header(rid, "reservation_committed", "committed", now)
-        for p in partitions_of(h["parts"]):
+        for p in partitions_of(h[HEADER.parts]):
             self._leg_commit(rid, p)
         return self._outcome(rid, result)
 
@@ -315,13 +308,13 @@ class ReferenceReservations:
         h = self.headers.get(rid)
         if h is None:
             return TransitionOutcome(TransitionResult.not_found)
-        if h["st"] == "expired" or (h["st"] == "held" and now >= int(h["exp"])):
+        if self._past_deadline(h, now):
             self.expire(rid, now)
             return self._outcome(rid, TransitionResult.expired)
-        if h["st"] != "held":
+        if h[HEADER.state] != "held":
             return self._outcome(rid, TransitionResult.illegal)
         expires = now + ttl_s * 1000
-        h["exp"] = str(expires)
+        h[HEADER.expires_ms] = str(expires)
         self._home_expiry(rid)[f"h:{rid}"] = expires
         self.ledger.emit_header(rid, "reservation_extended", str(expires), now)
         return self._outcome(rid, TransitionResult.applied)
@@ -347,18 +340,16 @@ class ReferenceReservations:
         refused, found, digest = decide_settle(rid, header, legs, action, lines, op_id)
         if refused is not None:
             return refused
-        committed = header["st"] == "committed"
+        committed = header[HEADER.state] == "committed"
         replies = [
             self._leg_settle(rid, p, action, committed, ts, op_id, digest, now)
             for p, ts in found.items()
         ]
         after = self.get(rid)
         assert after is not None
-        if after.state in (State.fulfilled, State.released) and header["st"] in (
-            "held",
-            "committed",
-        ):
-            header["st"] = after.state.value
+        ended = after.state in (State.fulfilled, State.released)
+        if ended and header[HEADER.state] in ("held", "committed"):
+            header[HEADER.state] = after.state.value
             self._home_expiry(rid).pop(f"h:{rid}", None)
             self.ledger.emit_header(rid, f"reservation_{after.state.value}", after.state.value, now)
         failures = [r for r in replies if r not in ("applied", "duplicate")]
@@ -383,19 +374,22 @@ class ReferenceReservations:
         if leg is None:
             return "not_found"
         if op_id:
-            seen = leg.get(f"op:{op_id}")
+            seen = leg.get(op_receipt(op_id))
             if seen == digest:
                 return "duplicate"
             if seen is not None:
                 return "op_conflict"
-        state = "committed" if leg["st"] == "held" and committed else leg["st"]
-        if state == "closed" and action == "released" and all(q == 0 for *_, q in targets):
+        state = leg[LEG.state]
+        if state == LegState.held and committed:
+            state = LegState.committed.value
+        if state == LegState.closed and action == "released" and all(q == 0 for *_, q in targets):
             return "duplicate"
-        if state != "committed" and not (action == "released" and state == "held"):
+        releasing_held = action == "released" and state == LegState.held
+        if state != LegState.committed and not releasing_held:
             return "illegal"
         plan = []
         for index, sku, loc, qty in targets:
-            open_qty = int(leg[f"o{index}"])
+            open_qty = int(leg[line_field(LINE.open, index)])
             qty = qty or open_qty
             if qty > open_qty:
                 return "exceeds_open"
@@ -413,16 +407,16 @@ class ReferenceReservations:
                 before[3],
             ]
             self.ledger.write(sku, loc, before, after, now, action, action, rid, op_id)
-            leg[f"o{index}"] = str(int(leg[f"o{index}"]) - qty)
-            field = f"{'f' if action == 'fulfilled' else 'r'}{index}"
-            leg[field] = str(int(leg[field]) + qty)
+            _add(leg, line_field(LINE.open, index), -qty)
+            count = LINE.fulfilled if action == "fulfilled" else LINE.released
+            _add(leg, line_field(count, index), qty)
         if op_id:
-            leg[f"op:{op_id}"] = digest
+            leg[op_receipt(op_id)] = digest
         if all(line.open == 0 for line in leg_lines(leg)):
-            state = "closed"
-        if state != "held":
+            state = LegState.closed.value
+        if state != LegState.held:
             self.expiry[p].pop(f"l:{rid}", None)
-        leg["st"] = state
+        leg[LEG.state] = state
         return "applied"
 
     # -- re-sourcing (leg_move.lua) ------------------------------------------------------
@@ -443,10 +437,11 @@ class ReferenceReservations:
         if leg is None:
             return ["not_found"]
         digest = f"move|{sku}|{source}|{target}|{qty}|{int(short_only)}"
-        if op_id and f"op:{op_id}" in leg:
-            return ["duplicate"] if leg[f"op:{op_id}"] == digest else ["op_conflict"]
-        if leg["st"] != "committed":
-            return ["illegal", leg["st"]]
+        receipt = leg.get(op_receipt(op_id)) if op_id else None
+        if receipt is not None:
+            return ["duplicate"] if receipt == digest else ["op_conflict"]
+        if leg[LEG.state] != LegState.committed:
+            return ["illegal", leg[LEG.state]]
         lines = leg_lines(leg)
         src = next(
             (i for i, ln in enumerate(lines, 1) if (ln.sku, ln.location) == (sku, source)), 0
@@ -463,7 +458,7 @@ class ReferenceReservations:
             if a[1] - a[0] <= 0:
                 return ["not_short"]
             qty = min(qty, a[1] - a[0])
-        available = b[0] - b[1] - (0 if leg["ch"] == "store" else b[2])
+        available = b[0] - b[1] - (0 if leg[LEG.channel] == "store" else b[2])
         if qty > available:
             return ["insufficient", max(0, available)]
         if not dst and len(lines) >= LEG_LINES_MAX:
@@ -472,17 +467,16 @@ class ReferenceReservations:
         a_after, b_after = [a[0], a[1] - qty, a[2], a[3]], [b[0], b[1] + qty, b[2], b[3]]
         self.ledger.write(sku, source, a, a_after, now, "reservation_moved", why, rid, op_id)
         self.ledger.write(sku, target, b, b_after, now, "reservation_moved", why, rid, op_id)
-        for field in (f"q{src}", f"o{src}"):
-            leg[field] = str(int(leg[field]) - qty)
-        if dst:
-            for field in (f"q{dst}", f"o{dst}"):
-                leg[field] = str(int(leg[field]) + qty)
-        else:
+        for prefix in (LINE.qty, LINE.open):
+            _add(leg, line_field(prefix, src), -qty)
+            if dst:
+                _add(leg, line_field(prefix, dst), qty)
+        if not dst:
             i = len(lines) + 1
-            leg |= {f"s{i}": sku, f"l{i}": target, f"q{i}": str(qty), f"o{i}": str(qty)}
-            leg |= {f"f{i}": "0", f"r{i}": "0", f"x{i}": "0", "n": str(i)}
+            leg |= as_dict(line_fields(i, LineStatus(sku, target, qty, qty)))
+            leg[LEG.lines] = str(i)
         if op_id:
-            leg[f"op:{op_id}"] = digest
+            leg[op_receipt(op_id)] = digest
         return ["applied", qty]
 
     # -- sweeper -----------------------------------------------------------------------
@@ -507,17 +501,11 @@ class ReferenceReservations:
             return
         header = self.headers.get(rid)
         if header is None:
-            self.headers[rid] = {
-                "st": "aborted",
-                "d": "",
-                "ch": leg["ch"],
-                "exp": str(now),
-                "ts": str(now),
-                "parts": "",
-            }
+            tomb = Header("aborted", "", leg[LEG.channel], now, now, "")
+            self.headers[rid] = as_dict(header_fields(tomb))
             self.ledger.emit_header(rid, "reservation_aborted", "coordinator_lost", now)
             header = self.headers[rid]
-        state = header["st"]
+        state = header[HEADER.state]
         if state == "held":
             reply = self.expire(rid, now)
             if reply[0] == "not_due":

@@ -43,6 +43,16 @@ def _header_keys(rid: str) -> list[str]:
     return [keys.header(rid), keys.stream(home), keys.expiry_index(home)]
 
 
+def _hold_args(rid: str, digest: str, channel: Channel, now_ms: int) -> list[Arg]:
+    """The ARGV both hold scripts open with: id, digest, channel, allow_safety, now."""
+    return [rid, digest, channel.value, 1 if channel is Channel.store else 0, now_ms]
+
+
+def _line_args(lines: Sequence[Line]) -> list[Arg]:
+    """Per line: sku, location, qty."""
+    return [value for ln in lines for value in (ln.sku, ln.location, ln.qty)]
+
+
 async def reserve_leg(
     redis: RedisIO,
     rid: str,
@@ -53,17 +63,8 @@ async def reserve_leg(
     ttl_ms: int,
     now_ms: int,
 ) -> r.LegHoldReply:
-    args: list[Arg] = [
-        rid,
-        digest,
-        channel.value,
-        1 if channel is Channel.store else 0,
-        now_ms,
-        ttl_ms + LEG_EXPIRY_GRACE_MS,
-        EVENT_STREAM_MAXLEN,
-    ]
-    for line in lines:
-        args += [line.sku, line.location, line.qty]
+    args = _hold_args(rid, digest, channel, now_ms)
+    args += [ttl_ms + LEG_EXPIRY_GRACE_MS, EVENT_STREAM_MAXLEN, *_line_args(lines)]
     positions = [(ln.sku, ln.location) for ln in lines]
     return r.LegHoldReply.from_reply(
         await redis.run(_RESERVE_LEG, _leg_keys(partition, rid, positions), args)
@@ -81,23 +82,12 @@ async def reserve_atomic(
 ) -> r.HoldReply:
     """Every leg and the header in one script: only on a single Redis (cross-slot)."""
     keys_ = _header_keys(rid)
-    args: list[Arg] = [
-        rid,
-        digest,
-        channel.value,
-        1 if channel is Channel.store else 0,
-        now_ms,
-        ttl_ms,
-        LEG_EXPIRY_GRACE_MS,
-        EVENT_STREAM_MAXLEN,
-        ",".join(map(str, legs)),
-        RETENTION_S,
-    ]
+    args = _hold_args(rid, digest, channel, now_ms)
+    args += [ttl_ms, LEG_EXPIRY_GRACE_MS, EVENT_STREAM_MAXLEN, ",".join(map(str, legs))]
+    args.append(RETENTION_S)
     for partition, lines in legs.items():
         keys_ += _leg_keys(partition, rid, [(ln.sku, ln.location) for ln in lines])
-        args.append(len(lines))
-        for line in lines:
-            args += [line.sku, line.location, line.qty]
+        args += [len(lines), *_line_args(lines)]
     return r.HoldReply.from_reply(await redis.run(_RESERVE_ATOMIC, keys_, args))
 
 

@@ -18,8 +18,9 @@ from atp.limits import (
 )
 from atp.tasks import Periodic
 from reservations import calls
+from reservations.coordinator import Reservations
+from reservations.layout import HEADER, LEG
 from reservations.replies import ExpireReply, ExpireResult, TombstoneResult
-from reservations.service import Reservations
 
 log = logging.getLogger(__name__)
 
@@ -28,11 +29,12 @@ _FOLLOWS_COMMIT = frozenset({"committed", "fulfilled"})
 
 async def resolve_leg(service: Reservations, rid: str, partition: int) -> None:
     redis = service.redis
-    state, channel = await redis.command("HMGET", keys.leg(partition, rid), "st", "ch")
+    leg = keys.leg(partition, rid)
+    state, channel = await redis.command("HMGET", leg, LEG.state, LEG.channel)
     if state is None:
         await redis.command("ZREM", keys.expiry_index(partition), f"l:{rid}")
         return
-    header_state = await redis.command("HGET", keys.header(rid), "st")
+    header_state = await redis.command("HGET", keys.header(rid), HEADER.state)
     if header_state is None:
         tomb = await calls.header_tombstone(redis, rid, channel or "", service.clock.now_ms())
         header_state = "aborted" if tomb.result is TombstoneResult.aborted else tomb.state

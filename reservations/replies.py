@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from atp.model import Position
-from reservations.legs import partitions_of
+from reservations.layout import partitions_of
 from reservations.model import Shortfall, TransitionResult, positions_of
 
 

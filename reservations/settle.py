@@ -9,7 +9,7 @@ from atp.clock import Clock
 from atp.redis_io import RedisIO
 from atp.validate import check_id, check_optional_id
 from reservations import calls
-from reservations.legs import leg_lines, reservation_from
+from reservations.layout import HEADER, LINE, leg_lines, line_field, op_receipt, reservation_from
 from reservations.model import (
     Line,
     Reservation,
@@ -22,7 +22,8 @@ from reservations.model import (
 
 
 class Ledger(Protocol):
-    """What settling needs of the reservation service (which calls settle): no cycle."""
+    """What settling needs of the coordinator (reservations/coordinator.py, which calls
+    settle): no cycle."""
 
     redis: RedisIO
     clock: Clock
@@ -84,7 +85,7 @@ def receipt(
     attempt may have ended the reservation or taken the quantities asked."""
     if not op_id:
         return None
-    seen = {leg.get(f"op:{op_id}") for leg in legs.values()} - {None}
+    seen = {leg.get(op_receipt(op_id)) for leg in legs.values()} - {None}
     if seen == {digest}:
         return TransitionResult.duplicate, ""
     if seen:
@@ -98,7 +99,7 @@ def exceeding(
     """No line may ask for more than is still open on it."""
     for p, ts in targets.items():
         for i, sku, loc, qty in ts:
-            open_qty = int(legs[p][f"o{i}"])
+            open_qty = int(legs[p][line_field(LINE.open, i)])
             if qty > open_qty:
                 return (
                     TransitionResult.exceeds_open,
@@ -157,7 +158,7 @@ async def settle(
     refused, found, digest = decide_settle(rid, header, legs, action, lines, op)
     if refused is not None:
         return refused
-    committed = header["st"] == State.committed.value
+    committed = header[HEADER.state] == State.committed.value
     now = service.clock.now_ms()
     replies = await asyncio.gather(
         *(

@@ -11,16 +11,23 @@ from collections.abc import Sequence
 
 from atp.limits import BATCH_POSITIONS_MAX
 from atp.model import Channel
-from atp.packed import FIELDS, PackedPositions
+from atp.packed import PackedPositions
+from atp.replica_reads import replica_to_read
 from routing.limits import FETCH_LOCATIONS_MAX
 from routing.model import Arrival
 from routing.port import LedgerPort
 
 
-def _replica(engine: LedgerPort) -> PackedPositions | None:
-    """The in-process copy of the ledger, when the engine keeps one and it has loaded."""
-    replica = engine.replica
-    return replica.positions if replica is not None and replica.serving else None
+def _replica(engine: LedgerPort, strong: bool = False) -> PackedPositions | None:
+    """The in-process copy of the ledger when the read policy lets it answer."""
+    replica = replica_to_read(engine.replica, ledger_ready=engine.ready, strong=strong)
+    return None if replica is None else replica.positions
+
+
+def _atp_only(
+    sku: str, location: str, oh: int, rs: int, sf: int, inc: int, atp: int, os: int, short: int
+) -> tuple[str, str, int]:
+    return sku, location, atp
 
 
 def _replica_atp(
@@ -30,24 +37,9 @@ def _replica_atp(
     channel: Channel,
     into: dict[str, dict[str, int]],
 ) -> None:
-    # Straight from the packed columns (on hand, reserved, safety first in each cell run;
-    # atp/packed.py): PackedPositions.rows() would build a tuple per position, and this
-    # runs for every plan. Position.atp's rule: on hand - reserved (- safety online).
-    online = channel is Channel.online
-    cells = [
-        (sku, index * FIELDS) for sku in skus if (index := packed.sku_index.get(sku)) is not None
-    ]
-    for location in locations:
-        column_at = packed.location_index.get(location)
-        if column_at is None:
-            continue
-        column, row = packed.columns[column_at], into[location]
-        size = len(column)
-        for sku, at in cells:
-            if at < size:
-                units = column[at] - column[at + 1] - (column[at + 2] if online else 0)
-                if units > 0:
-                    row[sku] = units
+    for sku, location, atp in packed.grid(skus, locations, channel, _atp_only):
+        if atp:
+            into[location][sku] = atp
 
 
 async def fetch_atp(
@@ -61,7 +53,7 @@ async def fetch_atp(
     """location -> sku -> ATP for the channel (absent: none). From the replica when ready
     (unless ``strong``), else from Redis in chunks issued at once (pipelined)."""
     atp: dict[str, dict[str, int]] = {loc: {} for loc in locations}
-    packed = None if strong else _replica(engine)
+    packed = _replica(engine, strong)
     if packed is not None:
         _replica_atp(packed, skus, locations, channel, atp)
         return atp

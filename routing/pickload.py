@@ -1,6 +1,6 @@
 """Pick capacity left today: units already allocated per location and day, in Redis.
 
-`Location.capacity_units` is what a location can still pick today. A directory usually
+`RoutingLocation.capacity_units` is what a location can still pick today. A directory usually
 knows the *daily* capacity; `PickLoad` counts what allocations took today and
 `CapacityDirectory` subtracts it. One hash per day, `atp:{meta}:pick:<day>` (location ->
 units), and a guard key per reservation id, `atp:{meta}:pickrid:<id>`, so a retried
@@ -21,8 +21,8 @@ from atp.keys import pick_load as load_key
 from atp.redis_io import RedisIO, hash_reply
 from atp.scripts import Script
 from atp.validate import check_id
-from routing.directory import Location, LocationDirectory
 from routing.limits import PICKLOAD_CACHE_MS, PICKLOAD_LINES_MAX, PICKLOAD_RETENTION_S
+from routing.location_directory import LocationDirectory, RoutingLocation
 
 # The script sits here rather than in a .lua file beside it: routing has no Lua package.
 _ADD = Script(
@@ -110,7 +110,7 @@ class CapacityDirectory:
         self._cached = (now, day, used)
         return used
 
-    async def locations(self) -> Sequence[Location]:
+    async def locations(self) -> Sequence[RoutingLocation]:
         used = await self._used()
         return [
             msgspec.structs.replace(

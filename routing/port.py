@@ -7,7 +7,7 @@ from typing import Protocol
 from atp.availability import Availability
 from atp.redis_io import RedisIO
 from atp.replica import Replica
-from reservations.service import Reservations
+from reservations.coordinator import Reservations
 
 
 class LedgerPort(Protocol):
@@ -16,6 +16,9 @@ class LedgerPort(Protocol):
 
     @property
     def replica(self) -> Replica | None: ...
+
+    @property
+    def ready(self) -> bool: ...
 
     @property
     def availability(self) -> Availability: ...

@@ -28,9 +28,9 @@ from atp.redis_io import RedisIO
 from atp.tasks import Periodic
 from atp.validate import check_id, check_reason
 from reservations import calls
-from reservations.legs import as_dict, leg_lines
+from reservations.layout import LEG, LegState, as_dict, leg_lines
 from reservations.replies import FlagResult, MoveResult, ResolveResult, ShortageResult
-from routing.directory import Location, LocationDirectory
+from routing.location_directory import LocationDirectory, RoutingLocation
 from routing.model import Method, Policy
 from routing.plan import plan
 from routing.resourcing_rules import (
@@ -133,12 +133,12 @@ class Resourcer:
         for member in members:
             _, _, committed_ms, rid = parse_member(member)
             leg = as_dict(await self.redis.command("HGETALL", keys.leg(partition, rid)))
-            if leg.get("st") != "committed":
+            if leg.get(LEG.state) != LegState.committed:
                 continue
             open_units = sum(
                 ln.open for ln in leg_lines(leg) if (ln.sku, ln.location) == (sku, location)
             )
-            channel = Channel(leg.get("ch") or Channel.online.value)
+            channel = Channel(leg.get(LEG.channel) or Channel.online.value)
             found.append(Committed(rid, channel, open_units, committed_ms, await self._route(rid)))
         return found
 
@@ -176,8 +176,8 @@ class Resourcer:
         claim: Claim,
         sku: str,
         location: str,
-        origin: Location,
-        known: list[Location],
+        origin: RoutingLocation,
+        known: list[RoutingLocation],
     ) -> bool:
         """Plans and moves one reservation's units; False once the shortage is covered."""
         order = order_for(sku, claim, origin)

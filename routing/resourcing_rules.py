@@ -7,9 +7,9 @@ from collections.abc import Sequence
 import msgspec
 
 from atp.model import Channel
-from routing.directory import Location
 from routing.eligibility import eligible
 from routing.limits import CANDIDATES_MAX
+from routing.location_directory import RoutingLocation
 from routing.model import Candidate, Method, Order, OrderLine, Plan, ShipTo
 
 # Index members are "<loc>|<sku>|<commit ms, 15 digits>|<rid>"; '|' is not an id character.
@@ -70,7 +70,7 @@ def claims(short_units: int, committed: Sequence[Committed]) -> list[Claim]:
     return out
 
 
-def order_for(sku: str, claim: Claim, origin: Location) -> Order | None:
+def order_for(sku: str, claim: Claim, origin: RoutingLocation) -> Order | None:
     """The units as an order to plan, or None when they must not move without a person.
 
     A routed reservation's own method says: shipped to its destination. A pickup (at a
@@ -86,8 +86,8 @@ def order_for(sku: str, claim: Claim, origin: Location) -> Order | None:
 
 
 def candidate_locations(
-    order: Order, locations: Sequence[Location], short_location: str
-) -> list[Location]:
+    order: Order, locations: Sequence[RoutingLocation], short_location: str
+) -> list[RoutingLocation]:
     """Locations that may ship the order, the short one excluded, nearest CANDIDATES_MAX."""
     others = [loc for loc in locations if loc.location != short_location]
     kept, _ = eligible(order.method, [loc.candidate({}) for loc in others])
@@ -96,7 +96,9 @@ def candidate_locations(
     return [loc for loc in others if loc.location in names]
 
 
-def candidates(locations: Sequence[Location], sku: str, atp: dict[str, int]) -> list[Candidate]:
+def candidates(
+    locations: Sequence[RoutingLocation], sku: str, atp: dict[str, int]
+) -> list[Candidate]:
     return [
         loc.candidate({sku: atp[loc.location]} if atp.get(loc.location) else {})
         for loc in locations

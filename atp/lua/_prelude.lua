@@ -9,12 +9,12 @@ local function clock_ms(arg)
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
-local function read_pos(key)
+local function read_position(key)
   local v = redis.call('HMGET', key, 'oh', 'rs', 'sf', 'in')
   return {tonumber(v[1]) or 0, tonumber(v[2]) or 0, tonumber(v[3]) or 0, tonumber(v[4]) or 0}
 end
 
-local function write_pos(key, p)
+local function write_position(key, p)
   redis.call('HSET', key, 'oh', p[1], 'rs', p[2], 'sf', p[3], 'in', p[4])
 end
 
@@ -72,16 +72,18 @@ local function emit(ev)
   return redis.call(unpack(args))
 end
 
-local function pos_reply(result, event_id, p)
+local function position_reply(result, event_id, p)
   return {result, event_id, p[1], p[2], p[3], p[4]}
 end
 
 -- Operation receipts make a retried write return its first reply instead of applying twice.
-local function receipt_replay(key, op_id, digest, pos_key)
+local function receipt_replay(key, op_id, digest, position_key)
   if op_id == '' then return nil end
   local stored = redis.call('HMGET', key, 'd', 'r')
   if not stored[1] then return nil end
-  if stored[1] ~= digest then return pos_reply('op_conflict', '', read_pos(pos_key)) end
+  if stored[1] ~= digest then
+    return position_reply('op_conflict', '', read_position(position_key))
+  end
   local reply = cjson.decode(stored[2])
   reply[1] = 'duplicate'
   return reply
@@ -91,4 +93,23 @@ local function receipt_store(key, op_id, digest, reply, retention_s)
   if op_id == '' then return end
   redis.call('HSET', key, 'd', digest, 'r', cjson.encode(reply))
   redis.call('EXPIRE', key, retention_s)
+end
+
+-- A write to a recorded supply (incoming_*.lua) starts alike: a retried op answers its first
+-- reply, an unknown supply is refused. Returns that reply, or nil, the position and the
+-- supply's 'qty|day'.
+local function supply_find(position_key, supply_key, receipt_key, supply_id, op_id, digest)
+  local replay = receipt_replay(receipt_key, op_id, digest, position_key)
+  if replay then return replay end
+  local before = read_position(position_key)
+  local existing = redis.call('HGET', supply_key, supply_id)
+  if not existing then return position_reply('supply_not_found', '', before) end
+  return nil, before, existing
+end
+
+-- A supply write's reply: the position's, then units received, retired and still expected.
+local function supply_reply(result, event_id, p, received, retired, remaining)
+  local reply = position_reply(result, event_id, p)
+  reply[7], reply[8], reply[9] = received, retired, remaining
+  return reply
 end

@@ -10,19 +10,19 @@
 take_actor()
 local sku, loc, supply_id, qty, day = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
 local now = clock_ms(ARGV[6])
-local before = read_pos(KEYS[1])
+local before = read_position(KEYS[1])
 local existing = redis.call('HGET', KEYS[2], supply_id)
 local value = ARGV[4] .. '|' .. day
 if existing then
-  if existing == value then return pos_reply('duplicate', '', before) end
-  return pos_reply('supply_conflict', '', before)
+  if existing == value then return position_reply('duplicate', '', before) end
+  return position_reply('supply_conflict', '', before)
 end
 if redis.call('HLEN', KEYS[2]) >= tonumber(ARGV[8]) then
-  return pos_reply('too_many_supplies', '', before)
+  return position_reply('too_many_supplies', '', before)
 end
 redis.call('HSET', KEYS[2], supply_id, value)
 local after = {before[1], before[2], before[3], before[4] + qty}
-write_pos(KEYS[1], after)
+write_position(KEYS[1], after)
 local id = emit({stream = KEYS[3], maxlen = ARGV[7], now = now, type = 'incoming_added',
   sku = sku, loc = loc, before = before, after = after, reason = supply_id .. '@' .. day})
-return pos_reply('applied', id, after)
+return position_reply('applied', id, after)

@@ -11,20 +11,14 @@
 take_actor()
 local sku, loc, supply_id = ARGV[1], ARGV[2], ARGV[3]
 local op_id, digest, now = ARGV[4], ARGV[5], clock_ms(ARGV[6])
-local replay = receipt_replay(KEYS[4], op_id, digest, KEYS[1])
-if replay then return replay end
-local before = read_pos(KEYS[1])
-local existing = redis.call('HGET', KEYS[2], supply_id)
-if not existing then return pos_reply('supply_not_found', '', before) end
+local refused, before, existing = supply_find(KEYS[1], KEYS[2], KEYS[4], supply_id, op_id, digest)
+if refused then return refused end
 local qty = tonumber(string.match(existing, '^(%d+)|'))
 redis.call('HDEL', KEYS[2], supply_id)
 local after = {before[1], before[2], before[3], before[4] - qty}
-write_pos(KEYS[1], after)
+write_position(KEYS[1], after)
 local id = emit({stream = KEYS[3], maxlen = ARGV[7], now = now, type = ARGV[9],
   sku = sku, loc = loc, before = before, after = after, reason = supply_id, op = op_id})
-local reply = pos_reply('applied', id, after)
-table.insert(reply, 0)
-table.insert(reply, qty)
-table.insert(reply, 0)
+local reply = supply_reply('applied', id, after, 0, qty, 0)
 receipt_store(KEYS[4], op_id, digest, reply, ARGV[8])
 return reply

@@ -13,16 +13,15 @@
 take_actor()
 local sku, loc, supply_id, qty_arg, reason = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local op_id, digest, now = ARGV[6], ARGV[7], clock_ms(ARGV[8])
-local replay = receipt_replay(KEYS[4], op_id, digest, KEYS[1])
-if replay then return replay end
-local before = read_pos(KEYS[1])
-local existing = redis.call('HGET', KEYS[2], supply_id)
-if not existing then return pos_reply('supply_not_found', '', before) end
+local refused, before, existing = supply_find(KEYS[1], KEYS[2], KEYS[4], supply_id, op_id, digest)
+if refused then return refused end
 local expected, day = string.match(existing, '^(%d+)|(.*)$')
 expected = tonumber(expected)
 local received = expected
 if qty_arg ~= '' then received = tonumber(qty_arg) end
-if before[1] + received > tonumber(ARGV[11]) then return pos_reply('over_limit', '', before) end
+if before[1] + received > tonumber(ARGV[11]) then
+  return position_reply('over_limit', '', before)
+end
 local retired = math.min(received, expected)
 local remaining = expected - retired
 if remaining > 0 then
@@ -31,14 +30,11 @@ else
   redis.call('HDEL', KEYS[2], supply_id)
 end
 local after = {before[1] + received, before[2], before[3], before[4] - retired}
-write_pos(KEYS[1], after)
+write_position(KEYS[1], after)
 local why = supply_id
 if reason ~= '' then why = supply_id .. ':' .. reason end
 local id = emit({stream = KEYS[3], maxlen = ARGV[9], now = now, type = 'incoming_received',
   sku = sku, loc = loc, before = before, after = after, reason = why, op = op_id})
-local reply = pos_reply('applied', id, after)
-table.insert(reply, received)
-table.insert(reply, retired)
-table.insert(reply, remaining)
+local reply = supply_reply('applied', id, after, received, retired, remaining)
 receipt_store(KEYS[4], op_id, digest, reply, ARGV[10])
 return reply

@@ -11,25 +11,15 @@
 take_actor()
 local sku, loc, supply_id, day = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local op_id, digest, now = ARGV[5], ARGV[6], clock_ms(ARGV[7])
-local replay = receipt_replay(KEYS[4], op_id, digest, KEYS[1])
-if replay then return replay end
-local before = read_pos(KEYS[1])
-local existing = redis.call('HGET', KEYS[2], supply_id)
-if not existing then return pos_reply('supply_not_found', '', before) end
+local refused, before, existing = supply_find(KEYS[1], KEYS[2], KEYS[4], supply_id, op_id, digest)
+if refused then return refused end
 local qty, old_day = string.match(existing, '^(%d+)|(.*)$')
-local unchanged = pos_reply('duplicate', '', before)
-table.insert(unchanged, 0)
-table.insert(unchanged, 0)
-table.insert(unchanged, tonumber(qty))
-if old_day == day then return unchanged end
+if old_day == day then return supply_reply('duplicate', '', before, 0, 0, tonumber(qty)) end
 redis.call('HSET', KEYS[2], supply_id, qty .. '|' .. day)
 -- The position is unchanged; the event carries it (and the new day) like any other.
 local id = emit({stream = KEYS[3], maxlen = ARGV[8], now = now, type = 'incoming_redated',
   sku = sku, loc = loc, before = before, after = before, reason = supply_id .. '@' .. day,
   op = op_id})
-local reply = pos_reply('applied', id, before)
-table.insert(reply, 0)
-table.insert(reply, 0)
-table.insert(reply, tonumber(qty))
+local reply = supply_reply('applied', id, before, 0, 0, tonumber(qty))
 receipt_store(KEYS[4], op_id, digest, reply, ARGV[9])
 return reply

@@ -2,7 +2,7 @@
 -- KEYS position keys, then (when ARGV[1] == '1') the matching incoming supply hashes
 -- ARGV[1] with_supply ('1' | '0')
 -- returns {flat {oh, rs, sf, in, os} per position, {HGETALL of each supply hash} | {}}
--- (os: units registers oversold there, atp/pos.py)
+-- (os: units registers oversold there, atp/register_events.py)
 local with_supply = ARGV[1] == '1'
 local n = with_supply and (#KEYS / 2) or #KEYS
 local flat = {}

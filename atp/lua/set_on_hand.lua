@@ -12,19 +12,20 @@ local sku, loc, on_hand, expected, reason = ARGV[1], ARGV[2], tonumber(ARGV[3]),
 local op_id, digest, now = ARGV[6], ARGV[7], clock_ms(ARGV[8])
 local replay = receipt_replay(KEYS[3], op_id, digest, KEYS[1])
 if replay then return replay end
-local before = read_pos(KEYS[1])
+local before = read_position(KEYS[1])
 if expected ~= '' and tonumber(expected) ~= before[1] then
-  return pos_reply('expected_mismatch', '', before)
+  return position_reply('expected_mismatch', '', before)
 end
 local after = {on_hand, before[2], before[3], before[4]}
-write_pos(KEYS[1], after)
--- A count is the truth: an oversell a register recorded (field os, atp/pos.py) is settled.
+write_position(KEYS[1], after)
+-- A count is the truth: an oversell a register recorded (field os, atp/register_events.py)
+-- is settled.
 redis.call('HDEL', KEYS[1], 'os')
 local id = emit({stream = KEYS[2], maxlen = ARGV[9], now = now, type = 'counted', sku = sku,
   loc = loc, before = before, after = after, reason = reason, op = op_id, os = 0})
 -- A change that leaves reserved above on hand queues the position for re-sourcing
 -- (routing/resourcing.py).
 if after[2] > after[1] then redis.call('SADD', KEYS[4], loc .. '|' .. sku) end
-local reply = pos_reply('applied', id, after)
+local reply = position_reply('applied', id, after)
 receipt_store(KEYS[3], op_id, digest, reply, ARGV[10])
 return reply

@@ -3,14 +3,15 @@ body, served exactly as the API is (``cli.supervisor``: uvicorn, uvloop, httptoo
 per worker). Its requests/s is what the server stack alone allows on this machine; the
 availability route is measured as a share of it (python -m bench.reads)."""
 
-from starlette.types import Receive, Scope, Send
+from starlette.types import Receive, Send
+from starlette.types import Scope as AsgiScope
 
 BODY = b'{"sku":"B-007","channel":"online","rows":[{"location":"W1","atp":5}]}'
 HEADERS = [(b"content-type", b"application/json"), (b"content-length", str(len(BODY)).encode())]
 
 
-async def app(scope: Scope, receive: Receive, send: Send) -> None:
-    if scope["type"] == "lifespan":
+async def app(asgi_scope: AsgiScope, receive: Receive, send: Send) -> None:
+    if asgi_scope["type"] == "lifespan":
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":

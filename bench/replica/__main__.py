@@ -26,6 +26,7 @@ import uvloop
 
 from atp import keys
 from atp.limits import LEDGER_PARTITIONS
+from atp.model import Channel
 from atp.packed import PackedPositions
 from atp.redis_io import PipelinedRedis
 from atp.replica import Replica
@@ -81,6 +82,10 @@ def _packed_bytes(packed: PackedPositions) -> int:
     return packed.array_bytes() + names + containers + sys.getsizeof(packed.columns)
 
 
+def _cell(*values: object) -> tuple[object, ...]:
+    return values
+
+
 def _read_latencies(replica: Replica, skus: int, batch: bool) -> array[int]:
     rng = random.Random(9)
     samples = array("q")
@@ -89,7 +94,7 @@ def _read_latencies(replica: Replica, skus: int, batch: bool) -> array[int]:
         picked = [f"SKU-{rng.randrange(skus):06d}" for _ in range(100 if batch else 1)]
         started = time.perf_counter_ns()
         if batch:
-            replica.positions.rows(picked, locations)
+            replica.positions.grid(picked, locations, Channel.online, _cell)
         else:
             replica.positions.position(picked[0], "L07")
         samples.append(time.perf_counter_ns() - started)

@@ -21,6 +21,7 @@ import msgspec
 import uvloop
 
 from atp import keys
+from atp.events import FIELDS
 from atp.limits import EVENT_STREAM_MAXLEN, LEDGER_PARTITIONS
 from atp.redis_io import PipelinedRedis
 from bench.replica.writer import WriterResult
@@ -49,6 +50,14 @@ class InjectResult(msgspec.Struct):
     cpu_core_share: float = 0.0
 
 
+# Every field each ledger event carries (atp/events.py), in emit's order, zero or empty;
+# _fields fills in what varies by its long name.
+_TEMPLATE: list[str | int] = [
+    v for f in FIELDS if f.always for v in (f.short, 0 if f.kind is int else "")
+]
+_AT = {f.name: 2 * i + 1 for i, f in enumerate(f for f in FIELDS if f.always)}
+
+
 def _fields(rng: random.Random, plan: InjectPlan, n: int) -> tuple[int, list[str | int]]:
     ts = int(time.time() * 1000)
     if rng.random() < HEADER_SHARE:
@@ -61,12 +70,15 @@ def _fields(rng: random.Random, plan: InjectPlan, n: int) -> tuple[int, list[str
         kind, why = "reserved", "online"
     rs = rng.randint(0, 9)
     oh = 1_000_000
-    fields: list[str | int] = [
-        *("t", kind, "sku", sku, "loc", loc, "doh", 0, "drs", 1, "dsf", 0, "din", 0),
-        *("oh", oh if sku else 0, "rs", rs if sku else 0, "sf", 0, "in", 0),
-        *("ab", oh - rs, "aa", oh - rs, "why", why, "rid", f"inj-{plan.index}-{n}"),
-        *("op", "", "ts", ts),
-    ]
+    values: dict[str, str | int] = {
+        "type": kind, "sku": sku, "location": loc, "d_reserved": 1,
+        "on_hand": oh if sku else 0, "reserved": rs if sku else 0,
+        "atp_before": oh - rs, "atp_after": oh - rs, "reason": why,
+        "reservation_id": f"inj-{plan.index}-{n}", "ts_ms": ts,
+    }  # fmt: skip
+    fields = _TEMPLATE.copy()
+    for name, value in values.items():
+        fields[_AT[name]] = value
     return partition, fields
 
 

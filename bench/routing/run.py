@@ -18,10 +18,10 @@ import redis.asyncio
 from bench.common.stats import Samples, Summary, summarize
 from engine.local import Engine
 from oracles.instances import candidates
-from routing.directory import InMemoryDirectory, Location
+from routing.live import candidates_for, plan_order
+from routing.location_directory import InMemoryDirectory, RoutingLocation
 from routing.model import Order, OrderLine, Policy, ShipTo
 from routing.plan import plan
-from routing.service import candidates_for, plan_order
 
 LINES = (1, 5, 20)
 CANDIDATES = (50, 200)
@@ -63,7 +63,7 @@ async def network(engine: Engine, count: int) -> InMemoryDirectory:
         await asyncio.gather(*(engine.stock.set_on_hand(s, loc, q) for s, loc, q in chunk))
     return InMemoryDirectory(
         [
-            Location(
+            RoutingLocation(
                 f"N{count}-{c.location}",
                 c.kind,
                 c.capabilities,

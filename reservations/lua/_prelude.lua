@@ -5,13 +5,15 @@
 --     ct: commit time ms (set when committed). A move (leg_move.lua) takes units off a line
 --     (q<i> and o<i> fall) and adds them to the line of the same sku at the new location
 --     (appended when there is none): one line per sku and location, indexes never change.
+--     st: held | committed | closed (no unit open) | expired. reservations/layout.py names
+--     these fields and states on the Python side (tests/reservations/test_layout.py).
 
 -- Appends {sku, loc, requested, available} of each short line to `short`; returns the
 -- positions read, for leg_hold to write from.
 local function leg_check(lines, allow_safety, short)
   local before = {}
   for i, line in ipairs(lines) do
-    local p = read_pos(line.key)
+    local p = read_position(line.key)
     local available = p[1] - p[2]
     if not allow_safety then available = available - p[3] end
     if line.qty > available then
@@ -37,7 +39,7 @@ local function leg_hold(leg, before, r)
   for i, line in ipairs(leg.lines) do
     local p = before[i]
     local after = {p[1], p[2] + line.qty, p[3], p[4]}
-    write_pos(line.key, after)
+    write_position(line.key, after)
     if r.out then append_pos(r.out, line.sku, line.loc, after) end
     emit({stream = leg.stream, maxlen = r.maxlen, now = r.now, type = 'reserved', sku = line.sku,
       loc = line.loc, before = p, after = after, reason = r.channel, rid = r.rid})
@@ -63,9 +65,9 @@ local function leg_unhold(leg_key, stream, expiry, pos_keys, rid, now, maxlen, r
     local line = redis.call('HMGET', leg_key, 's' .. s, 'l' .. s, 'o' .. s)
     local open = tonumber(line[3])
     if open > 0 then
-      local p = read_pos(pos_keys[i])
+      local p = read_position(pos_keys[i])
       local after = {p[1], p[2] - open, p[3], p[4]}
-      write_pos(pos_keys[i], after)
+      write_position(pos_keys[i], after)
       emit({stream = stream, maxlen = maxlen, now = now, type = mode, sku = line[1],
         loc = line[2], before = p, after = after, reason = mode, rid = rid})
       redis.call('HSET', leg_key, 'o' .. s, 0)

@@ -14,7 +14,7 @@
 take_actor()
 local rid, sku, loc, units, why = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
 local now = clock_ms(ARGV[6])
-local p = read_pos(KEYS[3])
+local p = read_position(KEYS[3])
 local open = 0
 for i = 1, tonumber(redis.call('HGET', KEYS[4], 'n')) or 0 do
   local line = redis.call('HMGET', KEYS[4], 's' .. i, 'l' .. i, 'o' .. i)

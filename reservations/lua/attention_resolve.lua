@@ -8,7 +8,7 @@
 take_actor()
 local rid, sku, loc = ARGV[1], ARGV[2], ARGV[3]
 if redis.call('HDEL', KEYS[1], loc .. '|' .. sku .. '|' .. rid) == 0 then return {'not_found'} end
-local p = read_pos(KEYS[3])
+local p = read_position(KEYS[3])
 emit({stream = KEYS[2], maxlen = ARGV[6], now = clock_ms(ARGV[5]),
   type = 'reservation_flag_resolved', sku = sku, loc = loc, before = p, after = p,
   reason = ARGV[4], rid = rid})

@@ -35,13 +35,13 @@ end
 if not src then return {'no_line'} end
 local open = tonumber(redis.call('HGET', leg, 'o' .. src))
 if qty > open then return {'exceeds_open', open} end
-local a = read_pos(KEYS[4])
+local a = read_position(KEYS[4])
 if ARGV[6] == '1' then
   local short = a[2] - a[1]
   if short <= 0 then return {'not_short'} end
   if qty > short then qty = short end
 end
-local b = read_pos(KEYS[5])
+local b = read_position(KEYS[5])
 local available = b[1] - b[2]
 if h[2] ~= 'store' then available = available - b[3] end  -- online never takes safety stock
 if qty > available then
@@ -52,8 +52,8 @@ if not dst and n >= tonumber(ARGV[11]) then return {'too_many_lines'} end
 
 local a_after = {a[1], a[2] - qty, a[3], a[4]}
 local b_after = {b[1], b[2] + qty, b[3], b[4]}
-write_pos(KEYS[4], a_after)
-write_pos(KEYS[5], b_after)
+write_position(KEYS[4], a_after)
+write_position(KEYS[5], b_after)
 local why = from .. '>' .. to
 emit({stream = KEYS[2], maxlen = ARGV[10], now = now, type = 'reservation_moved', sku = sku,
   loc = from, before = a, after = a_after, reason = why, rid = rid, op = op_id})

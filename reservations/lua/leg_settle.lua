@@ -42,7 +42,7 @@ for j = 1, targets do
   local open = tonumber(redis.call('HGET', KEYS[1], 'o' .. idx))
   if qty == 0 then qty = open end
   if qty > open then return {'exceeds_open', tonumber(idx), open} end
-  local p = read_pos(KEYS[4 + j])
+  local p = read_position(KEYS[4 + j])
   if action == 'fulfilled' and p[1] < qty then return {'on_hand_short', tonumber(idx), p[1]} end
   plan[j] = {idx, qty, p}
 end
@@ -52,7 +52,7 @@ for j = 1, targets do
   if qty > 0 then
     local after = {p[1], p[2] - qty, p[3], p[4]}
     if action == 'fulfilled' then after[1] = p[1] - qty end
-    write_pos(KEYS[4 + j], after)
+    write_position(KEYS[4 + j], after)
     local line = redis.call('HMGET', KEYS[1], 's' .. idx, 'l' .. idx)
     append_pos(out, line[1], line[2], after)
     emit({stream = KEYS[2], maxlen = ARGV[5], now = now, type = action, sku = line[1],

@@ -3,7 +3,7 @@
 -- KEYS[1] partition shortage set  KEYS[2] position
 -- ARGV[1] member '<loc>|<sku>'
 -- returns {'cleared'} | {'short', reserved - on hand}
-local p = read_pos(KEYS[2])
+local p = read_position(KEYS[2])
 if p[2] > p[1] then return {'short', p[2] - p[1]} end
 redis.call('SREM', KEYS[1], ARGV[1])
 return {'cleared'}

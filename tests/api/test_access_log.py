@@ -5,7 +5,8 @@ import json
 import logging
 
 import pytest
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Send
+from starlette.types import Scope as AsgiScope
 
 from api.middleware import ACCESS_LOG, KEY_ID, RequestContext
 from api.settings import from_env
@@ -32,14 +33,14 @@ async def test_every_request_is_one_json_line(api: Api, caplog: pytest.LogCaptur
     assert second["route"] == "unmatched" and second["status"] == 404
 
 
-async def _app(scope: Scope, receive: Receive, send: Send) -> None:
-    scope[KEY_ID] = "k123"  # what authentication records for the log
+async def _app(asgi_scope: AsgiScope, receive: Receive, send: Send) -> None:
+    asgi_scope[KEY_ID] = "k123"  # what authentication records for the log
     await send({"type": "http.response.start", "status": 204, "headers": []})
     await send({"type": "http.response.body", "body": b""})
 
 
 async def _call(middleware: RequestContext) -> None:
-    scope: Scope = {"type": "http", "method": "POST", "headers": [], "path": "/x"}
+    asgi_scope: AsgiScope = {"type": "http", "method": "POST", "headers": [], "path": "/x"}
 
     async def receive() -> Message:
         return {"type": "http.request", "body": b""}
@@ -47,7 +48,7 @@ async def _call(middleware: RequestContext) -> None:
     async def send(message: Message) -> None:
         return None
 
-    await middleware(scope, receive, send)
+    await middleware(asgi_scope, receive, send)
 
 
 async def test_the_key_id_is_logged_when_authentication_set_it(

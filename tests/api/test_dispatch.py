@@ -29,8 +29,8 @@ def test_every_template_matches_as_starlette_does(path: str) -> None:
         if "{" not in op.path:
             continue
         route = Route(op.path, lambda request: None, methods=[op.method])
-        scope = {"type": "http", "path": path, "method": op.method, "root_path": ""}
-        match, child = route.matches(scope)
+        asgi_scope = {"type": "http", "path": path, "method": op.method, "root_path": ""}
+        match, child = route.matches(asgi_scope)
         method, segments = _template(op)
         ours = _match(segments, path.split("/")) if method == op.method else None
         expected = child.get("path_params") if match is Match.FULL else None

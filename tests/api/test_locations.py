@@ -3,19 +3,19 @@ reads availability; filters by kind and group, pages by cursor."""
 
 import asyncpg
 
-from routing.directory import Location
+from routing.location_directory import RoutingLocation
 from routing.model import Capability, LocationKind
 from support.harness import Api, assert_problem, catalog, field_of
 
 STORE = frozenset({Capability.pickup, Capability.ship_from_store})
 WAREHOUSE = frozenset({Capability.ship})
 LOCATIONS = [
-    Location("ST-001", LocationKind.store, STORE, 59.9111, 10.7528, 200, 50),
-    Location(
+    RoutingLocation("ST-001", LocationKind.store, STORE, 59.9111, 10.7528, 200, 50),
+    RoutingLocation(
         "ST-002", LocationKind.store, frozenset({Capability.pickup}), 59.9296, 10.7146, 150, 51
     ),
-    Location("ST-003", LocationKind.store, STORE, 59.9226, 10.7590, 300, 52),
-    Location("WH-BERGER", LocationKind.warehouse, WAREHOUSE, 59.6010, 10.7260, 20_000, 10),
+    RoutingLocation("ST-003", LocationKind.store, STORE, 59.9226, 10.7590, 300, 52),
+    RoutingLocation("WH-BERGER", LocationKind.warehouse, WAREHOUSE, 59.6010, 10.7260, 20_000, 10),
 ]
 
 

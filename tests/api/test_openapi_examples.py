@@ -28,7 +28,7 @@ KINDS: dict[str, str] = {
     "groups": r"[a-z]+(-[a-z]+)*",
 }
 # A field whose name alone does not say its kind.
-OWN_KIND = {("CatalogueLocation", "id"): "location"}
+OWN_KIND = {("LocationOut", "id"): "location"}
 # Where the example must be there (and right): the ids a newcomer meets first.
 REQUIRED = {
     ("AvailabilityQuery", "skus"),
@@ -49,8 +49,8 @@ REQUIRED = {
     ("param", "id"),
     ("param", "device_id"),
     ("param", "supply_id"),
-    ("CatalogueLocation", "id"),
-    ("CatalogueLocation", "groups"),
+    ("LocationOut", "id"),
+    ("LocationOut", "groups"),
 }
 
 

@@ -14,7 +14,7 @@ import pytest
 from api import fast
 from atp import keys
 from atp.clock import ManualClock
-from atp.pos import PosEvent, PosKind
+from atp.register_events import RegisterEvent, RegisterEventKind
 from atp.replica import Replica
 from reservations.model import Line
 from support.harness import Api, assert_problem, field_of, serving, settings_for
@@ -131,8 +131,8 @@ async def test_groups_promises_and_oversells_from_the_replica(live: Api) -> None
     await stock.adjust("G", "S2", 4, "receipt")
     await stock.add_incoming("G", "S1", "po-1", 10, datetime.date(2030, 1, 5))
     await live.engine.availability.define_group("oslo", ["S1", "S2"])
-    sale = PosEvent(PosKind.sale, "e1", 1, 1, "G", "S1", 5)  # 3 beyond what S1 has
-    assert (await live.services.pos.replay("till-1", [sale]))[0].oversold == 3
+    sale = RegisterEvent(RegisterEventKind.sale, "e1", 1, 1, "G", "S1", 5)  # 3 beyond what S1 has
+    assert (await live.services.registers.replay("till-1", [sale]))[0].oversold == 3
     await _caught_up(live)
     for path in (
         "/v1/availability/G?group=oslo",
@@ -146,8 +146,8 @@ async def test_groups_promises_and_oversells_from_the_replica(live: Api) -> None
         assert _without_freshness(replica) == _without_freshness(strong), path
     rows = (await live.call("GET", "/v1/availability/G?group=oslo", "reader")).json()["rows"]
     assert rows[0]["oversold"] == 3 and rows[0]["on_hand"] == 0
-    void = PosEvent(PosKind.void, "v1", 2, 2, voids="e1")
-    await live.services.pos.replay("till-1", [void])
+    void = RegisterEvent(RegisterEventKind.void, "v1", 2, 2, voids="e1")
+    await live.services.registers.replay("till-1", [void])
     await _caught_up(live)
     rows = (await live.call("GET", "/v1/availability/G?location=S1", "reader")).json()["rows"]
     assert rows[0]["oversold"] == 0 and rows[0]["on_hand"] == 2

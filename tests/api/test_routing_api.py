@@ -8,7 +8,7 @@ import pytest
 
 from atp import keys
 from atp.clock import ManualClock
-from routing.directory import Location
+from routing.location_directory import RoutingLocation
 from routing.model import Capability, LocationKind
 from support.harness import Api, assert_problem, catalog, field_of, serving, settings_for
 from support.invariants_ledger import check_ledger_invariants
@@ -17,9 +17,15 @@ HOME = (59.91, 10.75)
 KM_PER_DEG_LAT = 111.195
 STORE = frozenset({Capability.ship_from_store, Capability.pickup})
 LOCATIONS = [
-    Location("S-NEAR", LocationKind.store, STORE, HOME[0] + 2 / KM_PER_DEG_LAT, HOME[1], 100),
-    Location("S-FAR", LocationKind.store, STORE, HOME[0] + 40 / KM_PER_DEG_LAT, HOME[1], 100),
-    Location("W-1", LocationKind.warehouse, frozenset({Capability.ship}), 60.8, 11.1, 10_000),
+    RoutingLocation(
+        "S-NEAR", LocationKind.store, STORE, HOME[0] + 2 / KM_PER_DEG_LAT, HOME[1], 100
+    ),
+    RoutingLocation(
+        "S-FAR", LocationKind.store, STORE, HOME[0] + 40 / KM_PER_DEG_LAT, HOME[1], 100
+    ),
+    RoutingLocation(
+        "W-1", LocationKind.warehouse, frozenset({Capability.ship}), 60.8, 11.1, 10_000
+    ),
 ]
 
 
@@ -153,7 +159,7 @@ async def test_plan_bad_input_names_the_field(routed: Api, body: object, field: 
     assert field_of(assert_problem(r, 422)) == field
 
 
-async def test_with_an_empty_catalogue_nothing_can_be_covered(api: Api) -> None:
+async def test_with_an_empty_catalog_nothing_can_be_covered(api: Api) -> None:
     r = await api.call("POST", "/v1/routing/plan", "reader", _ship(("A", 1)))
     assert r.status_code == 200, r.text
     assert r.json()["uncovered"], r.text

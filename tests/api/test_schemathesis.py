@@ -19,14 +19,14 @@ import asyncpg
 import pytest
 
 from cli import supervisor as serve
-from routing.directory import Location
+from routing.location_directory import RoutingLocation
 from routing.model import Capability, LocationKind
 from support.harness import catalog
 
 PORT = 7310
 ROUTING_LOCATIONS = [
-    Location("S1", LocationKind.store, frozenset(Capability), 59.9, 10.7, 100),
-    Location("W1", LocationKind.warehouse, frozenset({Capability.ship}), 60.8, 11.1, 1000),
+    RoutingLocation("S1", LocationKind.store, frozenset(Capability), 59.9, 10.7, 100),
+    RoutingLocation("W1", LocationKind.warehouse, frozenset({Capability.ship}), 60.8, 11.1, 1000),
 ]
 ROOT = Path(__file__).resolve().parents[2]
 MAX_EXAMPLES = int(os.environ.get("ATP_SCHEMATHESIS_EXAMPLES", "60"))

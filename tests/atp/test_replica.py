@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from atp import keys
 from atp.limits import LEDGER_PARTITIONS
 from atp.model import Supply
-from atp.pos import Pos, PosEvent, PosKind
+from atp.register_events import RegisterEvent, Registers
+from atp.register_events import RegisterEventKind as Kind
 from atp.replica import Replica
 from atp.rules import day_from_number
 from engine.local import Engine
@@ -59,18 +60,18 @@ async def _reloaded(replica: Replica, loads_before: int) -> None:
 
 
 async def _random_writes(engine: Engine, rng: random.Random, count: int, tag: str) -> None:
-    pos = Pos(engine.redis)
+    registers = Registers(engine.redis)
     sales: list[str] = []
     for n in range(count):
         sku, location = rng.choice(SKUS), rng.choice(LOCATIONS)
         roll = rng.random()
         if roll < 0.1:  # register sales oversell and voids release it: the os cell moves
             if sales and rng.random() < 0.4:
-                event = PosEvent(PosKind.void, f"{tag}-v{n}", n + 1, 1, voids=sales.pop())
+                event = RegisterEvent(Kind.void, f"{tag}-v{n}", n + 1, 1, voids=sales.pop())
             else:
-                event = PosEvent(PosKind.sale, f"{tag}-e{n}", n + 1, 1, sku, location, 3)
+                event = RegisterEvent(Kind.sale, f"{tag}-e{n}", n + 1, 1, sku, location, 3)
                 sales.append(event.event_id)
-            await pos.replay(f"till-{tag}", [event])
+            await registers.replay(f"till-{tag}", [event])
         elif roll < 0.4:
             await engine.stock.adjust(sku, location, rng.randint(1, 9), "receipt")
         elif roll < 0.5:

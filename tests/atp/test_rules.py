@@ -3,6 +3,8 @@
 from datetime import date
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from atp.model import AdjustReason, Channel, InvalidInput, Position, Supply
 from atp.rules import check_adjust_sign, group_atp, promise_date
@@ -76,18 +78,42 @@ def test_a_reservation_with_nothing_open_has_ended() -> None:
     )
 
 
-def test_packed_rows_read_unknown_cells_as_zero() -> None:
+def _cell(*values: object) -> tuple[object, ...]:
+    return values
+
+
+def test_packed_grid_reads_unknown_cells_as_zero() -> None:
     from atp.packed import PackedPositions
 
     packed = PackedPositions()
     packed.set("A", "S1", (3, 1, 0, 2, 4))
     packed.set_position("B", "S2", (5, 0, 1, 0))
     packed.set_position("A", "S1", (2, 1, 0, 2))  # keeps the oversold count
-    assert packed.rows(["A", "B", "C"], ["S1", "S2"]) == [
-        ("A", "S1", 2, 1, 0, 2, 4),
-        ("A", "S2", 0, 0, 0, 0, 0),
-        ("B", "S1", 0, 0, 0, 0, 0),
-        ("B", "S2", 5, 0, 1, 0, 0),
-        ("C", "S1", 0, 0, 0, 0, 0),
-        ("C", "S2", 0, 0, 0, 0, 0),
+    assert packed.grid(["A", "B", "C"], ["S1", "S2"], Channel.online, _cell) == [
+        ("A", "S1", 2, 1, 0, 2, 1, 4, 0),
+        ("A", "S2", 0, 0, 0, 0, 0, 0, 0),
+        ("B", "S1", 0, 0, 0, 0, 0, 0, 0),
+        ("B", "S2", 5, 0, 1, 0, 4, 0, 0),
+        ("C", "S1", 0, 0, 0, 0, 0, 0, 0),
+        ("C", "S2", 0, 0, 0, 0, 0, 0, 0),
     ]
+
+
+@given(
+    cells=st.lists(st.tuples(*(st.integers(0, 50) for _ in range(3))), min_size=1, max_size=12),
+    channel=st.sampled_from(list(Channel)),
+)
+def test_packed_grid_applies_the_position_rule(
+    cells: list[tuple[int, int, int]], channel: Channel
+) -> None:
+    """The packed columns' ATP and shortfall are Position's, for every channel."""
+    from atp.packed import PackedPositions
+
+    packed = PackedPositions()
+    locations = [f"L{i}" for i in range(len(cells))]
+    for location, (on_hand, reserved, safety) in zip(locations, cells, strict=True):
+        packed.set("A", location, (on_hand, reserved, safety, 0, 0))
+    for row in packed.grid(["A"], locations, channel, _cell):
+        position = packed.position("A", str(row[1]))
+        assert row[6] == position.atp(channel)
+        assert row[8] == position.short

@@ -13,14 +13,14 @@ import pytest
 
 from atp import actor, keys
 from atp.clock import ManualClock
-from atp.pos import Pos, PosEvent, PosKind
 from atp.redis_io import RedisIO
+from atp.register_events import RegisterEvent, RegisterEventKind, Registers
 from atp.scripts import load_script
 from cli.main import main
 from engine.durable import DurableEngine
 from engine.local import Engine
 from reservations.model import Line
-from routing.directory import InMemoryDirectory, Location
+from routing.location_directory import InMemoryDirectory, RoutingLocation
 from routing.model import Capability, LocationKind
 
 
@@ -73,8 +73,9 @@ async def test_holds_commits_sales_and_the_sweepers_expiries_carry_their_actor(
             held = await engine.reservations.reserve("R-2", "online", [Line("SKU-1", "S1", 1)], 60)
             assert held.ok
         with actor.acting("till-key", "receipt-5"):
-            sale = PosEvent(PosKind.sale, "e1", 1, 0, "SKU-1", "S1", 1)
-            assert (await Pos(engine.redis, clock).replay("till-1", [sale]))[0].status == "applied"
+            sale = RegisterEvent(RegisterEventKind.sale, "e1", 1, 0, "SKU-1", "S1", 1)
+            [result] = await Registers(engine.redis, clock).replay("till-1", [sale])
+            assert result.status == "applied"
         clock.advance(61_000)
         assert await engine.sweeper.sweep_once() == 1
         assert actor.current() == actor.NOBODY
@@ -104,8 +105,10 @@ async def test_re_sourcing_moves_and_flags_say_the_resourcer_did_them(
     ship = frozenset({Capability.ship})
     directory = InMemoryDirectory(
         [
-            Location("S1", LocationKind.store, frozenset({Capability.pickup}), 60.0, 10.0, 100),
-            Location("W1", LocationKind.warehouse, ship, 60.2, 10.0, 100),
+            RoutingLocation(
+                "S1", LocationKind.store, frozenset({Capability.pickup}), 60.0, 10.0, 100
+            ),
+            RoutingLocation("W1", LocationKind.warehouse, ship, 60.2, 10.0, 100),
         ]
     )
     engine = await DurableEngine.open(jredis_url, db, start_sweeper=False, directory=directory)

@@ -6,9 +6,8 @@ import asyncio
 import asyncpg
 import pytest
 
-from atp.model import StockResult
+from atp.model import LedgerUnavailable, StockResult
 from atp.redis_io import RedisIO
-from durability.group_commit import LedgerUnavailable
 from durability.verify import verify
 from engine.durable import DurableEngine
 from reservations.model import Line, State

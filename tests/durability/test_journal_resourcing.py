@@ -12,7 +12,7 @@ from durability.verify import replay_positions, verify
 from durability.writer import JournalWriter, create_groups
 from engine.local import Engine
 from reservations.model import Line
-from routing.directory import InMemoryDirectory, Location
+from routing.location_directory import InMemoryDirectory, RoutingLocation
 from routing.model import Capability, LocationKind
 from routing.resourcing import attention
 from support.invariants_ledger import (
@@ -25,8 +25,8 @@ SKU = "SKU-1"
 SHIP = frozenset({Capability.ship, Capability.ship_from_store})
 DIRECTORY = InMemoryDirectory(
     [
-        Location("S1", LocationKind.store, SHIP, 60.0, 10.0, 100),
-        Location("W1", LocationKind.warehouse, SHIP, 60.2, 10.0, 100),
+        RoutingLocation("S1", LocationKind.store, SHIP, 60.0, 10.0, 100),
+        RoutingLocation("W1", LocationKind.warehouse, SHIP, 60.2, 10.0, 100),
     ]
 )
 

@@ -13,18 +13,20 @@ from atp import keys
 from atp.clock import ManualClock
 from atp.keys import device_log
 from atp.keys import register_receipt as receipt
-from atp.pos import _CLAIM as CLAIM
-from atp.pos import Pos, PosEvent, PosKind, PosStatus
 from atp.redis_io import Arg, RedisIO
+from atp.register_events import _CLAIM as CLAIM
+from atp.register_events import RegisterEvent, Registers
+from atp.register_events import RegisterEventKind as Kind
+from atp.register_events import RegisterEventStatus as Status
 from durability.history import reservation_from_journal
 from durability.rebuild import ensure_ledger
 from durability.verify import replay_positions, verify
 from durability.writer import JournalWriter, create_groups
 from engine.local import Engine
 from reservations.model import Line, State, TransitionResult
-from routing.directory import InMemoryDirectory, Location
+from routing.live import AllocateResult, allocate
+from routing.location_directory import InMemoryDirectory, RoutingLocation
 from routing.model import Capability, LocationKind, Order, OrderLine, Policy, ShipTo
-from routing.service import AllocateResult, allocate
 
 AT = 1_790_000_000_000
 
@@ -48,12 +50,12 @@ async def lose_redis(rio: RedisIO, db: asyncpg.Pool) -> None:
         assert await ensure_ledger(rio, conn) is not None
 
 
-def sale(eid: str, seq: int, qty: int, kind: PosKind = PosKind.sale) -> PosEvent:
-    return PosEvent(kind, eid, seq, AT + seq, "A", "S1", qty)
+def sale(eid: str, seq: int, qty: int, kind: Kind = Kind.sale) -> RegisterEvent:
+    return RegisterEvent(kind, eid, seq, AT + seq, "A", "S1", qty)
 
 
-def void(eid: str, seq: int, target: str) -> PosEvent:
-    return PosEvent(PosKind.void, eid, seq, AT + seq, voids=target)
+def void(eid: str, seq: int, target: str) -> RegisterEvent:
+    return RegisterEvent(Kind.void, eid, seq, AT + seq, voids=target)
 
 
 async def device_state(rio: RedisIO, device: str, eids: list[str]) -> dict[str, object]:
@@ -70,10 +72,10 @@ async def device_state(rio: RedisIO, device: str, eids: list[str]) -> dict[str, 
 async def test_register_replays_after_a_rebuild_apply_once(
     engine: Engine, db: asyncpg.Pool, rio: RedisIO
 ) -> None:
-    pos = Pos(rio, ManualClock())
+    registers = Registers(rio, ManualClock())
     await engine.stock.adjust("A", "S1", 5, "receipt")
-    queue = [sale("e1", 1, 2), sale("e2", 2, 1, PosKind.return_), sale("e3", 3, 6)]
-    assert [r.status for r in await pos.replay("till-1", queue)] == [PosStatus.applied] * 3
+    queue = [sale("e1", 1, 2), sale("e2", 2, 1, Kind.return_), sale("e3", 3, 6)]
+    assert [r.status for r in await registers.replay("till-1", queue)] == [Status.applied] * 3
     # e5 is claimed but its apply never ran (a crash between the steps); v2 voids it first.
     ahead = sale("e5", 5, 1)
     args: list[Arg] = [
@@ -89,9 +91,9 @@ async def test_register_replays_after_a_rebuild_apply_once(
     ]
     await rio.run(CLAIM, [device_log("till-1")], args)
     voids = [void("v1", 4, "e2"), void("v2", 6, "e5")]
-    assert [r.status for r in await pos.replay("till-1", voids)] == [PosStatus.applied] * 2
+    assert [r.status for r in await registers.replay("till-1", voids)] == [Status.applied] * 2
     before = await engine.availability.position("A", "S1")
-    oversold = await pos.oversold([("A", "S1")])
+    oversold = await registers.oversold([("A", "S1")])
     eids = ["e1", "e2", "e3", "e5", "v1", "v2"]
     state = await device_state(rio, "till-1", eids)
 
@@ -102,13 +104,13 @@ async def test_register_replays_after_a_rebuild_apply_once(
         assert await verify(rio, conn) == []
         await replay_positions(conn)
     for batch in (queue, [ahead], voids, [voids[1]], [*queue, voids[0], ahead, voids[1]]):
-        results = await pos.replay("till-1", batch)
-        assert [r.status for r in results] == [PosStatus.duplicate] * len(batch), results
-    assert (await pos.replay("till-1", queue))[2].oversold == 2  # e3's reply, as first given
+        results = await registers.replay("till-1", batch)
+        assert [r.status for r in results] == [Status.duplicate] * len(batch), results
+    assert (await registers.replay("till-1", queue))[2].oversold == 2  # e3's reply, as first given
     assert await engine.availability.position("A", "S1") == before
-    assert await pos.oversold([("A", "S1")]) == oversold
-    again = await pos.replay("till-1", [void("v9", 9, "e1")])  # the log goes on as before
-    assert again[0].status is PosStatus.applied
+    assert await registers.oversold([("A", "S1")]) == oversold
+    again = await registers.replay("till-1", [void("v9", 9, "e1")])  # the log goes on as before
+    assert again[0].status is Status.applied
     assert (await engine.availability.position("A", "S1")).on_hand == before.on_hand + 2
 
 
@@ -140,7 +142,9 @@ async def test_partial_settle_op_ids_answer_duplicate_after_a_rebuild(
 async def test_route_records_and_groups_survive_a_rebuild(
     engine: Engine, db: asyncpg.Pool, rio: RedisIO
 ) -> None:
-    store = Location("S1", LocationKind.store, frozenset({Capability.ship_from_store}), 60, 10, 50)
+    store = RoutingLocation(
+        "S1", LocationKind.store, frozenset({Capability.ship_from_store}), 60, 10, 50
+    )
     await engine.stock.adjust("A", "S1", 5, "receipt")
     order = Order([OrderLine("A", 2)], ShipTo(60.0, 10.0))
     flat = Policy(depth_threshold_units=0, capacity_cost=0.0)

@@ -10,11 +10,11 @@ from atp.keys import pick_guard as guard_key
 from atp.keys import pick_load as load_key
 from engine.local import Engine
 from reservations.model import Line
-from routing.directory import InMemoryDirectory, Location
 from routing.limits import PICKLOAD_RETENTION_S
+from routing.live import AllocateResult, allocate, plan_order
+from routing.location_directory import InMemoryDirectory, RoutingLocation
 from routing.model import Capability, LocationKind, Order, OrderLine, Policy, ShipTo
 from routing.pickload import CapacityDirectory, PickLoad
-from routing.service import AllocateResult, allocate, plan_order
 
 DAY = date(2026, 11, 22)
 HOME = (60.0, 10.0)
@@ -30,8 +30,8 @@ class Today:
         return self.day
 
 
-def store(name: str, km: float, daily: int) -> Location:
-    return Location(name, LocationKind.store, STORE, HOME[0] + km / 111.195, HOME[1], daily)
+def store(name: str, km: float, daily: int) -> RoutingLocation:
+    return RoutingLocation(name, LocationKind.store, STORE, HOME[0] + km / 111.195, HOME[1], daily)
 
 
 async def test_a_reservation_counts_once_per_id(engine: Engine) -> None:

@@ -11,14 +11,14 @@ from atp import keys
 from atp.clock import ManualClock
 from atp.events import read_all_events
 from atp.model import Channel, Event
-from atp.pos import Pos, PosEvent, PosKind
+from atp.register_events import RegisterEvent, RegisterEventKind, Registers
 from engine.local import Engine
 from oracles.ledger import ReferenceLedger
 from oracles.reservations import ReferenceReservations
 from reservations import calls
 from reservations.model import Line, LineStatus, State
 from reservations.replies import MoveReply
-from routing.directory import InMemoryDirectory, Location
+from routing.location_directory import InMemoryDirectory, RoutingLocation
 from routing.model import (
     Capability,
     LocationKind,
@@ -39,9 +39,9 @@ WAREHOUSE = frozenset({Capability.ship})
 STORE = frozenset({Capability.ship_from_store, Capability.pickup})
 
 
-def at(name: str, km: float, kind: LocationKind = LocationKind.warehouse) -> Location:
+def at(name: str, km: float, kind: LocationKind = LocationKind.warehouse) -> RoutingLocation:
     caps = WAREHOUSE if kind is LocationKind.warehouse else STORE
-    return Location(name, kind, caps, HOME[0] + km / KM_PER_DEG_LAT, HOME[1], 1_000)
+    return RoutingLocation(name, kind, caps, HOME[0] + km / KM_PER_DEG_LAT, HOME[1], 1_000)
 
 
 LOCATIONS = [at("S1", 0, LocationKind.store), at("W-NEAR", 20), at("W-FAR", 400)]
@@ -294,8 +294,8 @@ async def test_a_pos_sale_replayed_offline_that_oversells_triggers_it(
 ) -> None:
     await stock(engine, S1=3, W_NEAR=5)
     await commit(engine, clock, "r1", 2)
-    sale = PosEvent(PosKind.sale, "e1", 1, clock.now_ms(), SKU, "S1", 3)
-    [result] = await Pos(engine.redis, clock).replay("till-1", [sale])
+    sale = RegisterEvent(RegisterEventKind.sale, "e1", 1, clock.now_ms(), SKU, "S1", 3)
+    [result] = await Registers(engine.redis, clock).replay("till-1", [sale])
     assert result.oversold == 2
     assert await shortages(engine) == ["S1|SKU-1"]
     [outcome] = await resourcer(engine).run_once()

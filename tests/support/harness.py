@@ -19,11 +19,11 @@ from api import devices
 from api.app import asgi, create_app
 from api.auth import Scope
 from api.keystore import create_key
-from api.services import Services
 from api.settings import Settings
+from api.wiring import Services
 from atp.clock import ManualClock
 from engine.local import Engine
-from routing.directory import Location
+from routing.location_directory import RoutingLocation
 from routing.model import Capability, LocationKind
 
 
@@ -99,7 +99,7 @@ async def api(
         yield harness
 
 
-async def catalog(pool: asyncpg.Pool, locations: list[Location]) -> None:
+async def catalog(pool: asyncpg.Pool, locations: list[RoutingLocation]) -> None:
     """Routing's locations written into the PostgreSQL catalog the API reads."""
     for loc in locations:
         warehouse = loc.kind is LocationKind.warehouse

@@ -21,9 +21,16 @@ from dataclasses import dataclass, field
 import redis
 
 from atp import keys
+from atp.events import SHORT
+from reservations.layout import HEADER, LEG, LegState, leg_lines, partitions_of
 
-LIVE = frozenset({"held", "committed"})
+LIVE = frozenset({"held", "committed"})  # header states, and the leg states that follow them
 ENDED_BY_EXPIRY = frozenset({"expired", "aborted"})  # the only headers whose legs expire
+# Event fields (atp/events.py) the replay reads.
+_SKU, _LOC, _RID = SHORT["sku"], SHORT["location"], SHORT["reservation_id"]
+_DRS = SHORT["d_reserved"]
+_DELTAS = tuple(SHORT[n] for n in ("d_on_hand", "d_reserved", "d_safety", "d_incoming"))
+_AFTER = tuple(SHORT[n] for n in ("on_hand", "reserved", "safety", "incoming"))
 SCAN_COUNT = 1000
 XRANGE_COUNT = 10_000
 VIOLATIONS_SHOWN_MAX = 20
@@ -97,10 +104,7 @@ def read_ledger(urls: Iterable[str]) -> Ledger:
 
 def leg_open(leg: dict[str, str]) -> dict[str, int]:
     """Position key -> units this leg still holds there."""
-    return {
-        keys.position(leg[f"s{i}"], leg[f"l{i}"]): int(leg[f"o{i}"])
-        for i in range(1, int(leg.get("n", 0)) + 1)
-    }
+    return {keys.position(ln.sku, ln.location): ln.open for ln in leg_lines(leg)}
 
 
 def _check_positions(ledger: Ledger, out: list[str]) -> None:
@@ -121,16 +125,16 @@ def _check_replay(ledger: Ledger, out: list[str]) -> None:
     by_reservation: dict[tuple[str, str], int] = defaultdict(int)
     for entries in ledger.events.values():
         for ev in entries:
-            if not ev["sku"]:
+            if not ev[_SKU]:
                 continue  # a reservation header event: no position
-            pos = keys.position(ev["sku"], ev["loc"])
+            pos = keys.position(ev[_SKU], ev[_LOC])
             totals = replayed[pos]
-            for i, name in enumerate(("doh", "drs", "dsf", "din")):
+            for i, name in enumerate(_DELTAS):
                 totals[i] += int(ev[name])
-            if [int(ev[f]) for f in ("oh", "rs", "sf", "in")] != totals:
+            if [int(ev[f]) for f in _AFTER] != totals:
                 out.append(f"{pos}: event 'after' {ev} disagrees with the replay {totals}")
-            if ev["rid"]:
-                by_reservation[(ev["rid"], pos)] += int(ev["drs"])
+            if ev[_RID]:
+                by_reservation[(ev[_RID], pos)] += int(ev[_DRS])
     for pos, values in ledger.positions.items():
         expected = [values[f] for f in ("oh", "rs", "sf", "in")]
         if replayed.get(pos, [0, 0, 0, 0]) != expected:
@@ -148,35 +152,36 @@ def _check_replay(ledger: Ledger, out: list[str]) -> None:
 
 
 def _expired_units(leg: dict[str, str]) -> int:
-    return sum(int(leg[f"x{i}"]) for i in range(1, int(leg.get("n", 0)) + 1))
+    return sum(ln.expired for ln in leg_lines(leg))
 
 
 def _check_headers(ledger: Ledger, resolved: bool, out: list[str]) -> None:
     for (partition, rid), leg in ledger.legs.items():
-        state = ledger.headers.get(rid, {}).get("st")
+        state = ledger.headers.get(rid, {}).get(HEADER.state)
         if _expired_units(leg) and state not in ENDED_BY_EXPIRY:
             out.append(f"leg {rid} in p{partition} had units expired under a {state} header")
     for rid, header in ledger.headers.items():
-        if header.get("st") not in LIVE:
+        if header.get(HEADER.state) not in LIVE:
             continue
-        for part in filter(None, header.get("parts", "").split(",")):
-            if (int(part), rid) not in ledger.legs:
-                out.append(f"reservation {rid} is {header['st']} but has no leg in p{part}")
+        for part in partitions_of(header.get(HEADER.parts, "")):
+            if (part, rid) not in ledger.legs:
+                out.append(f"reservation {rid} is {header[HEADER.state]} but has no leg in p{part}")
     if not resolved:
         return
     for (partition, rid), leg in ledger.legs.items():
         header = ledger.headers.get(rid)
         units = sum(leg_open(leg).values())
+        leg_state = leg.get(LEG.state)
         if header is None:
-            out.append(f"leg {rid} in p{partition} ({leg.get('st')}, {units} open) has no header")
+            out.append(f"leg {rid} in p{partition} ({leg_state}, {units} open) has no header")
             continue
-        state = header.get("st")
+        state = header.get(HEADER.state)
         if units and state not in LIVE:
             out.append(f"leg {rid} in p{partition} holds {units} units for a {state} header")
-        if state == "committed" and leg.get("st") not in ("committed", "closed"):
-            out.append(f"leg {rid} in p{partition} is {leg.get('st')} under a committed header")
-        if state not in LIVE and leg.get("st") in LIVE:
-            out.append(f"leg {rid} in p{partition} is {leg.get('st')} under a {state} header")
+        if state == "committed" and leg_state not in (LegState.committed, LegState.closed):
+            out.append(f"leg {rid} in p{partition} is {leg_state} under a committed header")
+        if state not in LIVE and leg_state in LIVE:
+            out.append(f"leg {rid} in p{partition} is {leg_state} under a {state} header")
 
 
 def _check_swept(ledger: Ledger, now_ms: int, out: list[str]) -> None:
@@ -201,7 +206,7 @@ def check_ledger(
         shown = "\n".join(violations[:VIOLATIONS_SHOWN_MAX])
         raise AssertionError(f"{len(violations)} ledger invariant violations:\n{shown}")
     return Summary(
-        header_states=Counter(h.get("st", "") for h in ledger.headers.values()),
+        header_states=Counter(h.get(HEADER.state, "") for h in ledger.headers.values()),
         legs=len(ledger.legs),
         reserved_total=sum(p["rs"] for p in ledger.positions.values()),
         events=sum(len(e) for e in ledger.events.values()),

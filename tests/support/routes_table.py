@@ -16,16 +16,16 @@ import asyncpg
 from api import devices
 from api.auth import Scope
 from api.keystore import create_key
-from api.services import Services
-from routing.directory import Location
+from api.wiring import Services
+from routing.location_directory import RoutingLocation
 from routing.model import Capability, LocationKind
 from support.harness import catalog
 
 OK, DENIED, UNAUTHENTICATED = "ok", 403, 401
 STORE = frozenset({Capability.pickup, Capability.ship_from_store})
 LOCATIONS = [
-    Location("S1", LocationKind.store, STORE, 59.91, 10.75, 100),
-    Location("S2", LocationKind.store, STORE, 59.95, 10.80, 100),
+    RoutingLocation("S1", LocationKind.store, STORE, 59.91, 10.75, 100),
+    RoutingLocation("S2", LocationKind.store, STORE, 59.95, 10.80, 100),
 ]
 
 # kind -> (scopes, locations); channels are each kind's default (api/keystore.py).
@@ -65,7 +65,7 @@ def _line(qty: int = 1) -> dict[str, Any]:
     return {"sku": "A", "location": "S1", "qty": qty}
 
 
-def _pos(kind: str) -> dict[str, Any]:
+def _register_batch(kind: str) -> dict[str, Any]:
     event = {"type": "sale", "event_id": f"e-{kind}", "device_seq": len(kind)}
     return {"events": [{**event, "occurred_at": "2026-12-03T10:00:00Z", **_line()}]}
 
@@ -108,7 +108,7 @@ SAMPLES: dict[str, Sample] = {
     "redateIncoming": Sample(
         {"supply_id": "po-1"}, {**_SUPPLY, "expected_at": "2026-12-24"}, expect=STOCK
     ),
-    "replayPosEvents": Sample({"device_id": "till-1"}, _pos, expect=STOCK),
+    "replayPosEvents": Sample({"device_id": "till-1"}, _register_batch, expect=STOCK),
     "registerDevice": Sample({"device_id": "till-1"}, {"location": "S1"}, expect=STOCK),
     "getDevice": Sample({"device_id": "till-1"}, expect=STOCK_READ),
     "listDevices": Sample({}, expect=STOCK_READ),

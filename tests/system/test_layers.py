@@ -116,7 +116,6 @@ FUNCTION_LINES_MAX = 70
 LARGE = {
     "atp/replica.py": "load, tail loop and apply are one state machine; to split with the"
     " per-partition readers of the cluster issue",
-    "atp/stock.py": "every stock write of one class; supply writes to move to their own module",
     "routing/search.py": "the branch-and-bound and its polish share one frame's state",
     "routing/search.py:dfs": "the branch-and-bound loop kept in one frame: bench.routing's p99",
     "routing/flow.py:route_units": "the min-cost flow's augmenting loop in one piece",

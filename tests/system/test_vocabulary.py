@@ -9,7 +9,15 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("atp", "reservations", "routing", "durability", "engine", "catalog", "api", "cli")
 # Applied migrations never change (their checksums are checked), so they are not read.
 DOCS = ("README.md", "ARCHITECTURE.md", "docs")
-UNWANTED = re.compile(r"\b(fulfil|fulfils|fulfilment|fulfilments|catalogue|catalogues)\b", re.I)
+_WORDS = ("fulfil", "fulfils", "fulfilment", "fulfilments", "catalogue", "catalogues")
+_LOWER = "|".join(_WORDS)
+# A word also inside an identifier: snake_case (fulfil_first), CamelCase (CatalogueLocation,
+# OrderFulfilment) and CONSTANT_CASE (FULFILMENT_MAX); never a longer word (fulfilled).
+UNWANTED = re.compile(
+    rf"(?<![A-Za-z])(?:{_LOWER})(?![a-z])"
+    rf"|(?:{_LOWER.title()})(?![a-z])"
+    rf"|(?<![A-Z])(?:{_LOWER.upper()})(?![A-Z])"
+)
 
 
 def _files() -> list[Path]:
@@ -33,3 +41,7 @@ def test_one_spelling_of_each_word() -> None:
 def test_the_check_reads_the_house() -> None:
     assert len(_files()) > 100
     assert UNWANTED.search("a partial Fulfilment") and not UNWANTED.search("fulfilled")
+    caught = ("CatalogueLocation", "OrderFulfilment", "fulfil_first", "FULFILMENT_MAX", "Fulfils")
+    assert all(UNWANTED.search(name) for name in caught)
+    passed = ("CatalogLocation", "Fulfilled", "fulfillment", "FULFILLED", "catalogs", "unfulfilled")
+    assert not any(UNWANTED.search(name) for name in passed)

@@ -11,8 +11,9 @@ from atp.limits import LEDGER_PARTITIONS
 from atp.model import Channel
 from engine.local import Engine
 from reservations.model import Line, ReserveOutcome
-from routing.directory import InMemoryDirectory, Location
 from routing.limits import ALLOCATE_ATTEMPTS_MAX
+from routing.live import AllocateResult, allocate, candidates_for, nearby, plan_order
+from routing.location_directory import InMemoryDirectory, RoutingLocation
 from routing.model import (
     Capability,
     LocationKind,
@@ -23,7 +24,6 @@ from routing.model import (
     Policy,
     ShipTo,
 )
-from routing.service import AllocateResult, allocate, candidates_for, nearby, plan_order
 from support.invariants_ledger import check_ledger_invariants
 
 HOME = (60.0, 10.0)
@@ -32,8 +32,8 @@ STORE = frozenset({Capability.ship_from_store, Capability.pickup})
 FLAT = Policy(depth_threshold_units=0, capacity_cost=0.0)
 
 
-def store(name: str, km: float, capacity: int = 100) -> Location:
-    return Location(
+def store(name: str, km: float, capacity: int = 100) -> RoutingLocation:
+    return RoutingLocation(
         name, LocationKind.store, STORE, HOME[0] + km / KM_PER_DEG_LAT, HOME[1], capacity
     )
 
@@ -245,7 +245,9 @@ async def test_a_partial_plan_dates_its_back_order_from_incoming_supply(
     try:
         if with_replica:
             await engine.start_replica()
-        no_ship = Location("S-PICK", LocationKind.store, frozenset({Capability.pickup}), *HOME, 9)
+        no_ship = RoutingLocation(
+            "S-PICK", LocationKind.store, frozenset({Capability.pickup}), *HOME, 9
+        )
         directory = InMemoryDirectory([store("S-A", 2), store("S-B", 30), no_ship])
         await stock(engine, [("A", "S-A", 1)])
         day = date(2026, 12, 1)
@@ -379,7 +381,7 @@ async def test_racing_one_unit_orders_take_exactly_the_stock(
 
 
 async def test_nearby_lists_pickup_stores_that_can_fill_now(engine: Engine) -> None:
-    no_pickup = Location(
+    no_pickup = RoutingLocation(
         "S-NOPICK", LocationKind.store, frozenset({Capability.ship_from_store}), *HOME, 10
     )
     directory = InMemoryDirectory([store("S-1", 1), store("S-3", 3), store("S-FAR", 80), no_pickup])
@@ -394,7 +396,7 @@ async def test_nearby_lists_pickup_stores_that_can_fill_now(engine: Engine) -> N
 async def test_a_large_directory_is_cut_to_the_nearest_eligible(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("routing.service.CANDIDATES_MAX", 2)
+    monkeypatch.setattr("routing.live.CANDIDATES_MAX", 2)
     directory = InMemoryDirectory([store(f"S-{k}", 10 - k) for k in range(5)])
     await stock(engine, [("A", f"S-{k}", 1) for k in range(5)])
     cands = await candidates_for(engine, ship(("A", 1)), directory)

@@ -12,7 +12,7 @@ import random
 import msgspec
 
 from catalog.importer import ImportReport, apply_quantities, store_locations, sync_group
-from catalog.locations import Hours, Location, parse_hours
+from catalog.locations import CatalogLocation, Hours, parse_hours
 from durability.db import create_database, create_pool
 from durability.migrate import migrate
 from engine.durable import DurableEngine
@@ -39,7 +39,7 @@ SKUS_MIN, SKUS_MAX = 5_000, 50_000
 
 
 class Catalog(msgspec.Struct):
-    locations: list[Location]
+    locations: list[CatalogLocation]
     skus: list[tuple[str, str, str]]  # id, name, category
     stock: list[tuple[str, str, int]]  # sku, location, on hand
     safety: list[tuple[str, str, int]]
@@ -63,9 +63,10 @@ def build_catalog(stores: int = 20, skus: int = 5_000, seed: int = 42) -> Catalo
     rng = random.Random(seed)
     always = parse_hours("mon-sun 06:00-22:00")
     locations = [
-        Location(wid, name, "warehouse", lat, lon, "Europe/Oslo", always,
-                 pickup=False, ship=True, ship_from_store=False, daily_pick_capacity=20_000,
-                 priority=10, groups=("warehouses", "ship-network"))
+        CatalogLocation(wid, name, "warehouse", lat, lon, "Europe/Oslo", always,
+                        pickup=False, ship=True, ship_from_store=False,
+                        daily_pick_capacity=20_000, priority=10,
+                        groups=("warehouses", "ship-network"))
         for wid, name, lat, lon in _WAREHOUSES
     ]  # fmt: skip
     for i in range(stores):
@@ -79,10 +80,11 @@ def build_catalog(stores: int = 20, skus: int = 5_000, seed: int = 42) -> Catalo
         ships = i % 3 == 0
         groups = ("oslo-stores", "ship-network") if ships else ("oslo-stores",)
         locations.append(
-            Location(f"ST-{i + 1:03d}", f"Store {place}", "store", round(lat, 5), round(lon, 5),
-                     "Europe/Oslo", _hours(rng), pickup=True, ship=False, ship_from_store=ships,
-                     daily_pick_capacity=rng.choice((150, 200, 300, 400)), priority=50 + i,
-                     groups=groups)
+            CatalogLocation(f"ST-{i + 1:03d}", f"Store {place}", "store", round(lat, 5),
+                            round(lon, 5), "Europe/Oslo", _hours(rng), pickup=True, ship=False,
+                            ship_from_store=ships,
+                            daily_pick_capacity=rng.choice((150, 200, 300, 400)),
+                            priority=50 + i, groups=groups)
         )  # fmt: skip
     catalog = Catalog(locations, [], [], [])
     for rank in range(1, skus + 1):

@@ -19,7 +19,7 @@ from atp.model import Channel, Position
 from atp.redis_io import RedisIO
 from atp.validate import check_id, check_int
 from reservations import calls
-from reservations.legs import as_dict, leg_lines, partitions_of, reservation_from
+from reservations.layout import HEADER, as_dict, leg_lines, partitions_of, reservation_from
 from reservations.model import (
     Line,
     LineStatus,
@@ -164,7 +164,7 @@ class Reservations:
         header = as_dict(await self.redis.command("HGETALL", keys.header(rid)))
         if not header:
             return header, {}
-        parts = partitions_of(header.get("parts", ""))
+        parts = partitions_of(header.get(HEADER.parts, ""))
         replies = await asyncio.gather(
             *(self.redis.command("HGETALL", keys.leg(p, rid)) for p in parts)
         )
@@ -192,28 +192,26 @@ class Reservations:
                 *(calls.leg_commit(self.redis, rid, p, now) for p in reply.partitions)
             )
             return await self._outcome(rid, reply.result)
-        if reply.result is TransitionResult.expired:
-            await self.expire(rid)
-            return await self._outcome(rid, TransitionResult.expired, "the hold expired")
-        if reply.result is TransitionResult.illegal:
-            detail = f"reservation is {reply.state}"
-            return await self._outcome(rid, TransitionResult.illegal, detail)
-        return TransitionOutcome(TransitionResult.not_found)
+        return await self._refused(rid, reply.result, reply.state)
 
     async def extend(self, reservation_id: str, ttl_s: int) -> TransitionOutcome:
         """A live hold's deadline becomes now + ttl_s."""
         rid = check_id("id", reservation_id)
         check_int("ttl_s", ttl_s, RESERVATION_TTL_S_MIN, RESERVATION_TTL_S_MAX)
         reply = await calls.header_extend(self.redis, rid, ttl_s * 1000, self.clock.now_ms())
-        if reply.result is TransitionResult.expired:
+        if reply.result is TransitionResult.applied:
+            return await self._outcome(rid, TransitionResult.applied)
+        return await self._refused(rid, reply.result, reply.state)
+
+    async def _refused(self, rid: str, result: TransitionResult, state: str) -> TransitionOutcome:
+        """A header script's refusal of a commit or an extension: the hold expired (its
+        expiry completed here), the reservation is past holding, or there is none."""
+        if result is TransitionResult.expired:
             await self.expire(rid)
             return await self._outcome(rid, TransitionResult.expired, "the hold expired")
-        if reply.result is TransitionResult.illegal:
-            detail = f"reservation is {reply.state}"
-            return await self._outcome(rid, TransitionResult.illegal, detail)
-        if reply.result is TransitionResult.not_found:
-            return TransitionOutcome(TransitionResult.not_found)
-        return await self._outcome(rid, TransitionResult.applied)
+        if result is TransitionResult.illegal:
+            return await self._outcome(rid, TransitionResult.illegal, f"reservation is {state}")
+        return TransitionOutcome(TransitionResult.not_found)
 
     async def fulfill(
         self, reservation_id: str, lines: Sequence[Line] | None = None, op_id: str | None = None

@@ -7,7 +7,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from catalog.demo import FAST_MOVERS, build_catalog, ensure_demo, seed_demo
+from catalog.demo_retailer import FAST_MOVERS, build_catalog, ensure_demo, seed_demo
 from durability.db import create_pool
 from engine.durable import DurableEngine
 from engine.local import Engine

@@ -1,4 +1,4 @@
--- pos_claim: record a register's replayed events in its device log, in device order.
+-- register_claim: record a register's replayed events in its device log, in device order.
 -- An event id is claimed once with its body digest; a device_seq belongs to one event id.
 -- KEYS[1] device log hash (partition of the device id): e:<event_id> -> cjson record
 --     {d digest, s seq, k kind, sku, loc, q qty}, s:<seq> -> event_id

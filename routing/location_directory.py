@@ -1,6 +1,7 @@
 """Where candidate locations come from. The ledger keeps no location catalog, so the
 router asks a LocationDirectory; an in-memory one (fed from a list or JSON) serves tests,
-the demo and the benchmark, and the PostgreSQL catalog can implement the same protocol."""
+the demo and the benchmark; the PostgreSQL catalog serves it over HTTP
+(catalog/routing_directory.py)."""
 
 from collections.abc import Sequence
 from typing import Protocol
@@ -10,7 +11,7 @@ import msgspec
 from routing.model import Arrival, Candidate, Capability, LocationKind
 
 
-class Location(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class RoutingLocation(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """A location's static facts: everything a Candidate holds but live availability."""
 
     location: str
@@ -40,13 +41,13 @@ class Location(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 class LocationDirectory(Protocol):
-    async def locations(self) -> Sequence[Location]:
+    async def locations(self) -> Sequence[RoutingLocation]:
         """Every location that may serve orders (inactive ones may be included)."""
         ...
 
 
 class InMemoryDirectory:
-    def __init__(self, locations: Sequence[Location]) -> None:
+    def __init__(self, locations: Sequence[RoutingLocation]) -> None:
         ids = [loc.location for loc in locations]
         if len(set(ids)) != len(ids):
             raise ValueError("locations must not repeat an id")
@@ -54,7 +55,7 @@ class InMemoryDirectory:
 
     @classmethod
     def from_json(cls, data: bytes | str) -> "InMemoryDirectory":
-        return cls(msgspec.json.decode(data, type=list[Location]))
+        return cls(msgspec.json.decode(data, type=list[RoutingLocation]))
 
-    async def locations(self) -> Sequence[Location]:
+    async def locations(self) -> Sequence[RoutingLocation]:
         return self._locations

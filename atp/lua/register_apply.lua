@@ -1,4 +1,4 @@
--- pos_apply: apply one register event to its position, once. A sale is always accepted:
+-- register_apply: apply one register event to its position, once. A sale is always accepted:
 -- what it takes beyond the store's availability (on hand - reserved) is recorded as an
 -- oversell (field os on the position, and an 'oversold' event), and on hand stops at zero
 -- (the units evidently existed: the count was low). A void reverses its target exactly;
@@ -10,7 +10,7 @@
 --     [6] now_ms  [7] stream maxlen  [8] retention_s  [9] this event id  [10] device id
 --     [11] device_seq  [12] this event's body digest  [13] a void's target's digest ('')
 -- Events carry dev eid dseq dig (and tdig on a void): what a rebuild restores the device
--- log and receipts from (durability/registers.py). A void of a never-applied target changes no
+-- log and receipts from (durability/restore_registers.py). A void of a never-applied target changes no
 -- position and emits 'pos_voided_ahead' (zero deltas) so the target's 'voided' survives.
 -- Receipt hash: st (applied | voided), doh (on hand change made), os (units oversold),
 --     vb (the void that cancelled it)
@@ -45,7 +45,7 @@ end
 -- "<units>@<device>/<event>"), not in 'op': op ids are stock-write receipts, which the
 -- journal rebuilds from events with an op.
 local function change(before, after, over_delta, reason)
-  write_pos(KEYS[1], after)
+  write_position(KEYS[1], after)
   -- A change that leaves reserved above on hand queues the position for re-sourcing
   -- (routing/resourcing.py).
   if after[2] > after[1] then redis.call('SADD', KEYS[5], loc .. '|' .. sku) end
@@ -60,7 +60,7 @@ local function change(before, after, over_delta, reason)
   end
 end
 
-local p = read_pos(KEYS[1])
+local p = read_position(KEYS[1])
 if kind == 'sale' or kind == 'return' then
   local after, over = {p[1] + qty, p[2], p[3], p[4]}, 0
   if kind == 'sale' then after, over = take(p, qty) end

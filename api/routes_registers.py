@@ -4,23 +4,25 @@ from api import lanes, metrics, params
 from api.auth import Scope
 from api.ops import Ctx, Op, Reply
 from api.schemas_res import PosBatch, PosBatchResult, PosEventResult, PosReturn, PosSale, PosVoid
-from atp.pos import PosEvent, PosKind
+from atp.register_events import RegisterEvent, RegisterEventKind
 
 
-def _event(e: PosSale | PosReturn | PosVoid) -> PosEvent:
+def _event(e: PosSale | PosReturn | PosVoid) -> RegisterEvent:
     occurred_at_ms = int(e.occurred_at.timestamp() * 1000)
     if isinstance(e, PosVoid):
-        return PosEvent(PosKind.void, e.event_id, e.device_seq, occurred_at_ms, voids=e.voids)
-    kind = PosKind.sale if isinstance(e, PosSale) else PosKind.return_
-    return PosEvent(kind, e.event_id, e.device_seq, occurred_at_ms, e.sku, e.location, e.qty)
+        return RegisterEvent(
+            RegisterEventKind.void, e.event_id, e.device_seq, occurred_at_ms, voids=e.voids
+        )
+    kind = RegisterEventKind.sale if isinstance(e, PosSale) else RegisterEventKind.return_
+    return RegisterEvent(kind, e.event_id, e.device_seq, occurred_at_ms, e.sku, e.location, e.qty)
 
 
 async def replay(ctx: Ctx, body: PosBatch) -> Reply:
     events = [_event(e) for e in body.events]
     device_id = ctx.path("device_id")
-    results = await ctx.services.pos.replay(device_id, events)
+    results = await ctx.services.registers.replay(device_id, events)
     out = [PosEventResult(r.event_id, r.status, r.oversold, r.detail or None) for r in results]
-    metrics.count_pos(results)
+    metrics.count_register_events(results)
     return 200, PosBatchResult(device_id, out)
 
 

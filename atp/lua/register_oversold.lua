@@ -1,4 +1,4 @@
--- pos_oversold: the units registers oversold at each position (field os), in one call.
+-- register_oversold: the units registers oversold at each position (field os), in one call.
 -- KEYS position keys   ARGV none
 -- returns one integer per key (0 when never oversold)
 local out = {}

@@ -10,13 +10,13 @@ from api.idempotency import Idempotency
 from api.instance import Instance
 from api.ratelimit import RateLimiter
 from api.settings import Settings
-from atp.pos import Pos
+from atp.register_events import Registers
 from atp.replica_reads import ReplicaReads
 from durability.group_commit import Durability
 from durability.history import reservation_from_journal
 from engine.protocol import LedgerEngine
 from reservations.model import Reservation
-from routing.directory import LocationDirectory
+from routing.location_directory import LocationDirectory
 from routing.model import Policy
 from routing.pickload import PickLoad
 
@@ -29,7 +29,7 @@ class Services:
     durability: Durability
     pool: asyncpg.Pool  # PostgreSQL: the journal, keys, idempotency records, devices
     instance: Instance
-    pos: Pos
+    registers: Registers
     auth: Authenticator
     idempotency: Idempotency
     devices: DeviceDirectory
@@ -49,4 +49,4 @@ class Services:
     @property
     def ledger_ready(self) -> bool:
         """False while the ledger is missing or being rebuilt: serve 503, not zeros."""
-        return self.durability.healthy
+        return self.engine.ready

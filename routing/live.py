@@ -21,7 +21,6 @@ import msgspec
 from atp.limits import RESERVATION_TTL_S_DEFAULT
 from atp.model import Channel, Position
 from reservations.model import Line, Reservation, ReserveResult, State
-from routing.directory import Location, LocationDirectory
 from routing.eligibility import eligible, may_serve
 from routing.explain import date_back_orders
 from routing.fetch import fetch_arrivals, fetch_atp
@@ -31,6 +30,7 @@ from routing.limits import (
     ALLOCATE_BACKOFF_MS_MAX,
     CANDIDATES_MAX,
 )
+from routing.location_directory import LocationDirectory, RoutingLocation
 from routing.model import Candidate, NearMe, Order, Plan, PlanStatus, Policy
 from routing.nearby import NearbyStore, stores_nearby
 from routing.pickload import PickLoad
@@ -57,9 +57,9 @@ class _StaticCandidates:
     structs cannot change under us): eligibility then costs no struct per location."""
 
     def __init__(self) -> None:
-        self._last: tuple[tuple[Location, ...], list[Candidate]] | None = None
+        self._last: tuple[tuple[RoutingLocation, ...], list[Candidate]] | None = None
 
-    def __call__(self, locations: Sequence[Location]) -> list[Candidate]:
+    def __call__(self, locations: Sequence[RoutingLocation]) -> list[Candidate]:
         last = self._last
         if last is not None and last[0] is locations:
             return last[1]

@@ -1,11 +1,12 @@
 """Store registers (POS) replaying their offline queues: sales, returns and voids.
 
 Two steps per batch, each idempotent:
-1. ``pos_claim.lua`` records every event in the device's log (one hash in the partition of
-   the device id), in device order: an event id is claimed once with its body's digest,
-   a device_seq belongs to one event id. Conflicts are answered here and go no further.
-2. ``pos_apply.lua`` applies each claimed event to its position (the partition of its SKU)
-   guarded by a receipt, so a replay after a crash between the steps applies it once.
+1. ``register_claim.lua`` records every event in the device's log (one hash in the
+   partition of the device id), in device order: an event id is claimed once with its
+   body's digest, a device_seq belongs to one event id. Conflicts are answered here and go
+   no further.
+2. ``register_apply.lua`` applies each claimed event to its position (the partition of its
+   SKU) guarded by a receipt, so a replay after a crash between the steps applies it once.
 A sale is always accepted: the customer has the item in hand. What it takes beyond the
 store's availability is recorded as an oversell, never as a silent negative.
 """
@@ -30,29 +31,29 @@ from atp.scripts import load_script
 from atp.validate import check_id, check_int
 
 # Bounds of one replay call; an offline register sends its queue in batches of this size.
-POS_BATCH_MAX: Final = 500
+REGISTER_BATCH_MAX: Final = 500
 DEVICE_SEQ_MAX: Final = 2**53 - 1  # device counters travel as JSON numbers
 
-_CLAIM = load_script("atp.lua", "pos_claim")
-_APPLY = load_script("atp.lua", "pos_apply")
-_OVERSOLD = load_script("atp.lua", "pos_oversold")
-_CLAIM_REPLY = 7  # values per event in pos_claim's reply
+_CLAIM = load_script("atp.lua", "register_claim")
+_APPLY = load_script("atp.lua", "register_apply")
+_OVERSOLD = load_script("atp.lua", "register_oversold")
+_CLAIM_REPLY = 7  # values per event in register_claim's reply
 
 
-class PosKind(enum.StrEnum):
+class RegisterEventKind(enum.StrEnum):
     sale = "sale"
     return_ = "return"
     void = "void"
 
 
-class PosStatus(enum.StrEnum):
+class RegisterEventStatus(enum.StrEnum):
     applied = "applied"
     duplicate = "duplicate"  # same event id and body, seen before: nothing changed again
     conflict = "conflict"  # same event id (or device_seq) with another body
 
 
-class PosEvent(msgspec.Struct, frozen=True):
-    kind: PosKind
+class RegisterEvent(msgspec.Struct, frozen=True):
+    kind: RegisterEventKind
     event_id: str
     device_seq: int
     occurred_at_ms: int
@@ -69,8 +70,9 @@ class PosEvent(msgspec.Struct, frozen=True):
 
 
 def log_record(digest: str) -> tuple[str, dict[str, str | int], str]:
-    """A device log entry from an event's body digest (PosEvent.digest: ids hold no '|'):
-    (device_seq, the record pos_claim.lua stores under e:<event_id>, the voided event id)."""
+    """A device log entry from an event's body digest (RegisterEvent.digest: ids hold no
+    '|'): (device_seq, the record register_claim.lua stores under e:<event_id>, the voided
+    event id)."""
     kind, seq, _, sku, location, qty, voids = digest.split("|")
     record: dict[str, str | int] = {
         "d": digest, "s": seq, "k": kind, "sku": sku, "loc": location, "q": int(qty),
@@ -78,9 +80,9 @@ def log_record(digest: str) -> tuple[str, dict[str, str | int], str]:
     return seq, record, voids
 
 
-class PosResult(msgspec.Struct, frozen=True):
+class RegisterEventResult(msgspec.Struct, frozen=True):
     event_id: str
-    status: PosStatus
+    status: RegisterEventStatus
     oversold: int = 0
     detail: str = ""
 
@@ -98,10 +100,10 @@ def _position_key(sku: str, location: str) -> str:
 # -- validation ------------------------------------------------------------------------
 
 
-def check_batch(device_id: str, events: Sequence[PosEvent]) -> None:
+def check_batch(device_id: str, events: Sequence[RegisterEvent]) -> None:
     check_id("device_id", device_id)
-    if not 1 <= len(events) <= POS_BATCH_MAX:
-        raise InvalidInput("events", f"must hold 1 to {POS_BATCH_MAX} events")
+    if not 1 <= len(events) <= REGISTER_BATCH_MAX:
+        raise InvalidInput("events", f"must hold 1 to {REGISTER_BATCH_MAX} events")
     previous = -1
     for i, event in enumerate(events):
         at = f"events[{i}]"
@@ -110,7 +112,7 @@ def check_batch(device_id: str, events: Sequence[PosEvent]) -> None:
         if event.device_seq <= previous:
             raise InvalidInput(f"{at}.device_seq", "must increase within a batch (device order)")
         previous = event.device_seq
-        if event.kind is PosKind.void:
+        if event.kind is RegisterEventKind.void:
             check_id(f"{at}.voids", event.voids)
         else:
             check_id(f"{at}.sku", event.sku)
@@ -118,12 +120,14 @@ def check_batch(device_id: str, events: Sequence[PosEvent]) -> None:
             check_int(f"{at}.qty", event.qty, 1, LINE_QTY_MAX)
 
 
-class Pos:
+class Registers:
     def __init__(self, redis: RedisIO, clock: Clock | None = None) -> None:
         self._redis = redis
         self._clock = clock or ServerClock()
 
-    async def replay(self, device_id: str, events: Sequence[PosEvent]) -> list[PosResult]:
+    async def replay(
+        self, device_id: str, events: Sequence[RegisterEvent]
+    ) -> list[RegisterEventResult]:
         """Apply a register's queue in device order; each event takes effect once."""
         check_batch(device_id, events)
         args: list[Arg] = [RETENTION_S]
@@ -131,15 +135,17 @@ class Pos:
             args += [e.event_id, e.device_seq, e.digest(), e.kind.value]
             args += [e.sku, e.location, e.qty, e.voids]
         flat = await self._redis.run(_CLAIM, [device_log(device_id)], args)
-        results: list[PosResult | None] = [None] * len(events)
+        results: list[RegisterEventResult | None] = [None] * len(events)
         # Order matters within a position (oversells, voids), and a void shares its
         # target's SKU: apply each partition's events in device order, partitions at once.
-        by_partition: dict[int, list[tuple[int, PosEvent, list[str]]]] = defaultdict(list)
+        by_partition: dict[int, list[tuple[int, RegisterEvent, list[str]]]] = defaultdict(list)
         for i, event in enumerate(events):
             claimed = [str(v) for v in flat[_CLAIM_REPLY * i : _CLAIM_REPLY * (i + 1)]]
             status, kind, sku, loc, qty, detail, target_digest = claimed
             if status == "conflict":
-                results[i] = PosResult(event.event_id, PosStatus.conflict, 0, detail)
+                results[i] = RegisterEventResult(
+                    event.event_id, RegisterEventStatus.conflict, 0, detail
+                )
                 continue
             applied = [kind, sku, loc, qty, target_digest]
             by_partition[keys.partition_of_sku(sku)].append((i, event, applied))
@@ -151,8 +157,8 @@ class Pos:
     async def _apply_in_order(
         self,
         device_id: str,
-        batch: list[tuple[int, PosEvent, list[str]]],
-        results: list[PosResult | None],
+        batch: list[tuple[int, RegisterEvent, list[str]]],
+        results: list[RegisterEventResult | None],
     ) -> None:
         for i, event, (kind, sku, loc, qty, target_digest) in batch:
             own = receipt(sku, device_id, event.event_id)
@@ -165,7 +171,7 @@ class Pos:
                 target,
                 keys.shortages(partition),
             ]
-            mode = "void" if event.kind is PosKind.void else kind
+            mode = "void" if event.kind is RegisterEventKind.void else kind
             args: list[Arg] = [
                 mode,
                 sku,
@@ -179,10 +185,12 @@ class Pos:
                 device_id,
                 event.device_seq,
                 event.digest(),
-                target_digest if event.kind is PosKind.void else "",
+                target_digest if event.kind is RegisterEventKind.void else "",
             ]
             status, oversold, detail = await self._redis.run(_APPLY, keys_, args)
-            results[i] = PosResult(event.event_id, PosStatus(status), int(oversold), str(detail))
+            results[i] = RegisterEventResult(
+                event.event_id, RegisterEventStatus(status), int(oversold), str(detail)
+            )
 
     async def oversold(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
         """Units oversold at each (sku, location); one call per partition on a cluster."""

@@ -1,8 +1,8 @@
-"""Restoring what a register's replay depends on (atp/pos.py) from the journal: each
+"""Restoring what a register's replay depends on (atp/register_events.py) from the journal: each
 device's log (``e:<event_id>`` -> record, ``s:<seq>`` -> event id) and each event's receipt
 (st applied | voided, doh, os, vb), for the register events of the last RETENTION_S.
 
-Every register event that pos_apply.lua journals carries its device id, event id,
+Every register event that register_apply.lua journals carries its device id, event id,
 device_seq and body digest (a void also its target's digest): the digest holds the whole
 body, so the log entry is rebuilt exactly. A claimed event that was never applied left no
 event and is lost, which is harmless: its replay claims it again.
@@ -17,7 +17,7 @@ import asyncpg
 from atp.keys import device_log
 from atp.keys import register_receipt as receipt
 from atp.limits import RETENTION_S
-from atp.pos import log_record
+from atp.register_events import log_record
 from durability.bulk import BulkWriter
 from durability.db import Conn
 
@@ -82,7 +82,7 @@ class _Restored:
 
 
 def _oversold(row: asyncpg.Record, units_taken: int) -> int:
-    """Units a take oversold (pos_apply.lua take): beyond on hand - reserved before it."""
+    """Units a take oversold (register_apply.lua take): beyond on hand - reserved before it."""
     on_hand_before = int(row["on_hand"]) - int(row["d_on_hand"])
     sellable = max(0, on_hand_before - int(row["reserved"]))
     return max(0, units_taken - sellable)

@@ -1,4 +1,5 @@
-"""The router's locations from the PostgreSQL catalog (routing.directory.LocationDirectory).
+"""The router's locations (routing.location_directory.LocationDirectory) from the
+PostgreSQL catalog.
 
 The catalog changes rarely and the router asks on every order, so the rows are cached
 for DIRECTORY_TTL_S; concurrent refreshes share one query.
@@ -17,7 +18,7 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from routing.directory import Location
+from routing.location_directory import RoutingLocation
 from routing.model import Capability, LocationKind
 
 DIRECTORY_TTL_S = 30.0
@@ -29,7 +30,7 @@ FROM locations ORDER BY id
 """
 
 
-def location_of(row: asyncpg.Record, rank: int) -> Location:
+def location_of(row: asyncpg.Record, rank: int) -> RoutingLocation:
     capabilities = set()
     if row["kind"] == "store":
         kind = LocationKind.store
@@ -41,7 +42,7 @@ def location_of(row: asyncpg.Record, rank: int) -> Location:
         kind = LocationKind.warehouse
         if row["ship"]:
             capabilities.add(Capability.ship)
-    return Location(
+    return RoutingLocation(
         row["id"],
         kind,
         frozenset(capabilities),
@@ -56,10 +57,10 @@ class CatalogDirectory:
     def __init__(self, pool: asyncpg.Pool, ttl_s: float = DIRECTORY_TTL_S) -> None:
         self._pool = pool
         self._ttl_s = ttl_s
-        self._cached: tuple[float, tuple[Location, ...]] | None = None
-        self._refresh: asyncio.Task[tuple[Location, ...]] | None = None
+        self._cached: tuple[float, tuple[RoutingLocation, ...]] | None = None
+        self._refresh: asyncio.Task[tuple[RoutingLocation, ...]] | None = None
 
-    async def _load(self) -> tuple[Location, ...]:
+    async def _load(self) -> tuple[RoutingLocation, ...]:
         async with self._pool.acquire() as conn:
             rows = await conn.fetch(_QUERY)
         ranks = {p: r for r, p in enumerate(sorted({row["priority"] for row in rows}))}
@@ -67,7 +68,7 @@ class CatalogDirectory:
         self._cached = (time.monotonic(), locations)
         return locations
 
-    async def locations(self) -> Sequence[Location]:
+    async def locations(self) -> Sequence[RoutingLocation]:
         cached = self._cached
         if cached is not None and time.monotonic() - cached[0] < self._ttl_s:
             return cached[1]

@@ -2,9 +2,9 @@
 
 import asyncpg
 
-from catalog.directory import CatalogDirectory
 from catalog.importer import store_locations
-from catalog.locations import Location as CatalogLocation
+from catalog.locations import CatalogLocation
+from catalog.routing_directory import CatalogDirectory
 from routing.model import Capability, LocationKind
 
 
@@ -17,7 +17,7 @@ def _loc(id_: str, kind: str, priority: int, **flags: bool) -> CatalogLocation:
     )  # fmt: skip
 
 
-async def test_the_catalogue_maps_to_router_locations(db: asyncpg.Pool) -> None:
+async def test_the_catalog_maps_to_router_locations(db: asyncpg.Pool) -> None:
     async with db.acquire() as conn:
         await store_locations(
             conn,
