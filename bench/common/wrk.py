@@ -3,7 +3,6 @@ percentiles, errors and the server processes' CPU. Shared by the HTTP benchmarks
 
 import os
 import re
-import secrets
 import subprocess
 import time
 from multiprocessing.process import BaseProcess
@@ -23,15 +22,20 @@ def lua(method: str, path: str, key: str, body: str = "", unique_hold: bool = Fa
     )
     if not unique_hold:
         return head + f'wrk.path = "{path}"\nwrk.body = [[{body}]]\n'
-    nonce = secrets.token_hex(4)
+    # Each wrk run draws its own nonce (a script is reused for warm-up and every round:
+    # ids fixed here would make later runs replay holds that exist, the already_exists path).
     return head + (
         "local started = 0\n"
-        "function setup(thread) started = started + 1; thread:set('tid', started) end\n"
+        "local function nonce()\n"
+        "  local f = io.open('/dev/urandom', 'rb'); local b = f:read(6); f:close()\n"
+        "  return (b:gsub('.', function(c) return string.format('%02x', c:byte()) end))\n"
+        "end\n"
+        "function setup(thread)\n"
+        "  started = started + 1; thread:set('tid', nonce() .. '-' .. started)\nend\n"
         "local n = 0\n"
         "function request()\n  n = n + 1\n"
-        '  local body = string.format(\'{"id":"w-%s-%d-%d","channel":"online","lines":'
-        '[{"sku":"B-%03d","location":"W1","qty":1}]}\', '
-        f"'{nonce}', tid, n, n % 100)\n"
+        '  local body = string.format(\'{"id":"w-%s-%d","channel":"online","lines":\'\n'
+        '    .. \'[{"sku":"B-%03d","location":"W1","qty":1}]}\', tid, n, n % 100)\n'
         f"  return wrk.format(nil, '{path}', nil, body)\nend\n"
     )
 
