@@ -9,10 +9,11 @@ from starlette.responses import Response
 from api import codec, metrics
 from api.ops import ROUTE
 from api.schemas import Health
-from atp import availability, keys, register_events, stock
+from atp import availability, keys, register_events, stock, supply_writes
 from atp.limits import LEDGER_PARTITIONS
 from atp.redis_io import RedisIO
 from atp.scripts import Script
+from durability import journal_cursor
 from reservations import calls
 
 LEDGER_MARKER = keys.LEDGER_MARKER
@@ -22,7 +23,7 @@ READY_TIMEOUT_S = 1.0
 def engine_scripts() -> list[Script]:
     """Every script the API may run, found beside its wrapper."""
     found: dict[str, Script] = {}
-    for module in (stock, availability, register_events, calls):
+    for module in (stock, supply_writes, availability, register_events, calls, journal_cursor):
         for value in vars(module).values():
             if isinstance(value, Script):
                 found[value.sha] = value

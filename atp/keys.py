@@ -47,11 +47,18 @@ def incoming(sku: str, location: str) -> str:
 
 
 _STREAMS = tuple(f"{PREFIX}:{t}:events" for t in _TAGS)
+_JOURNAL_CURSORS = tuple(f"{PREFIX}:{t}:journaled" for t in _TAGS)
 _EXPIRY_INDEXES = tuple(f"{PREFIX}:{t}:expiry" for t in _TAGS)
 
 
 def stream(partition: int) -> str:
     return _STREAMS[partition]
+
+
+def journal_cursor(partition: int) -> str:
+    """string ``ms-seq``: every entry of the partition's stream up to it is in PostgreSQL
+    (durability/journal_cursor.py); goes with the ledger (PARTITION_KEYS_PATTERN)."""
+    return _JOURNAL_CURSORS[partition]
 
 
 def expiry_index(partition: int) -> str:

@@ -29,10 +29,11 @@ from atp import keys
 from atp.model import LedgerUnavailable, StockOutcome
 from atp.redis_io import RedisIO
 from atp.tasks import cancel_and_wait
+from durability.journal_cursor import advance, read_after
 from durability.limits import DURABILITY_HEALTH_INTERVAL_MS, DURABILITY_READ_MAX, JOURNAL_BATCH_MAX
 from durability.rebuild import ensure_ledger
 from durability.store import Entry, read_header_info, write_entries
-from durability.streams import EPOCH_KEY, PARTITIONS, current_epoch, last_ids, xrange_after
+from durability.streams import EPOCH_KEY, PARTITIONS, current_epoch, last_ids
 from reservations.model import Reservation
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,7 @@ class Durability:
         self.write_s_total = 0.0
         self._epoch: str | None = None
         self._cursors: dict[int, str] = {}
+        self._journaled: dict[int, str] = {}  # last entry written per partition, to share
         self._waiters: list[asyncio.Future[None]] = []
         self._wanted: set[int] = set()  # partitions the queued waiters need read
         self._inflight: list[asyncio.Future[None]] = []  # waiters of the running flush
@@ -161,6 +163,19 @@ class Durability:
             for future in waiters:
                 if not future.done():
                     future.set_result(None)
+            await self._share_cursors()
+
+    async def _share_cursors(self) -> None:
+        """After the waiters have their answer: tells the other processes how far the
+        journal now goes (durability/journal_cursor.py). Only saves them work, so a
+        failure is logged, not raised."""
+        journaled, self._journaled = self._journaled, {}
+        if not journaled:
+            return
+        try:
+            await asyncio.gather(*(advance(self.redis, p, s) for p, s in journaled.items()))
+        except (OSError, RedisError):
+            log.warning("could not share the journal cursor", exc_info=True)
 
     @staticmethod
     def _fail(waiters: list[asyncio.Future[None]], error: BaseException) -> None:
@@ -171,15 +186,19 @@ class Durability:
     async def _read_round(
         self, partitions: list[int], cursors: dict[int, str]
     ) -> list[list[Entry]]:
+        """Each partition's entries after its cursor or the shared journal cursor, whichever
+        is later (moving ``cursors`` there)."""
         # The epoch read and the stream reads go out in one write on one connection, so the
         # entries come from the Redis that still holds this epoch.
         epoch, *reads = await asyncio.gather(
             self.redis.command("GET", EPOCH_KEY),
-            *(xrange_after(self.redis, p, cursors[p], self.read_max) for p in partitions),
+            *(read_after(self.redis, p, cursors[p], self.read_max) for p in partitions),
         )
         if epoch is None or str(epoch) != self._epoch:
             raise _EpochChanged
-        return reads
+        for partition, (start, _) in zip(partitions, reads, strict=True):
+            cursors[partition] = start  # another process journaled up to here
+        return [entries for _, entries in reads]
 
     async def _flush(self, partitions: list[int]) -> None:
         pending = partitions
@@ -200,6 +219,8 @@ class Durability:
             if len(batch) >= JOURNAL_BATCH_MAX or not pending:
                 await self._write(batch)
                 self._cursors.update(cursors)
+                for partition, stream_id, _ in batch:
+                    self._journaled[partition] = stream_id
                 batch = []
         self.flushes += 1
 

@@ -6,8 +6,10 @@ import asyncio
 import asyncpg
 import pytest
 
+from atp import keys
 from atp.model import LedgerUnavailable, StockResult
 from atp.redis_io import RedisIO
+from durability.journal_cursor import advance
 from durability.verify import verify
 from engine.durable import DurableEngine
 from reservations.model import Line, State
@@ -100,3 +102,33 @@ async def test_a_flush_that_lost_postgresql_is_journaled_by_the_next(
         assert [r["on_hand"] for r in rows] == [5]  # journaled once the retry is answered
     finally:
         await engine.close()
+
+
+async def test_workers_do_not_journal_each_other_s_events_again(
+    db: asyncpg.Pool, jredis_url: str, rio: RedisIO
+) -> None:
+    """Two processes' group commits over one ledger: what one journaled (the shared
+    journal cursor, durability/journal_cursor.py), the other's wait does not write again,
+    and the cursor never moves back."""
+    first = await DurableEngine.open(jredis_url, db)
+    second = await DurableEngine.open(jredis_url, db)
+    try:
+        done = await first.stock.adjust("SKU-1", "S1", 5, "receipt")
+        assert done.event_id is not None
+        partition, stream_id = done.event_id.split("-", 1)
+        assert first.durability.events_written == 1
+        assert await rio.command("GET", keys.journal_cursor(int(partition))) == stream_id
+        await second.durability.sync([int(partition)])  # the same event: already journaled
+        assert second.durability.events_written == 0
+        later = await second.stock.adjust("SKU-1", "S1", 2, "receipt")
+        assert later.ok and second.durability.events_written == 1
+        await advance(rio, int(partition), "1-0")  # a slow process finishing late
+        assert later.event_id is not None
+        assert (
+            await rio.command("GET", keys.journal_cursor(int(partition)))
+            == (later.event_id.split("-", 1)[1])
+        )
+        assert await db.fetchval("SELECT count(*) FROM ledger_events") == 2
+    finally:
+        await first.close()
+        await second.close()

@@ -58,6 +58,13 @@ async def test_rebuild_restores_what_the_journal_has(
             f"{loc}:{sku}" for sku, loc in replayed
         }
         assert await engine.reservations.get("R-held") == held
+        # Pooled connections are released without a reset (durability/db.py): the rebuild's
+        # session lock must not outlive it.
+        held_locks = await db.fetchval(
+            "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database"
+            " WHERE l.locktype = 'advisory' AND d.datname = current_database()"
+        )
+        assert held_locks == 0
         assert await engine.reservations.get("R-part") == part
         # A retried acknowledged adjustment is a duplicate, not a second receipt.
         retry = await engine.stock.adjust("SKU-3", "S1", 13, "receipt", op_id="op-3")

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from durability.db import create_database
+from durability.db import create_database, create_pool
 from durability.migrate import migrate
 from support.env import PG_DSN
 from support.machine import ensure_postgres
@@ -44,8 +44,7 @@ async def pg_dsn() -> str:
 
 @pytest.fixture(scope="session")
 async def pool(pg_dsn: str) -> AsyncIterator[asyncpg.Pool]:
-    created = await asyncpg.create_pool(pg_dsn, min_size=1, max_size=4)
-    assert created is not None
+    created = await create_pool(pg_dsn)  # the engine's pools: released without a reset
     yield created
     await created.close()
 

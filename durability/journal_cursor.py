@@ -1,0 +1,33 @@
+"""The shared journal cursor: per partition, the stream id up to which some process has
+put every entry in PostgreSQL.
+
+Every API worker runs a group commit, and each one's flush reads its partitions from its
+own cursor; without this, each worker journaled every event of every worker (N times the
+PostgreSQL writes, rejected as duplicates). A flush reads from the later of its cursor and
+the shared one, and moves the shared one forward after its transaction committed, so an
+entry at or before it is durable whoever wrote it. The key lives in the partition's slot
+and goes with the ledger (a rebuild or a lost Redis starts it over).
+"""
+
+from atp import keys
+from atp.redis_io import RedisIO
+from atp.scripts import load_script
+from durability.store import Entry
+from durability.streams import entries_of
+
+_READ = load_script("durability.lua", "journal_read")
+_ADVANCE = load_script("durability.lua", "journal_advance")
+
+
+async def read_after(
+    redis: RedisIO, partition: int, after: str, count: int
+) -> tuple[str, list[Entry]]:
+    """Where the read began (exclusive: ``after`` or the shared cursor if later) and up to
+    ``count`` entries from there."""
+    keys_ = [keys.stream(partition), keys.journal_cursor(partition)]
+    start, raw = await redis.run(_READ, keys_, [after, count])
+    return str(start), entries_of(partition, raw)[0]
+
+
+async def advance(redis: RedisIO, partition: int, journaled: str) -> None:
+    await redis.run(_ADVANCE, [keys.journal_cursor(partition)], [journaled])
