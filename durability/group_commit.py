@@ -148,7 +148,7 @@ class Durability:
             try:
                 if waiters:
                     await self._flush(wanted)
-                elif await current_epoch(self.redis) != self._epoch:
+                elif await self._idle_epoch() != self._epoch:
                     raise _EpochChanged
             except _EpochChanged:
                 self._fail(waiters, LedgerUnavailable("Redis lost the ledger; rebuilding"))
@@ -163,19 +163,18 @@ class Durability:
             for future in waiters:
                 if not future.done():
                     future.set_result(None)
-            await self._share_cursors()
 
-    async def _share_cursors(self) -> None:
-        """After the waiters have their answer: tells the other processes how far the
-        journal now goes (durability/journal_cursor.py). Only saves them work, so a
-        failure is logged, not raised."""
+    async def _idle_epoch(self) -> str | None:
+        """The ledger's epoch, read when no write waits (a lost Redis is found even then)."""
+        epoch, *_ = await asyncio.gather(current_epoch(self.redis), *self._share_cursors())
+        return epoch
+
+    def _share_cursors(self) -> list[Awaitable[None]]:
+        """Tells the other processes how far the journal now goes (journal_cursor.py):
+        sent with the next read round, in its socket write, not one of its own. Only saves
+        them work: a share lost with a failed round is harmless."""
         journaled, self._journaled = self._journaled, {}
-        if not journaled:
-            return
-        try:
-            await asyncio.gather(*(advance(self.redis, p, s) for p, s in journaled.items()))
-        except (OSError, RedisError):
-            log.warning("could not share the journal cursor", exc_info=True)
+        return [advance(self.redis, p, s) for p, s in journaled.items()]
 
     @staticmethod
     def _fail(waiters: list[asyncio.Future[None]], error: BaseException) -> None:
@@ -190,10 +189,13 @@ class Durability:
         is later (moving ``cursors`` there)."""
         # The epoch read and the stream reads go out in one write on one connection, so the
         # entries come from the Redis that still holds this epoch.
+        shares = self._share_cursors()
         epoch, *reads = await asyncio.gather(
             self.redis.command("GET", EPOCH_KEY),
             *(read_after(self.redis, p, cursors[p], self.read_max) for p in partitions),
+            *shares,
         )
+        del reads[len(partitions) :]
         if epoch is None or str(epoch) != self._epoch:
             raise _EpochChanged
         for partition, (start, _) in zip(partitions, reads, strict=True):

@@ -117,11 +117,13 @@ async def test_workers_do_not_journal_each_other_s_events_again(
         assert done.event_id is not None
         partition, stream_id = done.event_id.split("-", 1)
         assert first.durability.events_written == 1
+        await first.durability.sync([int(partition)])  # shared with its next read round
         assert await rio.command("GET", keys.journal_cursor(int(partition))) == stream_id
         await second.durability.sync([int(partition)])  # the same event: already journaled
         assert second.durability.events_written == 0
         later = await second.stock.adjust("SKU-1", "S1", 2, "receipt")
         assert later.ok and second.durability.events_written == 1
+        await second.durability.sync([int(partition)])
         await advance(rio, int(partition), "1-0")  # a slow process finishing late
         assert later.event_id is not None
         assert (
