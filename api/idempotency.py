@@ -9,6 +9,7 @@ again, and the ledger's own operation ids (derived from the same key, see ``op_i
 the effect single.
 """
 
+import asyncio
 import hashlib
 from typing import Final
 
@@ -92,11 +93,61 @@ RETURNING true
 """
 
 
+Answer = tuple[str, str, str, int, bytes, str]  # key id, key hash, digest, status, body, type
+_FINISH = """
+UPDATE idempotency_records r SET pending = false, status = a.status, body = a.body,
+    content_type = a.content_type
+FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::bytea[], $6::text[])
+    AS a(key_id, key_hash, digest, status, body, content_type)
+WHERE r.key_id = a.key_id AND r.key_hash = a.key_hash AND r.digest = a.digest
+"""
+
+
+class AnswerBatch:
+    """Answers stored in the same event-loop turn go to PostgreSQL as one UPDATE: the
+    group commit releases many writes at once, and each used to cost a round trip of its
+    own. Every caller waits for the statement that carries its answer."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self._pending: list[tuple[Answer, asyncio.Future[None]]] = []
+        self._writes: set[asyncio.Task[None]] = set()  # keeps running writes referenced
+
+    async def store(self, answer: Answer) -> None:
+        future = asyncio.get_running_loop().create_future()
+        if not self._pending:
+            asyncio.get_running_loop().call_soon(self._send)
+        self._pending.append((answer, future))
+        await future
+
+    def _send(self) -> None:
+        batch, self._pending = self._pending, []
+        task = asyncio.ensure_future(self._write(batch))
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+
+    async def _write(self, batch: list[tuple[Answer, asyncio.Future[None]]]) -> None:
+        columns = [list(column) for column in zip(*(answer for answer, _ in batch), strict=True)]
+        try:
+            await self._pool.execute(_FINISH, *columns)
+        except BaseException as error:
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(error)
+            if not isinstance(error, Exception):
+                raise
+            return
+        for _, future in batch:
+            if not future.done():
+                future.set_result(None)
+
+
 class Idempotency:
     def __init__(self, pool: asyncpg.Pool, owner: int) -> None:
         self._pool = pool
         self._owner = owner  # this process's instance id
         self._running: set[str] = set()  # hashes of the claims this process is running
+        self._answers = AnswerBatch(pool)
 
     async def begin(self, key_id: str, key: str, digest: str) -> Stored | None:
         """None: this request owns the key and must run. Else the first response."""
@@ -145,16 +196,10 @@ class Idempotency:
     async def finish(
         self, key_id: str, key: str, digest: str, status: int, body: bytes, content_type: str
     ) -> None:
-        await self._pool.execute(
-            "UPDATE idempotency_records SET pending = false, status = $4, body = $5,"
-            " content_type = $6 WHERE key_id = $1 AND key_hash = $2 AND digest = $3",
-            key_id,
-            _hash(key_id, key),
-            digest,
-            status,
-            body,
-            content_type,
-        )
+        """Stores the answer. The answers of the writes one durability flush released
+        resume together and go as one statement (AnswerBatch)."""
+        answer = (key_id, _hash(key_id, key), digest, status, body, content_type)
+        await self._answers.store(answer)
 
     async def abandon(self, key_id: str, key: str) -> None:
         """The request failed without an answer (5xx): a retry may run it again."""

@@ -190,3 +190,39 @@ async def test_the_claim_of_a_dead_worker_is_released_at_once(api: Api, pool: as
     finally:
         await holder.close()
     assert await on_hand(api) == 1
+
+
+async def test_answers_released_together_are_stored_by_one_statement(api: Api) -> None:
+    """The group commit releases concurrent writes at once; their idempotent answers go
+    to PostgreSQL as one UPDATE (api/idempotency.py AnswerBatch), and each retry still
+    gets its own first answer."""
+    batch = api.services.idempotency._answers
+    writes = 0
+    real_write = batch._write
+
+    async def counted(answers: Any) -> None:
+        nonlocal writes
+        writes += 1
+        await real_write(answers)
+
+    batch._write = counted  # type: ignore[method-assign]
+    holds = 12
+
+    async def hold(i: int) -> Any:
+        body = {"channel": "online", "lines": [{"sku": "A", "location": "S1", "qty": 1}]}
+        headers = {"Idempotency-Key": f"hold-{i}"}
+        return await api.call("POST", "/v1/reservations", "oms", json=body, headers=headers)
+
+    await api.call(
+        "POST",
+        ADJUST,
+        "stock",
+        json={"sku": "A", "location": "S1", "delta": 50, "reason": "receipt"},
+    )
+    writes = 0
+    first = await asyncio.gather(*(hold(i) for i in range(holds)))
+    assert [r.status_code for r in first] == [201] * holds
+    assert writes < holds  # answers shared statements
+    again = await asyncio.gather(*(hold(i) for i in range(holds)))
+    assert all(r.headers["idempotent-replayed"] == "true" for r in again)
+    assert [r.json()["id"] for r in again] == [r.json()["id"] for r in first]
