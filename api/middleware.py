@@ -2,7 +2,6 @@
 (BaseHTTPMiddleware costs a task and a body copy per request)."""
 
 import itertools
-import json
 import logging
 import os
 import re
@@ -32,16 +31,16 @@ def _new_id() -> str:
 
 
 def _log_access(asgi_scope: AsgiScope, route: str, status: int, seconds: float) -> None:
-    """One JSON line: one dumps, no other formatting (logging's own is "%(message)s")."""
-    line = {
-        "method": asgi_scope["method"],
-        "route": route,
-        "status": status,
-        "latency_ms": round(seconds * 1000, 3),
-        "key_id": asgi_scope.get(KEY_ID),
-        "request_id": asgi_scope[REQUEST_ID],
-    }
-    _access.info(json.dumps(line, separators=(",", ":")))
+    """One JSON line (logging's own format is "%(message)s"), written by a template: every
+    value is a number or a string that needs no escaping (an HTTP method, a route template,
+    an id matching ID_PATTERN or _SAFE_ID), and json.dumps cost ~10 us a request."""
+    key_id = asgi_scope.get(KEY_ID)
+    key = "null" if key_id is None else f'"{key_id}"'
+    _access.info(
+        f'{{"method":"{asgi_scope["method"]}","route":"{route}","status":{status},'
+        f'"latency_ms":{round(seconds * 1000, 3)},"key_id":{key},'
+        f'"request_id":"{asgi_scope[REQUEST_ID]}"}}'
+    )
 
 
 class RequestContext:
