@@ -111,13 +111,15 @@ class Event(msgspec.Struct, frozen=True):
     reserved: int = 0
     safety: int = 0
     incoming: int = 0
-    atp_before: int = 0  # online ATP
-    atp_after: int = 0
     reason: str = ""
     reservation_id: str = ""
     op_id: str = ""
     ts_ms: int = 0
     oversold: int | None = None  # units registers oversold there; only when this changed it
+    # reservation_held only: its header's request digest, deadline and leg partitions (csv)
+    digest: str = ""
+    expires_ms: int = 0
+    parts: str = ""
 
 
 class LedgerUnavailable(RuntimeError):

@@ -171,7 +171,9 @@ class Replica:
 
     # -- tailing -----------------------------------------------------------------------
     def apply_fields(self, fields: dict[str, str]) -> None:
-        """One event's effect (the tail loop moves cursors and samples lag per reply)."""
+        """One event's effect (the tail loop moves cursors and samples lag per reply).
+        A position event carries the whole position after it; deltas and ATP are not
+        needed here."""
         sku = fields.get(_SKU)
         if not sku:  # reservation header events: no position changes
             return
@@ -191,7 +193,8 @@ class Replica:
         (atp.rules.apply_supply_event): one rule for all three."""
         at = self.positions.supplies_at(sku, location)
         state = {s.supply_id: (s.qty, day_number(s.expected_on)) for s in at}
-        apply_supply_event(state, kind, fields[_WHY], int(fields[_DIN]))
+        # A delta of 0 is not carried (atp/events.py), a re-dating's for one.
+        apply_supply_event(state, kind, fields[_WHY], int(fields.get(_DIN, 0)))
         for supply in at:
             if supply.supply_id not in state:
                 self.positions.drop_supply(sku, location, supply.supply_id)

@@ -153,7 +153,7 @@ async def _restore_one(
     for partition, lines in legs.items():
         # a live header's leg follows it (held or committed) until no unit of it is open
         leg_state = state if any(ln.open for ln in lines) else LegState.closed.value
-        fields = leg_fields(rid, digest, leg_state, channel, lines)
+        fields = leg_fields(digest, leg_state, channel, lines)
         await pipe.command("HSET", keys.leg(partition, rid), *fields)
         if leg_state == LegState.held:
             deadline = exp + LEG_EXPIRY_GRACE_MS

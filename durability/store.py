@@ -6,31 +6,40 @@ an event id it has, the positions table keeps only a newer event's position, and
 reservation's state only moves forward.
 """
 
-import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
+from typing import cast
 
 import msgspec
 
-from atp import keys
 from atp.events import FIELDS, SHORT, Field
-from atp.redis_io import RedisIO
 from durability.db import Conn
-from reservations.layout import Header, as_dict, header_from
 
 # Stream entry as read: (partition, stream id "ms-seq", fields).
 Entry = tuple[int, str, dict[str, str]]
 
-# The journal's columns in table order, with their PostgreSQL types: the stream entry's
-# position, then one column per event field (atp/events.py FIELDS, in the same order).
+# What `reservation_held` carries of its header: the reservations table's, not columns.
+_HEADER_FIELDS = frozenset({"digest", "expires_ms", "parts"})
+_JOURNALED = tuple(f for f in FIELDS if f.name not in _HEADER_FIELDS)
+# Online ATP before and after each event, which events do not carry (atp/events.py): the
+# journal derives them from the position after and the deltas, after the position columns.
+_DERIVED = ("atp_before", "atp_after")
+_POSITION_END = next(i for i, f in enumerate(_JOURNALED) if f.name == "incoming") + 1
+
+# The journal's columns in table order (migrations/0002, 0003, 0005, 0006), with their
+# PostgreSQL types: the stream entry's position, then the event's fields with the derived
+# ATP between the position and the reason.
 SCHEMA = (
     ("partition", "smallint"),
     ("stream_ms", "bigint"),
     ("stream_seq", "bigint"),
-    *((f.name, "bigint" if f.kind is int else "text") for f in FIELDS),
+    *((f.name, "bigint" if f.kind is int else "text") for f in _JOURNALED[:_POSITION_END]),
+    *((name, "bigint") for name in _DERIVED),
+    *((f.name, "bigint" if f.kind is int else "text") for f in _JOURNALED[_POSITION_END:]),
 )
 _COLUMNS = [name for name, _ in SCHEMA]
 _TYPES = [kind for _, kind in SCHEMA]
 _TYPE, _RID, _TS, _WHY = (SHORT[name] for name in ("type", "reservation_id", "ts_ms", "reason"))
+_DIGEST, _EXPIRES, _PARTS = (SHORT[name] for name in ("digest", "expires_ms", "parts"))
 
 # A header's state only moves up this ranking; extended keeps a hold held.
 _STATE_RANK = {
@@ -62,15 +71,30 @@ def split_stream_id(stream_id: str) -> tuple[int, int]:
 
 
 def _field_column(field: Field, bodies: Sequence[dict[str, str]]) -> list[object]:
-    """One event field's column; where an event does not carry it, the field's ``absent``."""
-    name, absent = field.short, field.absent
+    """One event field's column; where an event does not carry it, the field's default
+    (None: NULL)."""
+    name, default = field.short, field.default
     if field.always:
         if field.kind is int:
             return [int(f[name]) for f in bodies]
         return [f[name] for f in bodies]
     if field.kind is int:
-        return [int(f[name]) if name in f else absent for f in bodies]
-    return [f.get(name, absent) for f in bodies]
+        return [int(f[name]) if name in f else default for f in bodies]
+    return [f.get(name, default) for f in bodies]
+
+
+def _online_atp(
+    after: Sequence[Sequence[int]], deltas: Sequence[Sequence[int]]
+) -> tuple[list[object], list[object]]:
+    """Online ATP (on hand - reserved - safety, never below 0) before and after each event,
+    from its position after ([on hand, reserved, safety] columns) and its deltas."""
+    before: list[object] = []
+    now: list[object] = []
+    for oh, rs, sf, doh, drs, dsf in zip(*after, *deltas, strict=True):
+        atp = oh - rs - sf
+        now.append(max(0, atp))
+        before.append(max(0, atp - (doh - drs - dsf)))
+    return before, now
 
 
 def entry_columns(entries: Sequence[Entry]) -> list[list[object]]:
@@ -78,33 +102,22 @@ def entry_columns(entries: Sequence[Entry]) -> list[list[object]]:
     column is several times faster in CPython than a tuple per entry."""
     ids = [split_stream_id(sid) for _, sid, _ in entries]
     bodies = [f for _, _, f in entries]
+    fields = {field.name: _field_column(field, bodies) for field in _JOURNALED}
+    # int columns with int defaults: no None in them
+    after = [cast(list[int], fields[n]) for n in ("on_hand", "reserved", "safety")]
+    deltas = [cast(list[int], fields[n]) for n in ("d_on_hand", "d_reserved", "d_safety")]
+    fields["atp_before"], fields["atp_after"] = _online_atp(after, deltas)
     columns: list[list[object]] = [
         [p for p, _, _ in entries],
         [ms for ms, _ in ids],
         [seq for _, seq in ids],
     ]
-    return columns + [_field_column(field, bodies) for field in FIELDS]
+    return columns + [fields[name] for name in _COLUMNS[3:]]
 
 
-async def read_header_info(redis: RedisIO, entries: Sequence[Entry]) -> dict[str, Header]:
-    """The headers of every reservation held in ``entries`` (one pipelined write): what a
-    held event does not carry (digest, deadline, creation, parts, channel)."""
-    rids = sorted({f[_RID] for _, _, f in entries if f[_TYPE] == "reservation_held"})
-    if not rids:
-        return {}
-    replies = await asyncio.gather(*(redis.command("HGETALL", keys.header(rid)) for rid in rids))
-    found = {}
-    for rid, reply in zip(rids, replies, strict=True):
-        h = as_dict(reply)
-        if h:
-            found[rid] = header_from(h)
-    return found
-
-
-def reservation_rows(
-    entries: Sequence[Entry], headers: Mapping[str, Header]
-) -> list[ReservationRow]:
-    """One merged row per reservation touched by header events, in stream order."""
+def reservation_rows(entries: Sequence[Entry]) -> list[ReservationRow]:
+    """One merged row per reservation touched by header events, in stream order. The held
+    event carries its header's channel (why), creation (ts), digest, deadline and parts."""
     rows: dict[str, ReservationRow] = {}
     for _, _, f in entries:
         kind = f[_TYPE]
@@ -119,11 +132,9 @@ def reservation_rows(
             row.state, row.state_rank = ranked
         row.updated_ms = max(row.updated_ms, ts)
         if kind == "reservation_held":
-            row.channel = f[_WHY]
-            info = headers.get(rid)
-            if info is not None:
-                row.digest, row.parts, row.created_ms = info.digest, info.parts, info.created_ms
-                row.expires_at_ms = max(row.expires_at_ms, info.expires_ms)
+            row.channel, row.created_ms = f.get(_WHY, ""), ts
+            row.digest, row.parts = f.get(_DIGEST, ""), f.get(_PARTS, "")
+            row.expires_at_ms = max(row.expires_at_ms, int(f.get(_EXPIRES, 0)))
         elif kind == "reservation_extended":
             row.expires_at_ms = max(row.expires_at_ms, int(f[_WHY]))
     return list(rows.values())
@@ -200,12 +211,12 @@ def _reservation_columns(rows: Sequence[ReservationRow]) -> list[list[object]]:
     return [[getattr(r, f) for r in rows] for f in ReservationRow.__struct_fields__]
 
 
-async def write_entries(conn: Conn, entries: Sequence[Entry], headers: Mapping[str, Header]) -> int:
+async def write_entries(conn: Conn, entries: Sequence[Entry]) -> int:
     """Journals a batch atomically; returns how many events were new."""
     if not entries:
         return 0
     columns = entry_columns(entries)
-    res = _reservation_columns(reservation_rows(entries, headers))
+    res = _reservation_columns(reservation_rows(entries))
     if len(entries) < COPY_BATCH_MIN:  # a group commit: one statement, one round trip
         inserted: int = await conn.fetchval(_INSERT_ALL, *columns, *res)
         return inserted

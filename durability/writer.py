@@ -25,7 +25,7 @@ from durability.limits import (
     JOURNAL_CLAIM_IDLE_MS,
     JOURNAL_CONSUMER_GROUP,
 )
-from durability.store import Entry, read_header_info, write_entries
+from durability.store import Entry, write_entries
 from durability.streams import EPOCH_KEY, PARTITIONS, entries_of
 
 log = logging.getLogger(__name__)
@@ -124,9 +124,8 @@ class JournalWriter:
             if ids:
                 acks.setdefault(partition, set()).update(ids)
         if entries:
-            headers = await read_header_info(self.redis, entries)
             async with self.pool.acquire() as conn:
-                self.written_total += await write_entries(conn, entries, headers)
+                self.written_total += await write_entries(conn, entries)
             self.read_total += len(entries)
         await asyncio.gather(
             *(

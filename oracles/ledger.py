@@ -68,8 +68,6 @@ class ReferenceLedger:
                 reserved=after[1],
                 safety=after[2],
                 incoming=after[3],
-                atp_before=online_atp(before),
-                atp_after=online_atp(after),
                 reason=reason,
                 reservation_id=rid,
                 op_id=op,
@@ -79,10 +77,22 @@ class ReferenceLedger:
         )
         return f"{partition}-{len(self.events[partition])}"
 
-    def emit_header(self, rid: str, type_: str, reason: str, now_ms: int) -> None:
-        self.events[keys.partition_of_reservation(rid)].append(
-            Event(id="", type=type_, reason=reason, reservation_id=rid, ts_ms=now_ms)
-        )
+    def emit_header(
+        self,
+        rid: str,
+        type_: str,
+        reason: str,
+        now_ms: int,
+        held: tuple[str, int, str] = ("", 0, ""),
+    ) -> None:
+        """A reservation header event; ``held``: what `reservation_held` carries of its
+        header (digest, deadline, leg partitions)."""
+        digest, expires_ms, parts = held
+        event = Event(
+            id="", type=type_, reason=reason, reservation_id=rid, ts_ms=now_ms,
+            digest=digest, expires_ms=expires_ms, parts=parts,
+        )  # fmt: skip
+        self.events[keys.partition_of_reservation(rid)].append(event)
 
     def _outcome(
         self, result: StockResult, sku: str, loc: str, event_id: str | None = None

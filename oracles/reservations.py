@@ -49,8 +49,8 @@ Hash = dict[str, str]
 
 
 def _add(leg: Hash, field: str, units: int) -> None:
-    """HINCRBY on the model's hash."""
-    leg[field] = str(int(leg[field]) + units)
+    """HINCRBY on the model's hash (a field not there counts from 0)."""
+    leg[field] = str(int(leg.get(field, 0)) + units)
 
 
 class ReferenceReservations:
@@ -91,7 +91,7 @@ class ReferenceReservations:
                 ln.sku, ln.location, before, after, now, "reserved", channel.value, rid
             )
         held = [LineStatus(ln.sku, ln.location, ln.qty, open=ln.qty) for ln in lines]
-        self.legs[(p, rid)] = as_dict(leg_fields(rid, digest, "held", channel.value, held))
+        self.legs[(p, rid)] = as_dict(leg_fields(digest, "held", channel.value, held))
         self.expiry[p][f"l:{rid}"] = deadline
 
     def _reserve_leg(
@@ -261,7 +261,8 @@ class ReferenceReservations:
         header = Header("held", digest, channel.value, expires, now, ",".join(map(str, parts)))
         self.headers[rid] = as_dict(header_fields(header))
         self._home_expiry(rid)[f"h:{rid}"] = expires
-        self.ledger.emit_header(rid, "reservation_held", channel.value, now)
+        held = (header.digest, header.expires_ms, header.parts)
+        self.ledger.emit_header(rid, "reservation_held", channel.value, now, held)
         lines_now = [
             LineStatus(ln.sku, ln.location, ln.qty, open=ln.qty) for ln in sorted_lines(lines)
         ]

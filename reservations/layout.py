@@ -8,8 +8,10 @@ Header (atp/keys.py ``header``, in the partition of crc32("r:"+rid)): the one au
 for the reservation's state (a ``reservations.model.State``) and deadline.
 
 Leg (atp/keys.py ``leg``, one per partition its lines touch): the units. Per line i the
-field is the line field's prefix and i (``s1 l1 q1 o1 f1 r1 x1``); one line per sku and
-location, and a line's index never changes (a move appends a line for a new location).
+field is the line field's prefix and i (``s1 l1 q1 o1 f1 r1 x1``); ``f r x`` (fulfilled,
+released, expired) are absent while 0 (a hold writes no zeros; HINCRBY creates them) and
+read as 0. One line per sku and location, and a line's index never changes (a move appends
+a line for a new location).
 ``op:<op_id>`` holds the request digest of a settle or move with an op id (its receipt).
 
 A leg has states of its own (``LegState``), not a reservation's: ``held`` and
@@ -42,7 +44,8 @@ class _HeaderFields(NamedTuple):
 
 
 class _LegFields(NamedTuple):
-    reservation_id: str = "rid"
+    """The key names the reservation (atp/keys.py ``leg``): no field repeats it."""
+
     digest: str = "d"
     state: str = "st"  # a LegState
     channel: str = "ch"
@@ -101,18 +104,22 @@ def as_dict(reply: Sequence[str] | dict[str, str]) -> dict[str, str]:
     return hash_reply(reply)
 
 
+# The line fields a leg omits while they are 0 (a hold writes none; HINCRBY creates them).
+_COUNTS = frozenset({LINE.fulfilled, LINE.released, LINE.expired})
+_KEPT = tuple(prefix not in _COUNTS for prefix in LINE)
+
+
 def line_fields(index: int, line: LineStatus) -> list[str]:
-    """Line ``index``'s fields and values, flat, as the scripts write them."""
-    pairs = zip(_line_names(index), msgspec.structs.astuple(line), strict=True)
-    return [text for name, value in pairs for text in (name, str(value))]
+    """Line ``index``'s fields and values, flat, as the scripts write them: fulfilled,
+    released and expired only when not 0."""
+    pairs = zip(_line_names(index), msgspec.structs.astuple(line), _KEPT, strict=True)
+    return [text for name, value, kept in pairs if kept or value for text in (name, str(value))]
 
 
-def leg_fields(
-    rid: str, digest: str, state: str, channel: str, lines: Sequence[LineStatus]
-) -> list[str]:
+def leg_fields(digest: str, state: str, channel: str, lines: Sequence[LineStatus]) -> list[str]:
     """A whole leg's fields and values, flat (for HSET), lines numbered from 1."""
-    fields = [LEG.reservation_id, rid, LEG.digest, digest, LEG.state, state]
-    fields += [LEG.channel, channel, LEG.lines, str(len(lines))]
+    fields = [LEG.digest, digest, LEG.state, state, LEG.channel, channel]
+    fields += [LEG.lines, str(len(lines))]
     for i, line in enumerate(lines, start=1):
         fields += line_fields(i, line)
     return fields
@@ -120,13 +127,11 @@ def leg_fields(
 
 def leg_lines(leg: Mapping[str, str]) -> list[LineStatus]:
     lines = []
-    for i in range(1, int(leg.get(LEG.lines, 0)) + 1):
+    get = leg.get
+    for i in range(1, int(get(LEG.lines, 0)) + 1):
         s, loc, q, o, f, r, x = _line_names(i)
-        lines.append(
-            LineStatus(
-                leg[s], leg[loc], int(leg[q]), int(leg[o]), int(leg[f]), int(leg[r]), int(leg[x])
-            )
-        )
+        counts = int(get(f, 0)), int(get(r, 0)), int(get(x, 0))  # absent while 0
+        lines.append(LineStatus(leg[s], leg[loc], int(leg[q]), int(leg[o]), *counts))
     return lines
 
 

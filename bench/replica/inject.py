@@ -21,7 +21,7 @@ import msgspec
 import uvloop
 
 from atp import keys
-from atp.events import FIELDS
+from atp.events import SHORT
 from atp.limits import EVENT_STREAM_MAXLEN, LEDGER_PARTITIONS
 from atp.redis_io import PipelinedRedis
 from bench.replica.writer import WriterResult
@@ -50,36 +50,23 @@ class InjectResult(msgspec.Struct):
     cpu_core_share: float = 0.0
 
 
-# Every field each ledger event carries (atp/events.py), in emit's order, zero or empty;
-# _fields fills in what varies by its long name.
-_TEMPLATE: list[str | int] = [
-    v for f in FIELDS if f.always for v in (f.short, 0 if f.kind is int else "")
-]
-_AT = {f.name: 2 * i + 1 for i, f in enumerate(f for f in FIELDS if f.always)}
-
-
 def _fields(rng: random.Random, plan: InjectPlan, n: int) -> tuple[int, list[str | int]]:
+    """An entry as the scripts write it (atp/events.py: only what a reader cannot derive)."""
     ts = int(time.time() * 1000)
+    values: dict[str, str | int] = {
+        "type": "reservation_held", "ts_ms": ts, "reason": "online",
+        "reservation_id": f"inj-{plan.index}-{n}",
+    }  # fmt: skip
     if rng.random() < HEADER_SHARE:
-        sku = loc = ""
         partition = rng.randrange(LEDGER_PARTITIONS)
-        kind, why = "reservation_held", "online"
     else:
         sku, loc = rng.choice(plan.skus), rng.choice(plan.locations)
         partition = keys.partition_of_sku(sku)
-        kind, why = "reserved", "online"
-    rs = rng.randint(0, 9)
-    oh = 1_000_000
-    values: dict[str, str | int] = {
-        "type": kind, "sku": sku, "location": loc, "d_reserved": 1,
-        "on_hand": oh if sku else 0, "reserved": rs if sku else 0,
-        "atp_before": oh - rs, "atp_after": oh - rs, "reason": why,
-        "reservation_id": f"inj-{plan.index}-{n}", "ts_ms": ts,
-    }  # fmt: skip
-    fields = _TEMPLATE.copy()
-    for name, value in values.items():
-        fields[_AT[name]] = value
-    return partition, fields
+        values |= {
+            "type": "reserved", "sku": sku, "location": loc, "d_reserved": 1,
+            "on_hand": 1_000_000, "reserved": rng.randint(0, 9), "safety": 0, "incoming": 0,
+        }  # fmt: skip
+    return partition, [v for name, value in values.items() for v in (SHORT[name], value)]
 
 
 async def _inject(plan: InjectPlan, conn: Connection) -> InjectResult:

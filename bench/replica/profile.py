@@ -74,7 +74,7 @@ def _proposed(replica: Replica, replies: list[Any]) -> None:
         for _, flat in entries:
             it = iter(flat)
             fields = dict(zip(it, it, strict=False))
-            sku = fields["sku"]
+            sku = fields.get("sku")  # header events carry none
             if not sku:
                 continue
             location = fields["loc"]

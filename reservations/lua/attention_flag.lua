@@ -16,9 +16,10 @@ local rid, sku, loc, units, why = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), 
 local now = clock_ms(ARGV[6])
 local p = read_position(KEYS[3])
 local open = 0
-for i = 1, tonumber(redis.call('HGET', KEYS[4], 'n')) or 0 do
-  local line = redis.call('HMGET', KEYS[4], 's' .. i, 'l' .. i, 'o' .. i)
-  if line[1] == sku and line[2] == loc then open = tonumber(line[3]) end
+local n = tonumber(redis.call('HGET', KEYS[4], 'n')) or 0
+local lines = read_lines(KEYS[4], n)  -- line i: sku, location, open at 3i - 2 .. 3i
+for i = 1, n do
+  if lines[3 * i - 2] == sku and lines[3 * i - 1] == loc then open = tonumber(lines[3 * i]) end
 end
 units = math.min(units, open, p[2] - p[1])
 if units <= 0 then return {'not_needed'} end

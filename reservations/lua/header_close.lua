@@ -6,12 +6,13 @@
 -- ARGV[#ARGV - 1], ARGV[#ARGV] (after those above): the actor's by and ref (atp/actor.py),
 --     appended by the transports; every event the script appends carries them
 take_actor()
-local rid, final, now = ARGV[1], ARGV[2], clock_ms(ARGV[3])
+local rid, final = ARGV[1], ARGV[2]
+local _, now_text = clock_ms(ARGV[3])
 local state = redis.call('HGET', KEYS[1], 'st')
 if state ~= 'held' and state ~= 'committed' then return {'noop', state or ''} end
 redis.call('HSET', KEYS[1], 'st', final)
 redis.call('ZREM', KEYS[3], 'h:' .. rid)
 redis.call('EXPIRE', KEYS[1], ARGV[5])
-emit({stream = KEYS[2], maxlen = ARGV[4], now = now, type = 'reservation_' .. final, rid = rid,
-  reason = final})
+emit({stream = KEYS[2], maxlen = ARGV[4], now = now_text, type = 'reservation_' .. final,
+  rid = rid, reason = final})
 return {'applied'}

@@ -6,7 +6,8 @@
 -- ARGV[#ARGV - 1], ARGV[#ARGV] (after those above): the actor's by and ref (atp/actor.py),
 --     appended by the transports; every event the script appends carries them
 take_actor()
-local rid, now = ARGV[1], clock_ms(ARGV[2])
+local rid = ARGV[1]
+local now, now_text = clock_ms(ARGV[2])
 local h = redis.call('HMGET', KEYS[1], 'st', 'exp', 'parts')
 if not h[1] then return {'not_found'} end
 if h[1] == 'committed' then return {'duplicate', h[3]} end
@@ -16,6 +17,6 @@ end
 if h[1] ~= 'held' then return {'illegal', h[1]} end
 redis.call('HSET', KEYS[1], 'st', 'committed')
 redis.call('ZREM', KEYS[3], 'h:' .. rid)
-emit({stream = KEYS[2], maxlen = ARGV[3], now = now, type = 'reservation_committed', rid = rid,
-  reason = 'committed'})
+emit({stream = KEYS[2], maxlen = ARGV[3], now = now_text, type = 'reservation_committed',
+  rid = rid, reason = 'committed'})
 return {'applied', h[3]}

@@ -7,17 +7,17 @@
 -- ARGV[#ARGV - 1], ARGV[#ARGV] (after those above): the actor's by and ref (atp/actor.py),
 --     appended by the transports; every event the script appends carries them
 take_actor()
-local rid, digest, now = ARGV[1], ARGV[2], clock_ms(ARGV[4])
+local rid, digest = ARGV[1], ARGV[2]
+local now, now_text = clock_ms(ARGV[4])
 local existing = redis.call('HMGET', KEYS[1], 'st', 'd', 'exp')
 if existing[1] then
   if existing[1] == 'aborted' then return {'aborted'} end
   if existing[2] ~= digest then return {'conflict'} end
   return {'already_exists', existing[1], tonumber(existing[3])}
 end
-local expires = now + tonumber(ARGV[5])
+local expires = int_text(now + tonumber(ARGV[5]))
 redis.call('HSET', KEYS[1], 'st', 'held', 'd', digest, 'ch', ARGV[3], 'exp', expires,
-  'ts', now, 'parts', ARGV[6])
+  'ts', now_text, 'parts', ARGV[6])
 redis.call('ZADD', KEYS[3], expires, 'h:' .. rid)
-emit({stream = KEYS[2], maxlen = ARGV[7], now = now, type = 'reservation_held', rid = rid,
-  reason = ARGV[3]})
+emit_held(KEYS[2], ARGV[7], now_text, rid, ARGV[3], digest, expires, ARGV[6])
 return {'held', expires}

@@ -9,7 +9,5 @@
 -- ARGV[#ARGV - 1], ARGV[#ARGV] (after those above): the actor's by and ref (atp/actor.py),
 --     appended by the transports; every event the script appends carries them
 take_actor()
-local pos_keys = {}
-for i = 4, #KEYS do pos_keys[i - 3] = KEYS[i] end
-return leg_unhold(KEYS[1], KEYS[2], KEYS[3], pos_keys, ARGV[1], clock_ms(ARGV[2]), ARGV[3],
-  ARGV[4], ARGV[5])
+local _, now_text = clock_ms(ARGV[2])
+return leg_unhold(1, ARGV[1], now_text, ARGV[3], ARGV[4], ARGV[5])

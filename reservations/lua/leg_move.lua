@@ -18,7 +18,7 @@ take_actor()
 local rid, sku, from, to, qty = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
 local op_id, digest, now = ARGV[7], ARGV[8], clock_ms(ARGV[9])
 local leg = KEYS[1]
-local h = redis.call('HMGET', leg, 'st', 'ch', 'n')
+local h = redis.call('HMGET', leg, 'st', 'ch', 'n', 'ct')
 if not h[1] then return {'not_found'} end
 if op_id ~= '' then
   local seen = redis.call('HGET', leg, 'op:' .. op_id)
@@ -27,13 +27,13 @@ if op_id ~= '' then
 end
 if h[1] ~= 'committed' then return {'illegal', h[1]} end
 local n, src, dst = tonumber(h[3]), nil, nil
+local lines = read_lines(leg, n)  -- line i: sku, location, open at 3i - 2 .. 3i
 for i = 1, n do
-  local line = redis.call('HMGET', leg, 's' .. i, 'l' .. i)
-  if line[1] == sku and line[2] == from then src = i end
-  if line[1] == sku and line[2] == to then dst = i end
+  if lines[3 * i - 2] == sku and lines[3 * i - 1] == from then src = i end
+  if lines[3 * i - 2] == sku and lines[3 * i - 1] == to then dst = i end
 end
 if not src then return {'no_line'} end
-local open = tonumber(redis.call('HGET', leg, 'o' .. src))
+local open = tonumber(lines[3 * src])
 if qty > open then return {'exceeds_open', open} end
 local a = read_position(KEYS[4])
 if ARGV[6] == '1' then
@@ -61,15 +61,24 @@ emit({stream = KEYS[2], maxlen = ARGV[10], now = now, type = 'reservation_moved'
   loc = to, before = b, after = b_after, reason = why, rid = rid, op = op_id})
 redis.call('HINCRBY', leg, 'q' .. src, -qty)
 redis.call('HINCRBY', leg, 'o' .. src, -qty)
+lines[3 * src] = open - qty
 if dst then
   redis.call('HINCRBY', leg, 'q' .. dst, qty)
   redis.call('HINCRBY', leg, 'o' .. dst, qty)
-else
-  local s = tostring(n + 1)
-  redis.call('HSET', leg, 'n', n + 1, 's' .. s, sku, 'l' .. s, to, 'q' .. s, qty, 'o' .. s, qty,
-    'f' .. s, 0, 'r' .. s, 0, 'x' .. s, 0)
+  lines[3 * dst] = tonumber(lines[3 * dst]) + qty
+else  -- a new line: its fulfilled, released and expired counts are absent (0)
+  n = n + 1
+  redis.call('HSET', leg, 'n', n, 's' .. n, sku, 'l' .. n, to, 'q' .. n, qty, 'o' .. n, qty)
+  lines[3 * n - 2], lines[3 * n - 1], lines[3 * n] = sku, to, qty
 end
 if op_id ~= '' then redis.call('HSET', leg, 'op:' .. op_id, digest) end
-index_sync(leg, KEYS[3], rid, now)
+-- A committed leg has its commit time; one that has none (a leg committed before ct was
+-- stamped at commit) takes now, as the index always did.
+local ct = tonumber(h[4])
+if not ct then
+  ct = now
+  redis.call('HSET', leg, 'ct', ct)
+end
+index_sync(KEYS[3], rid, ct, n, lines)
 if a_after[2] <= a_after[1] then redis.call('SREM', KEYS[6], from .. '|' .. sku) end
 return {'applied', qty}

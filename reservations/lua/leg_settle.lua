@@ -12,18 +12,21 @@
 --     appended by the transports; every event the script appends carries them. The
 --     script's own ARGV are the first nargs.
 local nargs = take_actor()
-local rid, action, now = ARGV[1], ARGV[2], clock_ms(ARGV[4])
+local rid, action = ARGV[1], ARGV[2]
+local now, now_text = clock_ms(ARGV[4])
 local op_id, digest = ARGV[7], ARGV[8]
+local leg_key = KEYS[1]
 -- With an op id, each event carries the request digest (opd): a rebuild restores the
 -- leg's op:<op_id> receipt from it.
 local op_extra = nil
 if op_id ~= '' then op_extra = {'opd', digest} end
-local state = redis.call('HGET', KEYS[1], 'st')
+-- The receipt is read with the leg's state ('op:' alone, no op id, is never written).
+local leg = redis.call('HMGET', leg_key, 'st', 'n', 'ct', 'op:' .. op_id)
+local state = leg[1]
 if not state then return {'not_found'} end
 if op_id ~= '' then
-  local seen = redis.call('HGET', KEYS[1], 'op:' .. op_id)
-  if seen == digest then return {'duplicate', state} end
-  if seen then return {'op_conflict'} end
+  if leg[4] == digest then return {'duplicate', state} end
+  if leg[4] then return {'op_conflict'} end
 end
 if state == 'held' and ARGV[3] == '1' then state = 'committed' end
 local targets = (nargs - 8) / 2
@@ -36,41 +39,57 @@ if state ~= 'committed' and not (action == 'released' and state == 'held') then
   return {'illegal', state}
 end
 local was_committed = state == 'committed'
+local n = tonumber(leg[2])
+local lines = read_lines(leg_key, n)  -- line i: sku, location, open at 3i - 2 .. 3i
 local plan = {}
 for j = 1, targets do
-  local idx, qty = ARGV[7 + 2 * j], tonumber(ARGV[8 + 2 * j])
-  local open = tonumber(redis.call('HGET', KEYS[1], 'o' .. idx))
+  local idx, qty = tonumber(ARGV[7 + 2 * j]), tonumber(ARGV[8 + 2 * j])
+  local open = tonumber(lines[3 * idx])
   if qty == 0 then qty = open end
-  if qty > open then return {'exceeds_open', tonumber(idx), open} end
+  if qty > open then return {'exceeds_open', idx, open} end
   local p = read_position(KEYS[4 + j])
-  if action == 'fulfilled' and p[1] < qty then return {'on_hand_short', tonumber(idx), p[1]} end
+  if action == 'fulfilled' and p[1] < qty then return {'on_hand_short', idx, p[1]} end
   plan[j] = {idx, qty, p}
 end
-local out = {}
+local out, fields = {}, {}
 for j = 1, targets do
   local idx, qty, p = plan[j][1], plan[j][2], plan[j][3]
+  local s = ARGV[7 + 2 * j]  -- the line's index as text: its fields' suffix
   if qty > 0 then
     local after = {p[1], p[2] - qty, p[3], p[4]}
-    if action == 'fulfilled' then after[1] = p[1] - qty end
-    write_position(KEYS[4 + j], after)
-    local line = redis.call('HMGET', KEYS[1], 's' .. idx, 'l' .. idx)
-    append_pos(out, line[1], line[2], after)
-    emit({stream = KEYS[2], maxlen = ARGV[5], now = now, type = action, sku = line[1],
-      loc = line[2], before = p, after = after, reason = action, rid = rid, op = op_id,
-      extra = op_extra})
-    redis.call('HINCRBY', KEYS[1], 'o' .. idx, -qty)
-    redis.call('HINCRBY', KEYS[1], (action == 'fulfilled' and 'f' or 'r') .. idx, qty)
+    if action == 'fulfilled' then
+      after[1] = p[1] - qty
+      redis.call('HSET', KEYS[4 + j], 'oh', int_text(after[1]), 'rs', int_text(after[2]))
+    else
+      redis.call('HSET', KEYS[4 + j], 'rs', int_text(after[2]))
+    end
+    local sku, loc = lines[3 * idx - 2], lines[3 * idx - 1]
+    append_pos(out, sku, loc, after[1], after[2], after[3], after[4])
+    emit({stream = KEYS[2], maxlen = ARGV[5], now = now_text, type = action, sku = sku, loc = loc,
+      before = p, after = after, reason = action, rid = rid, op = op_id, extra = op_extra})
+    lines[3 * idx] = tonumber(lines[3 * idx]) - qty
+    fields[#fields + 1] = 'o' .. s; fields[#fields + 1] = int_text(lines[3 * idx])
+    redis.call('HINCRBY', leg_key, (action == 'fulfilled' and 'f' or 'r') .. s, int_text(qty))
   end
 end
-if op_id ~= '' then redis.call('HSET', KEYS[1], 'op:' .. op_id, digest) end
-local n, open_total = tonumber(redis.call('HGET', KEYS[1], 'n')), 0
-for i = 1, n do open_total = open_total + tonumber(redis.call('HGET', KEYS[1], 'o' .. i)) end
+if op_id ~= '' then fields[#fields + 1] = 'op:' .. op_id; fields[#fields + 1] = digest end
+local open_total = 0
+for i = 1, n do open_total = open_total + tonumber(lines[3 * i]) end
 if open_total == 0 then
   state = 'closed'
-  redis.call('EXPIRE', KEYS[1], ARGV[6])
+  redis.call('EXPIRE', leg_key, ARGV[6])
 end
 if state ~= 'held' then redis.call('ZREM', KEYS[3], 'l:' .. rid) end
--- Settled lines leave the committed index (a leg rolled forward here enters it).
-if was_committed then index_sync(KEYS[1], KEYS[4], rid, now) end
-redis.call('HSET', KEYS[1], 'st', state)
+-- Settled lines leave the committed index; a leg rolled forward here enters it, stamped
+-- with its commit time now.
+if was_committed then
+  local ct = tonumber(leg[3])
+  if not ct then
+    ct = now
+    fields[#fields + 1] = 'ct'; fields[#fields + 1] = now_text
+  end
+  index_sync(KEYS[4], rid, ct, n, lines)
+end
+fields[#fields + 1] = 'st'; fields[#fields + 1] = state
+redis.call('HSET', leg_key, unpack(fields))
 return {'applied', state, out}

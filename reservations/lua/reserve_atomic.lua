@@ -14,55 +14,61 @@
 --     appended by the transports; every event the script appends carries them. The
 --     script's own ARGV are the first nargs.
 local nargs = take_actor()
-local rid, digest, channel, now = ARGV[1], ARGV[2], ARGV[3], clock_ms(ARGV[5])
-local h = redis.call('HMGET', KEYS[1], 'st', 'd', 'exp')
-if h[1] then
-  if h[1] == 'aborted' then return {'aborted'} end
-  if h[2] ~= digest then return {'conflict'} end
-  return {'already_exists', h[1], tonumber(h[3])}
+local rid, digest, channel = ARGV[1], ARGV[2], ARGV[3]
+local now, now_text = clock_ms(ARGV[5])
+-- Where each leg arrives (reservations/lua/_prelude.lua): legs[j], legs[j + 1], legs[j + 2]
+-- are its KEYS index k, its ARGV index a and its line count, for j = 1, 4, 7, ...
+local legs, named = {}, {KEYS[1]}
+local k, a = 4, 11
+while a <= nargs do
+  local n = tonumber(ARGV[a])
+  legs[#legs + 1] = k; legs[#legs + 1] = a; legs[#legs + 1] = n
+  named[#named + 1] = KEYS[k]
+  k, a = k + 3 + n, a + 1 + 3 * n
 end
-local legs, ai, ki = {}, 11, 4
-while ai <= nargs do
-  local leg = {key = KEYS[ki], stream = KEYS[ki + 1], expiry = KEYS[ki + 2], lines = {}, keys = {}}
-  ki = ki + 3
-  for i = 1, tonumber(ARGV[ai]) do
-    leg.lines[i] = {sku = ARGV[ai + 3 * i - 2], loc = ARGV[ai + 3 * i - 1],
-                    qty = tonumber(ARGV[ai + 3 * i]), key = KEYS[ki]}
-    leg.keys[i] = KEYS[ki]
-    ki = ki + 1
+-- One EXISTS over the header and every leg: a first attempt, nearly every call, finds none.
+-- A header means a retry, answered from it. A leg with no header was left by an attempt
+-- that died midway (possible only if this database was also driven by the cluster path);
+-- same digest: reuse it (stale[j] holds its state), else conflict.
+local stale = {}
+if redis.call('EXISTS', unpack(named)) > 0 then
+  local h = redis.call('HMGET', KEYS[1], 'st', 'd', 'exp')
+  if h[1] then
+    if h[1] == 'aborted' then return {'aborted'} end
+    if h[2] ~= digest then return {'conflict'} end
+    return {'already_exists', h[1], tonumber(h[3])}
   end
-  ai = ai + 1 + 3 * #leg.lines
-  legs[#legs + 1] = leg
+  for j = 1, #legs, 3 do
+    local existing = redis.call('HMGET', KEYS[legs[j]], 'd', 'st')
+    if existing[1] and existing[1] ~= digest then return {'conflict'} end
+    stale[j] = existing[2]
+  end
 end
--- A leg with no header was left by an attempt that died midway (possible only if this
--- database was also driven by the cluster path); same digest: reuse it, else conflict.
-local short = {}
-for _, leg in ipairs(legs) do
-  local existing = redis.call('HMGET', leg.key, 'd', 'st')
-  if existing[1] and existing[1] ~= digest then return {'conflict'} end
-  leg.stale = existing[1] ~= false and existing[1] ~= nil
-  leg.stale_held = leg.stale and existing[2] == 'held'
-  if not leg.stale then leg.before = leg_check(leg.lines, ARGV[4] == '1', short) end
+local reads, short, allow_safety = {}, {}, ARGV[4] == '1'
+for j = 1, #legs, 3 do
+  if not stale[j] then leg_check(legs[j], legs[j + 1], legs[j + 2], allow_safety, reads, short) end
 end
 if #short > 0 then
-  for _, leg in ipairs(legs) do
-    if leg.stale_held then
-      leg_unhold(leg.key, leg.stream, leg.expiry, leg.keys, rid, now, ARGV[8], ARGV[10],
-        'rolled_back')
+  for j = 1, #legs, 3 do
+    if stale[j] == 'held' then
+      leg_unhold(legs[j], rid, now_text, ARGV[8], ARGV[10], 'rolled_back')
     end
   end
   table.insert(short, 1, 'insufficient')
   return short
 end
-local r = {rid = rid, digest = digest, channel = channel, now = now, maxlen = ARGV[8],
-  deadline = now + tonumber(ARGV[6]) + tonumber(ARGV[7]), out = {}}
-for _, leg in ipairs(legs) do
-  if not leg.stale then leg_hold(leg, leg.before, r) end
+local expires = int_text(now + tonumber(ARGV[6]))
+local r = {rid = rid, digest = digest, channel = channel, now = now_text, maxlen = ARGV[8],
+  deadline = int_text(now + tonumber(ARGV[6]) + tonumber(ARGV[7])), out = {}}
+local at = 0  -- reads of the legs held so far
+for j = 1, #legs, 3 do
+  if not stale[j] then
+    leg_hold(legs[j], legs[j + 1], legs[j + 2], reads, at, r)
+    at = at + legs[j + 2]
+  end
 end
-local expires = now + tonumber(ARGV[6])
 redis.call('HSET', KEYS[1], 'st', 'held', 'd', digest, 'ch', channel, 'exp', expires,
-  'ts', now, 'parts', ARGV[9])
+  'ts', now_text, 'parts', ARGV[9])
 redis.call('ZADD', KEYS[3], expires, 'h:' .. rid)
-emit({stream = KEYS[2], maxlen = ARGV[8], now = now, type = 'reservation_held', rid = rid,
-  reason = channel})
+emit_held(KEYS[2], ARGV[8], now_text, rid, channel, digest, expires, ARGV[9])
 return {'held', expires, r.out}

@@ -18,19 +18,16 @@ if existing[1] then
   if existing[1] == ARGV[2] then return {'already_exists', existing[2]} end
   return {'conflict'}
 end
-local leg = {key = KEYS[1], stream = KEYS[2], expiry = KEYS[3], lines = {}}
-for i = 1, (nargs - 7) / 3 do
-  leg.lines[i] = {sku = ARGV[5 + 3 * i], loc = ARGV[6 + 3 * i], qty = tonumber(ARGV[7 + 3 * i]),
-                  key = KEYS[3 + i]}
-end
-local short = {}
-local before = leg_check(leg.lines, ARGV[4] == '1', short)
+-- The leg arrives at KEYS[1] and its lines after ARGV[7] (reservations/lua/_prelude.lua).
+local n = (nargs - 7) / 3
+local reads, short = {}, {}
+leg_check(1, 7, n, ARGV[4] == '1', reads, short)
 if #short > 0 then
   table.insert(short, 1, 'insufficient')
   return short
 end
-local now = clock_ms(ARGV[5])
+local now, now_text = clock_ms(ARGV[5])
 local out = {}
-leg_hold(leg, before, {rid = ARGV[1], digest = ARGV[2], channel = ARGV[3], now = now,
-  deadline = now + tonumber(ARGV[6]), maxlen = ARGV[7], out = out})
+leg_hold(1, 7, n, reads, 0, {rid = ARGV[1], digest = ARGV[2], channel = ARGV[3],
+  now = now_text, deadline = int_text(now + tonumber(ARGV[6])), maxlen = ARGV[7], out = out})
 return {'reserved', out}

@@ -6,7 +6,7 @@ import logging
 
 from api.middleware import KEY_ID, _log_access
 from api.ops import REQUEST_ID
-from cli.supervisor import ACCESS_LOG_BATCH_LINES, LineBatchHandler
+from cli.access_lines import ACCESS_LOG_BATCH_LINES, LineBatchHandler
 
 
 class CountingStream(io.StringIO):

@@ -185,7 +185,7 @@ def _scripts(package: str) -> dict[str, str]:
 
 @pytest.mark.parametrize("package", ["atp.lua", "reservations.lua"])
 def test_every_script_that_appends_events_takes_the_actor(package: str) -> None:
-    appends = re.compile(r"\b(emit|leg_hold|leg_unhold)\(")
+    appends = re.compile(r"\b(emit|emit_held|leg_hold|leg_unhold)\(")
     for name, text in _scripts(package).items():
         script = load_script(package, name)
         assert script.actor == bool(appends.search(text)), name

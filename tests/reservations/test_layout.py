@@ -29,10 +29,8 @@ from support.lua_source import (
     code,
     comments,
     constructors,
-    enclosed,
     literal,
     pair_names,
-    split_args,
 )
 
 SCRIPTS = sorted((ROOT / "reservations" / "lua").glob("*.lua"))
@@ -73,19 +71,15 @@ def _record(used: Used, role: str, token: str, where: str) -> None:
         used.unread.append(f"{where}: {token}")
 
 
-def _hset_items(lua: str, args: list[str]) -> list[str]:
-    """HSET's field, value list; ``unpack(t)`` is read from t's constructor and what loops
-    append to it from a literal list (leg_hold's line fields)."""
-    unpacked = re.fullmatch(r"unpack\((\w+)\)", args[0])
+def _unpacked(lua: str, args: list[str]) -> list[str]:
+    """A command's arguments after the key; ``unpack(t)`` is read from t's constructors and
+    what the script appends to t (``t[#t + 1] = x``), in order: the helpers build a leg's
+    field lists that way (reservations/lua/_prelude.lua)."""
+    unpacked = re.fullmatch(r"unpack\((\w+)\)", args[0]) if args else None
     if not unpacked:
         return args
     name = unpacked.group(1)
-    items = [item for built in constructors(lua, name) for item in built]
-    for loop in re.finditer(r"for _, (\w+) in ipairs\(\{", lua):
-        body = lua[loop.end() :].split("\nend", 1)[0]
-        if loop.group(1) in appended(body, name):
-            items += split_args(enclosed(lua, loop.end() - 1))
-    return items
+    return [item for built in constructors(lua, name) for item in built] + appended(lua, name)
 
 
 def read_scripts() -> Used:
@@ -98,8 +92,8 @@ def read_scripts() -> Used:
             role = roles.get(key)
             if role is None or command in (None, "HGETALL"):
                 continue  # another hash (a position, the attention hash)
+            rest = _unpacked(lua, rest)
             if command in ("HSET", "HMSET"):
-                rest = _hset_items(lua, rest)
                 for name, value in zip(rest[0::2], rest[1::2], strict=True):
                     if literal(name) == "st":  # see test_the_states_written_are_documented
                         used.states[role].update(_state_values(lua, value))
@@ -137,10 +131,13 @@ def test_the_states_written_are_documented() -> None:
 
 def test_what_the_layout_builds_it_reads_back() -> None:
     lines = [LineStatus("A", "L1", 5, 2, 1, 1, 1), LineStatus("B", "L2", 3, 3)]
-    leg = as_dict(leg_fields("r1", "digest", LegState.held.value, "store", lines))
+    leg = as_dict(leg_fields("digest", LegState.held.value, "store", lines))
     assert leg_lines(leg) == lines
     assert (leg[LEG.state], leg[LEG.channel], leg[LEG.lines]) == ("held", "store", "2")
     assert line_fields(3, lines[1])[:4] == [f"{LINE.sku}3", "B", f"{LINE.location}3", "L2"]
+    # Counts still 0 are not written (the scripts create them with HINCRBY) and read as 0.
+    assert len(line_fields(3, lines[1])) == 8
+    assert f"{LINE.fulfilled}1" in leg and f"{LINE.fulfilled}2" not in leg
     header = Header("held", "digest", "online", 1_000, 900, "3,7")
     assert header_from(as_dict(header_fields(header))) == header
     assert header_from({}) == Header("", "", "", 0, 0, "")

@@ -1,6 +1,8 @@
 """The reservation lifecycle, one behaviour per test, on real Redis."""
 
+from atp import keys
 from atp.clock import ManualClock
+from atp.redis_io import hash_reply
 from engine.local import Engine
 from reservations.model import Line, ReserveResult, State, TransitionResult
 
@@ -100,3 +102,24 @@ async def test_on_hand_never_passes_the_quantity_limit(engine: Engine) -> None:
     assert (await engine.stock.adjust("TEE", "OSL-1", QTY_MAX, "receipt")).ok
     over = await engine.stock.adjust("TEE", "OSL-1", 1, "receipt")
     assert over.result.value == "over_limit" and over.position.on_hand == QTY_MAX
+
+
+async def test_a_hold_writes_only_what_a_reader_cannot_derive(engine: Engine) -> None:
+    """atp/events.py: no zero deltas, no ATP; the held event carries its header's fields
+    (the journal reads them there); a leg writes no zero counts and no reservation id."""
+    await _stock(engine, "A", 5, 1)
+    await engine.reservations.reserve("r", "online", [Line("A", "OSL-1", 2)], 60)
+    redis = engine.redis
+    last = await redis.command("XREVRANGE", keys.stream(keys.partition_of_sku("A")), "+", "-")
+    reserved = hash_reply(last[0][1])
+    assert reserved == {
+        "t": "reserved", "ts": reserved["ts"], "sku": "A", "loc": "OSL-1", "oh": "5",
+        "rs": "2", "sf": "1", "in": "0", "drs": "2", "why": "online", "rid": "r",
+    }  # fmt: skip
+    home = keys.stream(keys.partition_of_reservation("r"))
+    held = hash_reply((await redis.command("XREVRANGE", home, "+", "-", "COUNT", 1))[0][1])
+    header = hash_reply(await redis.command("HGETALL", keys.header("r")))
+    assert (held["t"], held["why"], held["ts"]) == ("reservation_held", "online", header["ts"])
+    assert (held["d"], held["exp"], held["parts"]) == (header["d"], header["exp"], header["parts"])
+    leg = hash_reply(await redis.command("HGETALL", keys.leg(keys.partition_of_sku("A"), "r")))
+    assert set(leg) == {"d", "st", "ch", "n", "s1", "l1", "q1", "o1"}

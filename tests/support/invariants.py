@@ -125,16 +125,16 @@ def _check_replay(ledger: Ledger, out: list[str]) -> None:
     by_reservation: dict[tuple[str, str], int] = defaultdict(int)
     for entries in ledger.events.values():
         for ev in entries:
-            if not ev[_SKU]:
+            if not ev.get(_SKU):
                 continue  # a reservation header event: no position
             pos = keys.position(ev[_SKU], ev[_LOC])
             totals = replayed[pos]
-            for i, name in enumerate(_DELTAS):
-                totals[i] += int(ev[name])
-            if [int(ev[f]) for f in _AFTER] != totals:
+            for i, name in enumerate(_DELTAS):  # a delta of 0 is not carried
+                totals[i] += int(ev.get(name, 0))
+            if [int(ev[f]) for f in _AFTER] != totals:  # every position event carries them
                 out.append(f"{pos}: event 'after' {ev} disagrees with the replay {totals}")
-            if ev[_RID]:
-                by_reservation[(ev[_RID], pos)] += int(ev[_DRS])
+            if ev.get(_RID):
+                by_reservation[(ev[_RID], pos)] += int(ev.get(_DRS, 0))
     for pos, values in ledger.positions.items():
         expected = [values[f] for f in ("oh", "rs", "sf", "in")]
         if replayed.get(pos, [0, 0, 0, 0]) != expected:

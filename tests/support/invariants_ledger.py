@@ -50,10 +50,11 @@ async def check_resourcing_index(
         fields = leg if isinstance(leg, dict) else dict(zip(leg[::2], leg[1::2], strict=True))
         if fields.get("st") != "committed":
             continue
+        rid = key.rsplit(":leg:", 1)[1]  # the key names the reservation
         for i in range(1, int(fields["n"]) + 1):
             if int(fields[f"o{i}"]) > 0:
                 member = f"{fields[f'l{i}']}|{fields[f's{i}']}|{int(fields['ct']):015d}"
-                expected.add(f"{keys.partition_of_key(key)}:{member}|{fields['rid']}")
+                expected.add(f"{keys.partition_of_key(key)}:{member}|{rid}")
     indexed: set[str] = set()
     shortages: set[tuple[str, str]] = set()
     for p in range(LEDGER_PARTITIONS):
