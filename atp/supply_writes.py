@@ -127,9 +127,7 @@ class SupplyWrites:
         self, sku: str, location: str, supply_id: str, op: str, event_type: str
     ) -> list[object]:
         digest = digests.cancel(sku, location, supply_id)
-        now = self._clock.now_ms()
-        args: list[Arg] = [sku, location, supply_id, op, digest, now, EVENT_STREAM_MAXLEN]
-        args += [RETENTION_S, event_type]
+        args: list[Arg] = [sku, location, supply_id, *self._receipted(op, digest), event_type]
         keys_ = self._supply_op_keys(sku, location, op)
         reply: list[object] = await self._redis.run(_INCOMING_CANCEL, keys_, args)
         return reply
