@@ -24,24 +24,6 @@ def _replica(engine: LedgerPort, strong: bool = False) -> PackedPositions | None
     return None if replica is None else replica.positions
 
 
-def _atp_only(
-    sku: str, location: str, oh: int, rs: int, sf: int, inc: int, atp: int, os: int, short: int
-) -> tuple[str, str, int]:
-    return sku, location, atp
-
-
-def _replica_atp(
-    packed: PackedPositions,
-    skus: Sequence[str],
-    locations: Sequence[str],
-    channel: Channel,
-    into: dict[str, dict[str, int]],
-) -> None:
-    for sku, location, atp in packed.grid(skus, locations, channel, _atp_only):
-        if atp:
-            into[location][sku] = atp
-
-
 async def fetch_atp(
     engine: LedgerPort,
     skus: Sequence[str],
@@ -52,11 +34,10 @@ async def fetch_atp(
 ) -> dict[str, dict[str, int]]:
     """location -> sku -> ATP for the channel (absent: none). From the replica when ready
     (unless ``strong``), else from Redis in chunks issued at once (pipelined)."""
-    atp: dict[str, dict[str, int]] = {loc: {} for loc in locations}
     packed = _replica(engine, strong)
     if packed is not None:
-        _replica_atp(packed, skus, locations, channel, atp)
-        return atp
+        return packed.available(skus, locations, channel)
+    atp: dict[str, dict[str, int]] = {loc: {} for loc in locations}
     per_call = max(1, min(FETCH_LOCATIONS_MAX, BATCH_POSITIONS_MAX // max(1, len(skus))))
     chunks = [locations[k : k + per_call] for k in range(0, len(locations), per_call)]
     replies = await asyncio.gather(

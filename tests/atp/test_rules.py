@@ -117,3 +117,27 @@ def test_packed_grid_applies_the_position_rule(
         position = packed.position("A", str(row[1]))
         assert row[6] == position.atp(channel)
         assert row[8] == position.short
+
+
+@given(
+    cells=st.lists(st.tuples(*(st.integers(0, 50) for _ in range(3))), min_size=1, max_size=12),
+    channel=st.sampled_from(list(Channel)),
+)
+def test_packed_available_is_the_grid_without_empty_cells(
+    cells: list[tuple[int, int, int]], channel: Channel
+) -> None:
+    """The plan's ATP-only read agrees with grid (and so with Position) cell by cell."""
+    from atp.packed import PackedPositions
+
+    packed = PackedPositions()
+    locations = [f"L{i}" for i in range(len(cells))]
+    for at, (location, (on_hand, reserved, safety)) in enumerate(
+        zip(locations, cells, strict=True)
+    ):
+        packed.set("AB"[at % 2], location, (on_hand, reserved, safety, 0, 0))
+    asked = [*locations, "unknown"]
+    expected: dict[str, dict[str, int]] = {location: {} for location in asked}
+    for row in packed.grid(["A", "B", "C"], asked, channel, _cell):
+        if row[6]:
+            expected[str(row[1])][str(row[0])] = int(str(row[6]))
+    assert packed.available(["A", "B", "C"], asked, channel) == expected
