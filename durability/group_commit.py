@@ -33,7 +33,7 @@ from durability.journal_cursor import advance, read_after
 from durability.limits import DURABILITY_HEALTH_INTERVAL_MS, DURABILITY_READ_MAX, JOURNAL_BATCH_MAX
 from durability.rebuild import ensure_ledger
 from durability.store import Entry, write_entries
-from durability.streams import EPOCH_KEY, PARTITIONS, current_epoch, last_ids
+from durability.streams import EPOCH_KEY, PARTITIONS, current_epoch
 from reservations.model import Reservation
 
 log = logging.getLogger(__name__)
@@ -122,8 +122,11 @@ class Durability:
                         self.rebuilds += 1
                 epoch = await current_epoch(self.redis)
                 if epoch is None or epoch != self._epoch or not self._cursors:
-                    # A new ledger (or the first start): its streams begin where they are.
-                    self._cursors = await last_ids(self.redis)
+                    # A new ledger (or the first start): each read begins at the shared
+                    # journal cursor (the whole stream where there is none yet), never at
+                    # the streams' ends, which may lie past another process's unjournaled
+                    # write: sharing that point would make that process skip it.
+                    self._cursors = dict.fromkeys(PARTITIONS, "0-0")
                 # Else the same ledger came through a lost PostgreSQL or Redis connection:
                 # the cursors stay, so the next flush journals what the failed one did not
                 # (skipping to the streams' ends would leave acknowledged retries unjournaled).

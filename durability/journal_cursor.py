@@ -5,7 +5,9 @@ Every API worker runs a group commit, and each one's flush reads its partitions 
 own cursor; without this, each worker journaled every event of every worker (N times the
 PostgreSQL writes, rejected as duplicates). A flush reads from the later of its cursor and
 the shared one, and moves the shared one forward after its transaction committed, so an
-entry at or before it is durable whoever wrote it. The key lives in the partition's slot
+entry at or before it is durable whoever wrote it. A process's own cursors start at the
+stream's beginning, not its end, so its first flush cannot share a point past another
+process's write that is still waiting for its flush. The key lives in the partition's slot
 and goes with the ledger (a rebuild or a lost Redis starts it over).
 """
 

@@ -9,6 +9,7 @@ import pytest
 from atp import keys
 from atp.model import LedgerUnavailable, StockResult
 from atp.redis_io import RedisIO
+from atp.stock import Stock
 from durability.journal_cursor import advance
 from durability.verify import verify
 from engine.durable import DurableEngine
@@ -134,3 +135,30 @@ async def test_workers_do_not_journal_each_other_s_events_again(
     finally:
         await first.close()
         await second.close()
+
+
+async def test_a_process_started_later_does_not_move_the_shared_cursor_past_others_writes(
+    db: asyncpg.Pool, jredis_url: str, rio: RedisIO
+) -> None:
+    """A process's first cursors were the streams' ends when it started: its first flush
+    journaled from there and shared that point, and an older process whose write lay before
+    it (applied, not yet flushed) then read from the shared cursor, skipped its own event
+    and acknowledged it unjournaled. A new process starts from the shared cursor now."""
+    older = await DurableEngine.open(jredis_url, db)
+    try:
+        applied = await Stock.adjust(older.stock, "SKU-1", "S1", 5, "receipt")  # not synced
+        assert applied.event_id is not None
+        partition = int(applied.event_id.split("-", 1)[0])
+        newer = await DurableEngine.open(jredis_url, db)
+        try:
+            assert (await newer.stock.adjust("SKU-1", "S2", 1, "receipt")).ok
+            await newer.durability.sync([partition])  # shares how far it journaled
+        finally:
+            await newer.close()
+        await older.durability.sync([partition])  # the older write's acknowledgement
+        journaled = await db.fetchval(
+            "SELECT count(*) FROM ledger_events_by_id WHERE event_id = $1", applied.event_id
+        )
+        assert journaled == 1
+    finally:
+        await older.close()
