@@ -24,6 +24,9 @@ COPY routing routing
 COPY durability durability
 COPY catalog catalog
 COPY engine engine
+COPY changes changes
+COPY webhooks webhooks
+COPY alerts alerts
 COPY api api
 COPY cli cli
 COPY migrations migrations

@@ -30,6 +30,8 @@ class Scope(enum.StrEnum):
     availability_read = "availability:read"
     stock_write = "stock:write"
     reservations_write = "reservations:write"
+    webhooks_write = "webhooks:write"  # webhook endpoints, their deliveries and retries
+    alerts_write = "alerts:write"  # back-in-stock subscriptions (a storefront's backend)
     admin = "admin"  # every scope, every channel, every location; manages keys
 
 

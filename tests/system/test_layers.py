@@ -9,7 +9,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository
 # Ground floor first. A package may import those before it, never one after it.
-LAYERS = ("atp", "reservations", "routing", "durability", "engine", "catalog", "api", "cli")
+LAYERS = (
+    "atp", "reservations", "routing", "durability", "engine", "catalog",
+    "changes", "webhooks", "alerts", "api", "cli",
+)  # fmt: skip
 RANK = {name: i for i, name in enumerate(LAYERS)}
 
 
