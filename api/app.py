@@ -4,9 +4,10 @@ expiry sweeper, the key cache) start and stop in the lifespan, never at import."
 import contextlib
 import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -14,6 +15,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from alerts.settings import from_env as alerts_from_env
 from api import codec, health, metrics, openapi
 from api.auth import Authenticator
 from api.devices import DeviceDirectory
@@ -24,8 +26,11 @@ from api.middleware import ACCESS_LOG
 from api.ops import Op, endpoint, request_id
 from api.problems import http_problem
 from api.ratelimit import RateLimiter
+from api.routes_alerts import OPS as ALERTS
+from api.routes_alerts import background as alerts_worker
 from api.routes_attention import OPS as ATTENTION
 from api.routes_availability import OPS as AVAILABILITY
+from api.routes_changes import OPS as CHANGES
 from api.routes_devices import OPS as DEVICES
 from api.routes_history import OPS as HISTORY
 from api.routes_keys import OPS as KEYS
@@ -34,6 +39,7 @@ from api.routes_registers import OPS as POS
 from api.routes_reservations import OPS as RESERVATIONS
 from api.routes_routing import OPS as ROUTING
 from api.routes_stock import OPS as STOCK
+from api.routes_webhooks import OPS as WEBHOOKS
 from api.settings import Settings, from_env
 from api.wiring import Services
 from atp.clock import Clock
@@ -41,17 +47,22 @@ from atp.register_events import Registers
 from atp.replica_reads import ReplicaReads
 from atp.tasks import Periodic
 from catalog.routing_directory import CatalogDirectory
+from changes.feed import ChangeFeed
 from durability.db import create_pool
 from engine.durable import start_durability
 from engine.local import Engine
 from engine.protocol import LedgerEngine
 from routing.location_directory import LocationDirectory
 from routing.pickload import CapacityDirectory, PickLoad
+from webhooks.runner import Webhooks
 
 # Routes match in order: the hot ones (holds, storefront reads) first.
 OPS: list[Op] = [*RESERVATIONS, *AVAILABILITY, *STOCK, *POS, *DEVICES, *ROUTING, *ATTENTION, *KEYS]
 OPS += HISTORY  # a position's history, from the journal
 OPS += LOCATIONS  # the catalog's locations (GET /v1/locations)
+OPS += ALERTS  # back-in-stock alerts: subscriptions, opens, figures
+OPS += CHANGES  # the changes feed (SSE) and low-stock thresholds
+OPS += WEBHOOKS  # webhook endpoints and their deliveries
 TITLE = "ATP engine API"
 log = logging.getLogger(__name__)
 ACCESS_LOGGER = logging.getLogger(ACCESS_LOG)
@@ -132,28 +143,62 @@ async def _open(settings: Settings, clock: Clock | None) -> Services:
         devices=DeviceDirectory(pool, settings.auth_cache_ttl_s),
         limiter=RateLimiter(settings.rate_limit_per_s, settings.workers, settings.rate_burst_s),
         replica_reads=replica_reads,
+        feed=ChangeFeed(
+            pool,
+            _connect(settings.pg_dsn),
+            engine.redis,
+            durability,
+            engine.replica,
+            settings.sse_connections_max,
+            settings.sse_heartbeat_s,
+        ),
         directory=CapacityDirectory(directory, pickload),
         pickload=pickload,
     )
 
 
+def _connect(dsn: str) -> Callable[[], Awaitable["asyncpg.Connection[asyncpg.Record]"]]:
+    """A session of its own (the sequencer's lock, the hub's LISTEN), not a pooled one."""
+    return lambda: asyncpg.connect(dsn)
+
+
 async def _close(services: Services) -> None:
     metrics.flush()
+    if services.feed is not None:
+        await services.feed.stop()
     await services.durability.stop()
     await services.engine.close()
     await services.instance.stop()
     await services.pool.close()
 
 
+async def _webhooks(settings: Settings) -> Webhooks | None:
+    """The feed fanned out to webhook endpoints and delivered, on a pool of its own."""
+    if not settings.run_webhooks:
+        return None
+    assert settings.pg_dsn is not None
+    runner = await Webhooks.connect(settings.pg_dsn, allow_private=settings.webhooks_allow_private)
+    runner.start()
+    return runner
+
+
 def _lifespan(settings: Settings, clock: Clock | None, freeze_gc: bool) -> Any:
+    alerts_settings = alerts_from_env()  # checked at start-up, before serving
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = app.state.services = await _open(settings, clock)
         if settings.run_sweeper:
             services.engine.start()
+        if services.feed is not None:
+            await services.feed.start()
         tasks = _background(services)
         for task in tasks:
             task.start()
+        # Back-in-stock alerts: restocks read from the changes feed, sends, resends.
+        alerts = app.state.alerts = alerts_worker(services, clock, alerts_settings)
+        alerts.start()
+        webhooks = await _webhooks(settings)
         if freeze_gc:
             # Start-up objects live forever: keep the cycle collector off them (stack-notes).
             gc.collect()
@@ -161,6 +206,9 @@ def _lifespan(settings: Settings, clock: Clock | None, freeze_gc: bool) -> Any:
         try:
             yield
         finally:
+            if webhooks is not None:
+                await webhooks.stop()
+            await alerts.stop()
             for task in tasks:
                 await task.stop()
             for handler in ACCESS_LOGGER.handlers:

@@ -27,6 +27,18 @@ async def body_location(ctx: Any, body: Any) -> None:
     ctx.principal.confine([body.location])
 
 
+async def threshold_scope(ctx: Any, body: Any) -> None:
+    """A low-stock threshold at a location is that location's; over a group, a key bound
+    to stores may not set it (the group reaches beyond them)."""
+    if body.location is not None:
+        ctx.principal.confine([body.location])
+    elif ctx.principal.locations is not None:
+        raise forbidden(
+            "location-not-allowed",
+            "a group's threshold reaches beyond this key's stores: set one per location",
+        )
+
+
 async def path_location(ctx: Any, body: Any) -> None:
     ctx.principal.confine([ctx.path("location")])
 

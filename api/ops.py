@@ -23,7 +23,7 @@ from typing import Any
 import asyncpg
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from api import codec, idempotency, metrics
@@ -145,7 +145,11 @@ async def _handle(op: Op, ctx: Ctx, body: Any) -> tuple[Response, str]:
     try:
         with actor.acting(ctx.principal.key_id, ref):
             status, payload = await op.handler(ctx, body)
-        response, outcome = codec.json_response(status, payload), "ok"
+        # A stream (GET /v1/changes) is its own response; everything else is encoded here.
+        if isinstance(payload, Response):
+            response, outcome = payload, "ok"
+        else:
+            response, outcome = codec.json_response(status, payload), "ok"
     except (ApiError, InvalidInput) as exc:
         error = exc if isinstance(exc, ApiError) else invalid(exc.field, exc.message)
         response, outcome = codec.problem_response(error, request_id(ctx.request)), error.slug
@@ -234,6 +238,8 @@ async def _serve(op: Op, request: Request) -> tuple[Response, str]:
         error = _unavailable()
     except ApiError as exc:
         error = exc
+    except ClientDisconnect:  # gone mid-body (a load tool stopping): nobody reads an answer
+        error = ApiError(400, "client-disconnected", "Client disconnected", "the body ended early")
     except Exception:  # a bug: answer with a problem carrying the request id, and log it
         log.exception("unhandled error in %s (request %s)", op.name, request_id(request))
         error = ApiError(500, "internal", "Internal error", "an unexpected error; it is logged")

@@ -11,6 +11,7 @@ from typing import Final
 import msgspec
 
 from atp.redis_io import DEFAULT_REDIS_URL
+from changes.limits import SSE_CONNECTIONS_MAX, SSE_HEARTBEAT_S
 
 BODY_BYTES_MAX: Final = 256 * 1024  # a full batch query (500 skus x 64 chars) fits easily
 IDEMPOTENCY_KEY_LENGTH_MAX: Final = 128
@@ -44,6 +45,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     replica: bool = True
     # One JSON line per request on the "atp.access" logger (api/middleware.py).
     access_log: bool = True
+    # GET /v1/changes: streams one process serves at most, and the idle heartbeat.
+    sse_connections_max: int = SSE_CONNECTIONS_MAX
+    sse_heartbeat_s: float = SSE_HEARTBEAT_S
+    # Webhooks: this process fans the changes feed out and delivers (webhooks/runner.py);
+    # private, loopback and link-local targets only in development (SSRF).
+    run_webhooks: bool = True
+    webhooks_allow_private: bool = False
 
     def validate(self) -> "Settings":
         if self.environment not in ("production", "development"):
@@ -55,10 +63,20 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 "writes are acknowledged only once durable in PostgreSQL: set ATP_PG_DSN "
                 "(e.g. postgresql://postgres@127.0.0.1:5432/atp) and run `atp migrate`"
             )
+        if self.webhooks_allow_private and self.environment != "development":
+            raise SettingsError(
+                "ATP_WEBHOOKS_ALLOW_PRIVATE may be on only with ATP_ENV=development: it lets "
+                "webhooks reach internal addresses"
+            )
         if self.workers < 1:
             raise SettingsError("workers must be at least 1")
         if not 0 < self.body_bytes_max <= 16 * 1024 * 1024:
             raise SettingsError("body_bytes_max must be between 1 byte and 16 MiB")
+        if self.sse_connections_max < 0 or not 0 < self.sse_heartbeat_s <= 3600:
+            raise SettingsError(
+                "ATP_SSE_CONNECTIONS_MAX must not be negative and ATP_SSE_HEARTBEAT_S must be"
+                " within (0, 3600]"
+            )
         if self.rate_limit_per_s < 0:
             raise SettingsError("ATP_RATE_LIMIT_PER_S must not be negative (0 turns it off)")
         return self
@@ -101,6 +119,10 @@ def from_env(environ: dict[str, str] | None = None) -> Settings:
             run_sweeper=_flag(env.get("ATP_SWEEPER", "on")),
             replica=_flag(env.get("ATP_REPLICA", "on")),
             access_log=access_log_from_env(env),
+            sse_connections_max=int(env.get("ATP_SSE_CONNECTIONS_MAX", SSE_CONNECTIONS_MAX)),
+            sse_heartbeat_s=float(env.get("ATP_SSE_HEARTBEAT_S", SSE_HEARTBEAT_S)),
+            run_webhooks=_flag(env.get("ATP_WEBHOOKS", "on")),
+            webhooks_allow_private=_flag(env.get("ATP_WEBHOOKS_ALLOW_PRIVATE", "off")),
         ).validate()
     except ValueError as exc:
         raise SettingsError(str(exc)) from exc

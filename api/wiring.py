@@ -12,6 +12,7 @@ from api.ratelimit import RateLimiter
 from api.settings import Settings
 from atp.register_events import Registers
 from atp.replica_reads import ReplicaReads
+from changes.feed import ChangeFeed
 from durability.group_commit import Durability
 from durability.history import reservation_from_journal
 from engine.protocol import LedgerEngine
@@ -35,6 +36,7 @@ class Services:
     devices: DeviceDirectory
     limiter: RateLimiter
     replica_reads: ReplicaReads | None = None  # None: every read goes to Redis
+    feed: ChangeFeed | None = None  # the changes feed: SSE clients, its sequencer
     directory: LocationDirectory | None = None  # where routing finds locations
     pickload: PickLoad | None = None  # units allocated per location today
     # The retailer's routing policy; requests override fields.

@@ -16,6 +16,8 @@ CREATE TABLE changes (
     recorded_at    timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX changes_recorded_at ON changes (recorded_at);
+-- A client resuming from before a ledger rebuild is sent the newest reset first.
+CREATE INDEX changes_resets ON changes (seq) WHERE type = 'reset';
 
 -- Where the sequencer has read each partition's journal up to (exclusive of nothing: the
 -- last event it took), and the ledger epoch it last saw (a new one appends a 'reset').

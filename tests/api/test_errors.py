@@ -1,5 +1,8 @@
 """Bad input anywhere: a 4xx problem naming the field, never a 5xx, nothing stored."""
 
+import logging
+
+import httpx
 import pytest
 
 from atp.validate import ID_RULE
@@ -219,3 +222,35 @@ async def test_malformed_json_after_a_bad_field_is_still_400(api: Api) -> None:
         "POST", ADJUST, content=b"[1, 2", headers={"content-type": "application/json"}
     )
     assert_problem(r, 400, "malformed-json")
+
+
+async def test_a_client_gone_mid_body_is_not_logged_as_an_error(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A load tool stopping mid-request disconnects before its body arrives: that is not
+    a bug of ours, so no 'unhandled error' with a traceback."""
+    transport = api.client._transport
+    assert isinstance(transport, httpx.ASGITransport)
+    headers = [
+        (b"authorization", api.auth("reader")["Authorization"].encode()),
+        (b"content-type", b"application/json"),
+        (b"content-length", b"100"),
+    ]
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "scheme": "http", "path": "/v1/availability/query", "raw_path": b"/v1/availability/query",
+        "query_string": b"", "headers": headers, "client": ("127.0.0.1", 1),
+        "server": ("atp.test", 80),
+    }  # fmt: skip
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    with caplog.at_level(logging.WARNING):
+        await transport.app(scope, receive, send)  # type: ignore[arg-type]
+    assert not [r for r in caplog.records if "unhandled error" in r.getMessage()]
+    assert sent and sent[0]["status"] == 400

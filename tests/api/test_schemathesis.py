@@ -90,6 +90,11 @@ def _contract(env: dict[str, str], tmp_path: Path) -> "subprocess.CompletedProce
                 "all",
                 "--exclude-checks",
                 "positive_data_acceptance",
+                # An event stream ends only when the client goes (or asks: timeout_s), and
+                # schemathesis reads a body to its end; tests/api/test_changes_api.py and
+                # tests/changes/test_sse_live.py hold the stream to its contract.
+                "--exclude-path",
+                "/v1/changes",
                 "--phases",
                 "examples,coverage,fuzzing,stateful",
                 "--max-examples",

@@ -82,6 +82,11 @@ STOCK = _expect(storefront=DENIED, oms=DENIED, register_b=DENIED)
 STOCK_READ = _expect(storefront=DENIED, oms=DENIED)
 ADMIN = dict.fromkeys(KEY_KINDS, DENIED) | {"admin": OK}
 _SUPPLY = {"sku": "A", "location": "S1"}
+_ALERT_SIGN_UP = {
+    "contact": {"email": "kari@example.no"},
+    "consent": {"given": True, "at": "2026-12-03T10:00:00Z", "source": "tests"},
+    **_SUPPLY,
+}
 
 SAMPLES: dict[str, Sample] = {
     "reserve": Sample({}, lambda k: {"channel": _channel(k), "lines": [_line()]}, expect=RESERVING),
@@ -131,9 +136,31 @@ SAMPLES: dict[str, Sample] = {
     "getLocation": Sample({"location": "S2"}, expect=EVERYONE),  # any store's, bound or not
     "listAttention": Sample({}, expect=EVERYONE),
     "resolveAttention": Sample({}, {"reservation_id": "r-s1", **_SUPPLY}, expect=RESERVING),
+    "streamChanges": Sample({}, query="sku=A&location=S1&timeout_s=0.05", expect=EVERYONE),
+    "setLowStockThreshold": Sample({}, {**_SUPPLY, "threshold": 2}, expect=STOCK),
+    "listLowStockThresholds": Sample({}, query="sku=A", expect=EVERYONE),
+    # Back-in-stock alerts: only admin among these kinds has alerts:write (a store-bound
+    # alerts key's lane is tested in tests/alerts/test_alerts_api.py).
+    "subscribeAlert": Sample({}, _ALERT_SIGN_UP, expect=ADMIN),
+    "getAlertSubscription": Sample({"subscription_id": "sub-none"}, expect=ADMIN),
+    "unsubscribeAlert": Sample({"subscription_id": "sub-none"}, expect=ADMIN),
+    "unsubscribeAlertByToken": Sample({}, {"token": "no-such-token"}, expect=ADMIN),
+    "recordAlertOpened": Sample({"send_id": "snd-none"}, expect=ADMIN),
+    "getAlertStats": Sample({}, query="sku=A", expect=ADMIN),
     "createKey": Sample({}, {"scopes": ["availability:read"], "name": "made"}, expect=ADMIN),
     "listKeys": Sample({}, expect=ADMIN),
     "revokeKey": Sample({"key_id": "000000000000"}, expect=ADMIN),
+    # Webhooks: only admin among these kinds has webhooks:write. A global address literal:
+    # registration resolves the URL (SSRF) and the tests have no DNS.
+    "createWebhook": Sample(
+        {}, {"url": "https://93.184.215.14/hooks", "types": ["back_in_stock"]}, expect=ADMIN
+    ),
+    "listWebhooks": Sample({}, expect=ADMIN),
+    "deleteWebhook": Sample({"webhook_id": "wh_none"}, expect=ADMIN),
+    "listWebhookDeliveries": Sample({"webhook_id": "wh_none"}, query="state=dead", expect=ADMIN),
+    "retryWebhookDelivery": Sample(
+        {"webhook_id": "wh_none", "delivery_id": "msg_c1"}, expect=ADMIN
+    ),
 }
 
 
