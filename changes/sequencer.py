@@ -9,8 +9,9 @@ announces what a lost Redis could take back. Readers see rows in seq order becau
 the advisory-lock holder writes, one transaction at a time, on the lock's own session.
 
 After Redis lost the ledger, the journal's last events of the old ledger come first (a
-rebuild resumes each stream past the journal's newest id), then a `reset` change tells
-clients to read availability again.
+rebuild resumes each stream past the journal's newest id, so they are the ones before each
+stream's first entry since), then a `reset` change telling clients to read availability
+again, then the new ledger's events.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 from redis.exceptions import RedisError
 
+from atp import keys
 from atp.model import LedgerUnavailable
 from atp.redis_io import RedisIO
 from atp.replica import Replica
@@ -167,15 +169,33 @@ class ChangeSequencer:
         tails, epoch = await asyncio.gather(self._tails(), current_epoch(self.redis))
         if epoch is None:
             return False  # Redis lost the ledger: the rebuild comes first
+        new_ledger = bool(self._epoch) and epoch != self._epoch
+        if new_ledger:  # the old ledger's journaled events first, then the reset
+            starts = await self._ledger_starts()
+            tails = {p: min(t, _before(starts[p])) if starts[p] else t for p, t in tails.items()}
         upto = {p: t for p, t in tails.items() if t > self._cursors.get(p, (0, 0))}
-        if not upto and epoch == self._epoch:
+        if not upto and not new_ledger:
             return False
         if upto:
             await self.durability.sync(sorted(upto))
-        return await self._append(conn, upto, epoch)
+        return await self._append(conn, upto, epoch, new_ledger)
+
+    async def _ledger_starts(self) -> dict[int, StreamId | None]:
+        """Each stream's first entry since the rebuild (None: none yet). A rebuild resumes
+        every stream past the journal's newest id, so what is older belongs to the old one."""
+        firsts = await asyncio.gather(
+            *(
+                self.redis.command("XRANGE", keys.stream(p), "-", "+", "COUNT", 1)
+                for p in PARTITIONS
+            )
+        )
+        return {
+            p: id_tuple(str(first[0][0])) if first else None
+            for p, first in zip(PARTITIONS, firsts, strict=True)
+        }
 
     async def _append(
-        self, conn: asyncpg.Connection, upto: dict[int, StreamId], epoch: str
+        self, conn: asyncpg.Connection, upto: dict[int, StreamId], epoch: str, new_ledger: bool
     ) -> bool:
         ranges = {p: (self._cursors.get(p, (0, 0)), t) for p, t in upto.items()}
         cursors = dict(self._cursors)
@@ -192,8 +212,10 @@ class ChangeSequencer:
                 rows += ((row.stream_id, partition, row) for row in got)
             rows.sort(key=lambda r: (r[0], r[1]))
             changes = await self._derive(conn, [row for _, _, row in rows])
-            if self._epoch and epoch != self._epoch:
+            if new_ledger and not more:  # every event of the old ledger is in
                 changes.append(_reset(epoch))
+            elif new_ledger:
+                epoch = self._epoch  # more of the old ledger first: the reset comes later
             last_seq = await store.append(conn, self._last_seq + 1, changes)
             await store.save_cursors(conn, {p: cursors[p] for p in upto})
             await store.save_feed_state(conn, epoch, last_seq)
@@ -212,6 +234,11 @@ class ChangeSequencer:
             out += derived
             rows = rows[taken:]
         return out
+
+
+def _before(stream_id: StreamId) -> StreamId:
+    ms, seq = stream_id
+    return (ms, seq - 1) if seq else (ms - 1, 2**63 - 1)
 
 
 def _reset(epoch: str) -> Change:

@@ -92,7 +92,12 @@ class Deliverer:
         return await claims.claim(self.pool, self.owner, self.now_ms(), limit, LEASE_MS)
 
     async def _attempt(self, claimed: Claimed) -> None:
-        attempt = await sender.attempt(self.http, claimed, self.allow_private, int(time.time()))
+        try:
+            attempt = await sender.attempt(self.http, claimed, self.allow_private, int(time.time()))
+        except Exception as error:  # a bug or a broken row: counted as a failed attempt
+            # (retried on the schedule, dead in the end), never a claim left to loop forever
+            log.exception("webhook delivery %s could not be attempted", claimed.id)
+            attempt = sender.Attempt(None, f"internal error: {type(error).__name__}")
         self._finished.append(self._outcome(claimed, attempt, self.now_ms()))
         self._progress.set()  # a slot is free, and the next of its SKU may be due
 

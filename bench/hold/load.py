@@ -48,7 +48,7 @@ def hold(key: str, idempotency_key: bool = False) -> str:
         "  return wrk.format(nil, '/v1/reservations', nil, body)",
         # wrk.format takes the headers given instead of wrk.headers (auth, Host): copy them.
         "  local headers = {}\n  for k, v in pairs(wrk.headers) do headers[k] = v end\n"
-        f"  headers['Idempotency-Key'] = string.format('k-{nonce}-%d-%d', tid, n)\n"
+        f"  headers['Idempotency-Key'] = string.format('k-{nonce}-%s-%d', tid, n)\n"
         "  return wrk.format(nil, '/v1/reservations', headers, body)",
     )
 

@@ -34,7 +34,7 @@ from bench.common.stats import Target, target
 from bench.common.wrk import pids
 from cli import supervisor as serve
 
-REDIS_URL_DEFAULT = "redis://127.0.0.1:6379/12"
+REDIS_URL_DEFAULT = "redis://127.0.0.1:6379/8"  # not 12: the durability tests' db
 PG_DSN_DEFAULT = "postgresql://postgres@127.0.0.1:5432/atp_bench_sse"
 HOST, PORT = "127.0.0.1", 7340
 LOCATION = "L1"

@@ -186,3 +186,19 @@ async def test_the_address_is_checked_again_at_delivery(
     [row] = await deliveries(db)
     assert row["endpoint_id"] == found.id and row["state"] == "pending"
     assert "loopback" in row["last_error"] and row["last_status"] is None
+
+
+async def test_an_attempt_that_cannot_be_made_counts_as_failed_not_stuck(
+    db: asyncpg.Pool, receiver: Receiver, webhooks: Webhooks
+) -> None:
+    """A secret that is not base64 (a row written by hand) made the attempt raise: the task
+    died, the claim stayed leased and looped forever. It is a failed attempt now."""
+    await endpoint(db, receiver)
+    await db.execute("UPDATE webhook_endpoints SET secret = 'whsec_not*base64'")
+    await add_changes(db, {"sku": "SKU-1"})
+    await webhooks.fan_out()
+    assert await webhooks.deliverer.deliver_due() == 1
+    [row] = await deliveries(db)
+    assert row["state"] == "pending" and row["attempts"] == 1
+    assert "internal error" in row["last_error"]
+    assert receiver.received == []
