@@ -236,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--markdown", action="store_true", help="write RESULTS.md when quick")
+    parser.add_argument("--no-markdown", action="store_true", help="never write RESULTS.md")
     parser.add_argument("--writer", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--redis-url", default=os.environ.get("ATP_REDIS_URL", REDIS_URL_DEFAULT))
     pg_dsn_option(parser)
@@ -269,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     print(_markdown(report, argv))
     if args.json:
         write_json(args.json, report)
-    if not args.quick or args.markdown:
+    if (not args.quick or args.markdown) and not args.no_markdown:
         title = "Change stream fan-out (python -m bench.sse)"
         update_markdown_section(RESULTS_MD, title, _markdown(report, argv), "# Benchmark results\n")
     return 0
