@@ -172,7 +172,7 @@ class ChangeSequencer:
         new_ledger = bool(self._epoch) and epoch != self._epoch
         if new_ledger:  # the old ledger's journaled events first, then the reset
             starts = await self._ledger_starts()
-            tails = {p: min(t, _before(starts[p])) if starts[p] else t for p, t in tails.items()}
+            tails = {p: _old_ledger_end(t, starts[p]) for p, t in tails.items()}
         upto = {p: t for p, t in tails.items() if t > self._cursors.get(p, (0, 0))}
         if not upto and not new_ledger:
             return False
@@ -236,9 +236,13 @@ class ChangeSequencer:
         return out
 
 
-def _before(stream_id: StreamId) -> StreamId:
-    ms, seq = stream_id
-    return (ms, seq - 1) if seq else (ms - 1, 2**63 - 1)
+def _old_ledger_end(tail: StreamId, new_start: StreamId | None) -> StreamId:
+    """How far a partition's old-ledger events go: up to just before the stream's first
+    entry since the rebuild (all of it when there is none yet)."""
+    if new_start is None:
+        return tail
+    ms, seq = new_start
+    return min(tail, (ms, seq - 1) if seq else (ms - 1, 2**63 - 1))
 
 
 def _reset(epoch: str) -> Change:
