@@ -41,6 +41,7 @@ class Subscriber:
         self.queue: asyncio.Queue[StoredChange] = asyncio.Queue(queue_max)
         self.dropped = False
         self.woken = asyncio.Event()
+        self.index_keys: list[tuple[str, str]] = []  # where the hub's index holds it
 
 
 class ChangeHub:
@@ -82,24 +83,28 @@ class ChangeHub:
         keys = change_filter.index_keys()
         if keys is None:
             self._all.add(subscriber)
-        else:
-            kind, values = keys
-            index = self._index["sku" if kind == "sku" else "location"]
-            for value in values:
-                index.setdefault(value, set()).add(subscriber)
-            if kind == "group":  # a group's own changes are indexed by its name
-                for value in change_filter.groups or ():
-                    self._index["location"].setdefault("group:" + value, set()).add(subscriber)
+            return subscriber
+        kind, values = keys
+        where = "sku" if kind == "sku" else "location"
+        subscriber.index_keys = [(where, value) for value in values]
+        if kind == "group":  # a group's own changes are indexed by its name
+            subscriber.index_keys += [
+                ("location", "group:" + g) for g in change_filter.groups or ()
+            ]
+        for where, value in subscriber.index_keys:
+            self._index[where].setdefault(value, set()).add(subscriber)
         return subscriber
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
         self.subscribers.discard(subscriber)
         self._all.discard(subscriber)
-        for index in self._index.values():
-            for key in [k for k, subs in index.items() if subscriber in subs]:
-                index[key].discard(subscriber)
-                if not index[key]:
-                    del index[key]
+        for where, value in subscriber.index_keys:
+            found = self._index[where].get(value)
+            if found is not None:
+                found.discard(subscriber)
+                if not found:
+                    del self._index[where][value]
+        subscriber.index_keys = []
 
     def recent(self, after: int, upto: int) -> list[StoredChange] | None:
         """Changes in (after, upto] from memory, or None when memory does not reach back."""
