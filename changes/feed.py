@@ -62,9 +62,11 @@ class ChangeFeed:
         try:
             last = subscriber.start
             if after is not None:
-                async for chunk, sent in self._backlog(subscriber, after):
-                    last = sent
+                async for chunk in self._backlog(subscriber, after):
                     yield chunk
+                # The backlog ends at the hub's head when the client asked from before it;
+                # a client ahead of this process's hub has seen up to its own id already.
+                last = max(after, subscriber.start)
             async for chunk in self._live(subscriber, last):
                 yield chunk
         finally:
@@ -89,13 +91,11 @@ class ChangeFeed:
             self.hub.unsubscribe(subscriber)
             await body.aclose()  # type: ignore[attr-defined]
 
-    async def _backlog(
-        self, subscriber: Subscriber, after: int
-    ) -> AsyncIterator[tuple[bytes, int]]:
+    async def _backlog(self, subscriber: Subscriber, after: int) -> AsyncIterator[bytes]:
         upto = subscriber.start
         oldest, _ = await store.oldest_and_newest(self.pool)
         if oldest and after < oldest - 1:
-            yield _reset("retention", upto, "the changes after that id are no longer kept"), upto
+            yield _reset("retention", upto, "the changes after that id are no longer kept")
             return
         rebuilt = await store.last_reset_after(self.pool, after) if after < upto else None
         if rebuilt is not None and rebuilt <= upto:
@@ -108,7 +108,7 @@ class ChangeFeed:
                 return
             for change in page:
                 if subscriber.filter.matches(change):
-                    yield _event(change), change.seq
+                    yield _event(change)
             after = page[-1].seq
             if after < upto:
                 await asyncio.sleep(0)  # a long backlog yields the loop between pages
