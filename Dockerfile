@@ -27,6 +27,7 @@ COPY engine engine
 COPY changes changes
 COPY webhooks webhooks
 COPY alerts alerts
+COPY orders orders
 COPY api api
 COPY cli cli
 COPY migrations migrations

@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]  # the repository
 # Ground floor first. A package may import those before it, never one after it.
 LAYERS = (
     "atp", "reservations", "routing", "durability", "engine", "catalog",
-    "changes", "webhooks", "alerts", "api", "cli",
+    "changes", "webhooks", "alerts", "orders", "api", "cli",
 )  # fmt: skip
 RANK = {name: i for i, name in enumerate(LAYERS)}
 
