@@ -66,8 +66,8 @@ async def prepare(redis_url: str, pg_dsn: str, reset: bool) -> Prepared:
     return Prepared(DEMO, keys, loaded)
 
 
-def _curl(key: str, url: str, body: object | None = None) -> str:
-    words = ["curl", "-sS", "-H", f"Authorization: Bearer {key}"]
+def _curl(key: str, url: str, body: object | None = None, stream: bool = False) -> str:
+    words = ["curl", "-sS", *(["-N"] if stream else []), "-H", f"Authorization: Bearer {key}"]
     if body is not None:
         words += ["-H", "Content-Type: application/json", "-d", json.dumps(body)]
     return shlex.join([*words, url])
@@ -101,6 +101,9 @@ def banner(url: str, prepared: Prepared) -> list[str]:
         f"try       {_curl(storefront, f'{url}/v1/availability/{chain.sku}?group={chain.group}')}",
         f"hold      {_curl(storefront, f'{url}/v1/reservations', hold)}",
         f"sell      {_curl(register_key, f'{url}/v1/pos/{chain.register}/events', sale)}",
+        f"follow    {_curl(storefront, f'{url}/v1/changes?sku={chain.sku}', stream=True)}",
+        "          (in another terminal before the hold and the sale: each change as it"
+        " happens, then availability_changed per store and for the group)",
         "          (the answer's id: GET, /commit or /release it under /v1/reservations/{id};"
         f" the pos key writes stock at {chain.store} only; every route: {url}/docs)",
     ]

@@ -80,6 +80,9 @@ def test_the_banner_commands_work_as_pasted() -> None:
     assert curls[2][-1] == f"http://127.0.0.1:8000/v1/pos/{DEMO.register}/events"
     sale = json.loads(curls[2][curls[2].index("-d") + 1])["events"][0]
     assert (sale["sku"], sale["location"]) == (DEMO.sku, DEMO.store)
+    follow = curls[3]  # the change stream, unbuffered, with a key that reads availability
+    assert "-N" in follow and "Authorization: Bearer atp_abc_secret1" in follow
+    assert follow[-1] == f"http://127.0.0.1:8000/v1/changes?sku={DEMO.sku}"
     loaded = banner("http://h:1", Prepared(DEMO, keys, loaded=True))
     assert "loaded the demo chain" in loaded[0]
 
