@@ -148,11 +148,17 @@ class Deriver:
     def __init__(self, groups: Mapping[str, frozenset[str]], thresholds: Thresholds) -> None:
         self.view = GroupView()
         self.thresholds = thresholds
+        self.groups: dict[str, frozenset[str]] = {}
+        self.groups_of: dict[str, list[str]] = {}
         self.set_groups(groups)
 
     def set_groups(self, groups: Mapping[str, frozenset[str]]) -> None:
+        """New memberships; the group totals are re-read only when they changed (the
+        sequencer re-reads the catalog every SEQUENCER_CATALOG_REFRESH_S)."""
+        if dict(groups) == self.groups:
+            return
         self.groups = dict(groups)
-        self.groups_of: dict[str, list[str]] = {}
+        self.groups_of = {}
         for name, members in sorted(self.groups.items()):
             for location in members:
                 self.groups_of.setdefault(location, []).append(name)

@@ -9,8 +9,8 @@ SEQUENCER_POLL_S: Final = 0.01
 SEQUENCER_ROWS_PER_PARTITION: Final = 2000
 SEQUENCER_LEADER_RETRY_S: Final = 1.0
 SEQUENCER_LOCK: Final = (0x61747063, 1)  # pg advisory lock (class, id): "atpc", the sequencer
-# Group memberships and low-stock thresholds are re-read this often (a change made through
-# the API is also seen at once: the process that made it notifies).
+# Group memberships and low-stock thresholds are re-read this often (at once when the
+# change was made through the process that leads: it nudges its own sequencer).
 SEQUENCER_CATALOG_REFRESH_S: Final = 30.0
 # SKUs whose per-location ATP the sequencer keeps for group totals; the least recently
 # touched are dropped beyond this and re-read from the journal's positions when needed.

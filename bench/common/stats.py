@@ -47,6 +47,21 @@ def target(name: str, measured: float, limit: float, unit: str, bound: str) -> T
     return Target(name, measured, limit, unit, bound, checks[bound])
 
 
+_BOUND_SIGNS = {"at_most": "<=", "at_least": ">=", "equal": "=="}
+
+
+def targets_markdown(targets: Sequence[Target]) -> list[str]:
+    """The RESULTS.md table of targets: name, measured, limit, met."""
+    lines = ["| target | measured | limit | met |", "|---|--:|--:|---|"]
+    for t in targets:
+        bound = _BOUND_SIGNS.get(t.bound, t.bound)
+        lines.append(
+            f"| {t.name} | {t.measured:g} {t.unit} | {bound} {t.limit:g} | "
+            f"{'yes' if t.met else 'NO'} |"
+        )
+    return lines
+
+
 class Summary(msgspec.Struct, frozen=True):
     calls: int
     ops_per_s: float

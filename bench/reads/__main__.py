@@ -23,7 +23,7 @@ import msgspec
 from bench.common.cli import admin_key, fresh_database, pg_dsn_option, refuse_database_zero
 from bench.common.machine import machine
 from bench.common.results import RESULTS_MD, update_markdown_section, write_json
-from bench.common.stats import Target, target
+from bench.common.stats import Target, target, targets_markdown
 from bench.common.wrk import Measure, lua, pids, wrk
 from cli import supervisor as serve
 from engine.local import Engine
@@ -180,13 +180,7 @@ def _markdown(report: Report, argv: list[str]) -> str:
             f"{r.requests_per_s / ceiling:.2f} | {r.latency_ms_p50:.2f} | {r.latency_ms_p99:.2f} | "
             f"{r.errors} | {r.server_core_share:.2f} | {r.rounds} |"
         )
-    lines += ["", "| target | measured | limit | met |", "|---|--:|--:|---|"]
-    for t in report.targets:
-        bound = {"at_most": "<=", "at_least": ">="}.get(t.bound, t.bound)
-        lines.append(
-            f"| {t.name} | {t.measured:g} {t.unit} | {bound} {t.limit:g} | "
-            f"{'yes' if t.met else 'NO'} |"
-        )
+    lines += ["", *targets_markdown(report.targets)]
     return "\n".join(lines)
 
 

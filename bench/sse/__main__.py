@@ -30,7 +30,7 @@ import msgspec
 from bench.common.cli import admin_key, fresh_database, pg_dsn_option, refuse_database_zero
 from bench.common.machine import machine
 from bench.common.results import RESULTS_MD, update_markdown_section, write_json
-from bench.common.stats import Target, target
+from bench.common.stats import Target, target, targets_markdown
 from bench.common.wrk import pids
 from cli import supervisor as serve
 
@@ -214,15 +214,8 @@ def _markdown(report: Report, argv: list[str]) -> str:
         f"{report.latency_ms_p50} / {report.latency_ms_p99} / {report.latency_ms_max} | "
         f"{report.rss_per_client_bytes:,.0f} B | {report.server_cpu_s} |",
         "",
-        "| target | measured | limit | met |",
-        "|---|--:|--:|---|",
+        *targets_markdown(report.targets),
     ]
-    for t in report.targets:
-        bound = {"at_most": "<=", "at_least": ">=", "equal": "=="}.get(t.bound, t.bound)
-        lines.append(
-            f"| {t.name} | {t.measured:g} {t.unit} | {bound} {t.limit:g} | "
-            f"{'yes' if t.met else 'NO'} |"
-        )
     return "\n".join(lines)
 
 
