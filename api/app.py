@@ -32,13 +32,18 @@ from api.routes_attention import OPS as ATTENTION
 from api.routes_availability import OPS as AVAILABILITY
 from api.routes_changes import OPS as CHANGES
 from api.routes_devices import OPS as DEVICES
+from api.routes_handoff import OPS as HANDOFF
 from api.routes_history import OPS as HISTORY
 from api.routes_keys import OPS as KEYS
 from api.routes_locations import OPS as LOCATIONS
+from api.routes_orders import OPS as ORDERS
+from api.routes_pickup import OPS as PICKUP
 from api.routes_registers import OPS as POS
 from api.routes_reservations import OPS as RESERVATIONS
+from api.routes_returns import OPS as RETURNS
 from api.routes_routing import OPS as ROUTING
 from api.routes_stock import OPS as STOCK
+from api.routes_transfers import OPS as TRANSFERS
 from api.routes_webhooks import OPS as WEBHOOKS
 from api.settings import Settings, from_env
 from api.wiring import Services
@@ -52,7 +57,10 @@ from durability.db import create_pool
 from engine.durable import start_durability
 from engine.local import Engine
 from engine.protocol import LedgerEngine
+from orders.recovery import RECOVERY_INTERVAL_S, Sweep
+from orders.service import Orders
 from routing.location_directory import LocationDirectory
+from routing.model import Policy
 from routing.pickload import CapacityDirectory, PickLoad
 from webhooks.runner import Webhooks
 
@@ -63,6 +71,7 @@ OPS += LOCATIONS  # the catalog's locations (GET /v1/locations)
 OPS += ALERTS  # back-in-stock alerts: subscriptions, opens, figures
 OPS += CHANGES  # the changes feed (SSE) and low-stock thresholds
 OPS += WEBHOOKS  # webhook endpoints and their deliveries
+OPS += [*ORDERS, *PICKUP, *RETURNS, *TRANSFERS, *HANDOFF]  # the order service (orders/)
 TITLE = "ATP engine API"
 log = logging.getLogger(__name__)
 ACCESS_LOGGER = logging.getLogger(ACCESS_LOG)
@@ -99,12 +108,17 @@ IDEMPOTENCY_EXPIRY_INTERVAL_S = 600.0  # how often records past retention are de
 
 
 def _background(services: Services) -> list[Periodic]:
-    """Bookkeeping off the request path: metrics, keys' last use, expired answers."""
-    return [
+    """Bookkeeping off the request path: metrics, keys' last use, expired answers, and
+    (with the sweeper) the orders' recovery sweep."""
+    tasks = [
         Periodic("engine-metrics", _EngineMetrics(services.engine).export, METRICS_INTERVAL_S),
         Periodic("key-touch", services.auth.touch, KEY_TOUCH_INTERVAL_S),
         Periodic("idempotency-expiry", services.idempotency.expire, IDEMPOTENCY_EXPIRY_INTERVAL_S),
     ]
+    if services.settings.run_sweeper and services.orders is not None:
+        sweep = Sweep(services.orders)
+        tasks.append(Periodic("order-recovery", sweep.round, RECOVERY_INTERVAL_S))
+    return tasks
 
 
 async def _open(settings: Settings, clock: Clock | None) -> Services:
@@ -131,6 +145,17 @@ async def _open(settings: Settings, clock: Clock | None) -> Services:
         # it has caught up.
         await engine.replica.start(wait=False)
         replica_reads = ReplicaReads(engine.replica, engine.redis)
+    routing_directory = CapacityDirectory(directory, pickload)
+    policy = Policy()
+    orders = Orders(
+        pool,
+        engine,
+        durability,
+        lambda: routing_directory,
+        policy,
+        pickload=pickload,
+        hold_ttl_s=settings.order_hold_ttl_s,
+    )
     return Services(
         settings=settings,
         engine=engine,
@@ -152,8 +177,10 @@ async def _open(settings: Settings, clock: Clock | None) -> Services:
             settings.sse_connections_max,
             settings.sse_heartbeat_s,
         ),
-        directory=CapacityDirectory(directory, pickload),
+        directory=routing_directory,
         pickload=pickload,
+        orders=orders,
+        policy=policy,
     )
 
 

@@ -32,6 +32,8 @@ class Scope(enum.StrEnum):
     reservations_write = "reservations:write"
     webhooks_write = "webhooks:write"  # webhook endpoints, their deliveries and retries
     alerts_write = "alerts:write"  # back-in-stock subscriptions (a storefront's backend)
+    orders_read = "orders:read"  # orders, pickup queues, returns, transfers (customer data)
+    orders_write = "orders:write"  # create and work orders, shipments, returns
     admin = "admin"  # every scope, every channel, every location; manages keys
 
 

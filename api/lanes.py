@@ -11,9 +11,12 @@ it); acting on stock, reservations or registers is confined.
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import msgspec
+
 from api.auth import forbidden
 from api.problems import invalid
 from atp.model import Channel
+from orders.views import PlannedShipment
 
 # (ctx, decoded body) -> None, raising a 403 problem naming the rule that refused.
 Lane = Callable[[Any, Any], Awaitable[None]]
@@ -87,3 +90,50 @@ async def register(ctx: Any, body: Any) -> None:
             raise invalid(
                 f"events[{i}].location", f"must be {location}, where {device_id} is registered"
             )
+
+
+# -- orders (api/routes_orders.py, api/routes_pickup.py) ---------------------------
+
+_PLAN = msgspec.json.Decoder(list[PlannedShipment])
+
+
+async def order_channel(ctx: Any, body: Any) -> None:
+    """Placing an order is the endless aisle: any location's stock, on the key's channel."""
+    ctx.principal.confine((), body.channel)
+
+
+async def order_at_key(ctx: Any, body: Any) -> None:
+    """A key bound to stores acts on orders collected at its stores, sourced from them
+    (ship-from-store), or that it created (an unknown id passes: the route answers 404)."""
+    if ctx.principal.locations is None:
+        return
+    row = await ctx.services.pool.fetchrow(
+        "SELECT location, created_by, shipments_plan::text AS plan FROM orders WHERE id = $1",
+        ctx.path("order_id"),
+    )
+    if row is None or row["created_by"] == ctx.principal.key_id:
+        return
+    places = {row["location"]} | {s.location for s in _PLAN.decode(row["plan"])}
+    if not places & ctx.principal.locations:
+        raise forbidden(
+            "location-not-allowed",
+            f"order {ctx.path('order_id')} is neither collected at nor sourced from this "
+            "key's stores",
+        )
+
+
+async def shipment(ctx: Any, body: Any) -> None:
+    """A store ships its own units (ship-from-store) of an order it may act on."""
+    ctx.principal.confine([body.location])
+    await order_at_key(ctx, body)
+
+
+async def order_at_store(ctx: Any, body: Any) -> None:
+    """The store's own work: only a key for the order's pickup store."""
+    if ctx.principal.locations is None:
+        return
+    location = await ctx.services.pool.fetchval(
+        "SELECT location FROM orders WHERE id = $1", ctx.path("order_id")
+    )
+    if location is not None:
+        ctx.principal.confine([location])

@@ -25,6 +25,8 @@ EXAMPLES: dict[str, str] = {
     "device_id": "till-1",
     "supply_id": "PO-77",
     "key_id": "3f9a1c2b7d4e",
+    "customer": "cust-1001",
+    "order_id": "web-1001",
 }
 
 

@@ -36,6 +36,8 @@ class Problem(msgspec.Struct, frozen=True, omit_defaults=True):
     position: Any | None = None  # the position as it stands, on refused stock writes
     retry_after_s: int | None = None
     plan: Any | None = None  # the routing plan, when an allocation is refused
+    lines: list[Any] | None = None  # an order's refused lines (short, not returnable, ...)
+    policy: Any | None = None  # the policy {name, version} a refusal was judged by
 
 
 class ApiError(Exception):

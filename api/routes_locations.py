@@ -3,6 +3,7 @@ hours and the groups it belongs to (PostgreSQL's ``locations`` and
 ``location_group_members``). For any key that reads availability: a storefront finds its
 pickup stores' coordinates here, a register another store's hours."""
 
+import datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -44,6 +45,9 @@ class LocationOut(Response, frozen=True):
     daily_pick_capacity: int  # units it can pick a day (routing's capacity)
     priority: int  # lower preferred by routing
     groups: list[GroupId]  # every group it belongs to, by name
+    holidays: list[datetime.date]  # local dates it is closed
+    pickup_cutoff_minutes: int  # pickup orders this close to closing start next opening
+    pickup_capacity_per_hour: int  # pickup orders staged an hour (0: not counted)
 
 
 class LocationPage(Response, frozen=True):
@@ -54,7 +58,8 @@ class LocationPage(Response, frozen=True):
 _SELECT = """
 SELECT l.id, l.name, l.kind, l.latitude, l.longitude, l.time_zone,
        l.opening_hours::text AS opening_hours, l.pickup, l.ship, l.ship_from_store,
-       l.daily_pick_capacity, l.priority,
+       l.daily_pick_capacity, l.priority, l.holidays, l.pickup_cutoff_minutes,
+       l.pickup_capacity_per_hour,
        ARRAY(SELECT m.group_name FROM location_group_members m
              WHERE m.location_id = l.id ORDER BY m.group_name) AS groups
 FROM locations l
@@ -89,6 +94,9 @@ def _location(row: Any) -> LocationOut:
         daily_pick_capacity=row["daily_pick_capacity"],
         priority=row["priority"],
         groups=list(row["groups"]),
+        holidays=list(row["holidays"]),
+        pickup_cutoff_minutes=row["pickup_cutoff_minutes"],
+        pickup_capacity_per_hour=row["pickup_capacity_per_hour"],
     )
 
 

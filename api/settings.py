@@ -10,8 +10,10 @@ from typing import Final
 
 import msgspec
 
+from atp.limits import RESERVATION_TTL_S_MAX, RESERVATION_TTL_S_MIN
 from atp.redis_io import DEFAULT_REDIS_URL
 from changes.limits import SSE_CONNECTIONS_MAX, SSE_HEARTBEAT_S
+from orders.limits import ORDER_HOLD_TTL_S_DEFAULT
 
 BODY_BYTES_MAX: Final = 256 * 1024  # a full batch query (500 skus x 64 chars) fits easily
 IDEMPOTENCY_KEY_LENGTH_MAX: Final = 128
@@ -52,6 +54,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # private, loopback and link-local targets only in development (SSRF).
     run_webhooks: bool = True
     webhooks_allow_private: bool = False
+    # An order placed and not confirmed (paid) within this is released (orders/).
+    order_hold_ttl_s: int = ORDER_HOLD_TTL_S_DEFAULT
 
     def validate(self) -> "Settings":
         if self.environment not in ("production", "development"):
@@ -76,6 +80,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise SettingsError(
                 "ATP_SSE_CONNECTIONS_MAX must not be negative and ATP_SSE_HEARTBEAT_S must be"
                 " within (0, 3600]"
+            )
+        if not RESERVATION_TTL_S_MIN <= self.order_hold_ttl_s <= RESERVATION_TTL_S_MAX:
+            raise SettingsError(
+                f"ATP_ORDER_HOLD_TTL_S must be within [{RESERVATION_TTL_S_MIN}, "
+                f"{RESERVATION_TTL_S_MAX}] seconds"
             )
         if self.rate_limit_per_s < 0:
             raise SettingsError("ATP_RATE_LIMIT_PER_S must not be negative (0 turns it off)")
@@ -123,6 +132,7 @@ def from_env(environ: dict[str, str] | None = None) -> Settings:
             sse_heartbeat_s=float(env.get("ATP_SSE_HEARTBEAT_S", SSE_HEARTBEAT_S)),
             run_webhooks=_flag(env.get("ATP_WEBHOOKS", "on")),
             webhooks_allow_private=_flag(env.get("ATP_WEBHOOKS_ALLOW_PRIVATE", "off")),
+            order_hold_ttl_s=int(env.get("ATP_ORDER_HOLD_TTL_S", ORDER_HOLD_TTL_S_DEFAULT)),
         ).validate()
     except ValueError as exc:
         raise SettingsError(str(exc)) from exc

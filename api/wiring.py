@@ -16,6 +16,7 @@ from changes.feed import ChangeFeed
 from durability.group_commit import Durability
 from durability.history import reservation_from_journal
 from engine.protocol import LedgerEngine
+from orders.service import Orders
 from reservations.model import Reservation
 from routing.location_directory import LocationDirectory
 from routing.model import Policy
@@ -39,6 +40,7 @@ class Services:
     feed: ChangeFeed | None = None  # the changes feed: SSE clients, its sequencer
     directory: LocationDirectory | None = None  # where routing finds locations
     pickload: PickLoad | None = None  # units allocated per location today
+    orders: Orders | None = None  # the order service (orders/)
     # The retailer's routing policy; requests override fields.
     policy: Policy = field(default_factory=Policy)
 

@@ -84,15 +84,23 @@ async def import_locations(
 
 _UPSERT_LOCATIONS = """
 INSERT INTO locations AS l (id, name, kind, latitude, longitude, time_zone, opening_hours,
-    pickup, ship, ship_from_store, daily_pick_capacity, priority, updated_at)
-SELECT *, now() FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::float8[],
-    $6::text[], $7::jsonb[], $8::bool[], $9::bool[], $10::bool[], $11::int[], $12::int[])
+    pickup, ship, ship_from_store, daily_pick_capacity, priority, holidays,
+    pickup_cutoff_minutes, pickup_capacity_per_hour, updated_at)
+SELECT id, name, kind, lat, lon, tz, hours, pickup, ship, sfs, cap, prio,
+    coalesce((SELECT array_agg(d::date) FROM jsonb_array_elements_text(days) d), '{}'),
+    cutoff, per_hour, now()
+FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::float8[],
+    $6::text[], $7::jsonb[], $8::bool[], $9::bool[], $10::bool[], $11::int[], $12::int[],
+    $13::jsonb[], $14::int[], $15::int[])
+    AS t(id, name, kind, lat, lon, tz, hours, pickup, ship, sfs, cap, prio, days, cutoff,
+         per_hour)
 ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, kind = EXCLUDED.kind,
     latitude = EXCLUDED.latitude, longitude = EXCLUDED.longitude,
     time_zone = EXCLUDED.time_zone, opening_hours = EXCLUDED.opening_hours,
     pickup = EXCLUDED.pickup, ship = EXCLUDED.ship, ship_from_store = EXCLUDED.ship_from_store,
     daily_pick_capacity = EXCLUDED.daily_pick_capacity, priority = EXCLUDED.priority,
-    updated_at = now()
+    holidays = EXCLUDED.holidays, pickup_cutoff_minutes = EXCLUDED.pickup_cutoff_minutes,
+    pickup_capacity_per_hour = EXCLUDED.pickup_capacity_per_hour, updated_at = now()
 """
 
 
@@ -104,6 +112,9 @@ async def store_locations(conn: Conn, locations: list[CatalogLocation]) -> set[s
         [getattr(loc, f) for loc in locations] for f in CatalogLocation.__struct_fields__[:12]
     ]
     columns[6] = [msgspec.json.encode(h).decode() for h in columns[6]]
+    columns.append([msgspec.json.encode(loc.holidays).decode() for loc in locations])
+    columns.append([loc.pickup_cutoff_minutes for loc in locations])
+    columns.append([loc.pickup_capacity_per_hour for loc in locations])
     ids = [loc.id for loc in locations]
     async with conn.transaction():
         await conn.execute(_UPSERT_LOCATIONS, *columns)

@@ -1,5 +1,6 @@
 """Locations as the catalog holds them, and parsing them from a CSV row (pure, no I/O)."""
 
+import datetime as dt
 import re
 import zoneinfo
 from functools import cache
@@ -14,11 +15,15 @@ DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 LOCATION_REQUIRED = ("id", "name", "kind", "latitude", "longitude", "time_zone")
 LOCATION_OPTIONAL = (
     "opening_hours", "pickup", "ship", "ship_from_store", "daily_pick_capacity", "priority",
-    "groups",
+    "groups", "holidays", "pickup_cutoff_minutes", "pickup_capacity_per_hour",
 )  # fmt: skip
 PICK_CAPACITY_MAX = 10_000_000
 PRIORITY_MAX = 1_000_000
 NAME_LENGTH_MAX = 200
+HOLIDAYS_MAX = 366  # closed days a location lists
+PICKUP_CUTOFF_MINUTES_MAX = 720  # migrations/0011_orders.sql checks the same
+PICKUP_CUTOFF_MINUTES_DEFAULT = 30
+PICKUP_CAPACITY_PER_HOUR_MAX = 100_000
 
 _RANGE = re.compile(r"([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)")
 _TRUE = {"true", "yes", "1", "y"}
@@ -44,6 +49,26 @@ class CatalogLocation(msgspec.Struct, frozen=True):
     daily_pick_capacity: int
     priority: int
     groups: tuple[str, ...] = ()
+    # Pickup (orders/pickup_promise.py): local dates closed, orders this close to closing
+    # start at the next opening, pickup orders staged an hour (0: the queue is not counted).
+    holidays: tuple[dt.date, ...] = ()
+    pickup_cutoff_minutes: int = PICKUP_CUTOFF_MINUTES_DEFAULT
+    pickup_capacity_per_hour: int = 0
+
+
+def parse_holidays(text: str) -> tuple[dt.date, ...]:
+    """'2026-12-24; 2026-12-25' (local dates the location is closed)."""
+    days = []
+    for part in text.split(";"):
+        if not part.strip():
+            continue
+        try:
+            days.append(dt.date.fromisoformat(part.strip()))
+        except ValueError:
+            raise InvalidInput("holidays", f"bad date {part.strip()!r} (YYYY-MM-DD)") from None
+    if len(days) > HOLIDAYS_MAX:
+        raise InvalidInput("holidays", f"at most {HOLIDAYS_MAX} days")
+    return tuple(sorted(set(days)))
 
 
 @cache
@@ -139,4 +164,17 @@ def parse_location(row: dict[str, str]) -> CatalogLocation:
         ),
         priority=_int("priority", row.get("priority", ""), 100, PRIORITY_MAX),
         groups=groups,
+        holidays=parse_holidays(row.get("holidays", "")),
+        pickup_cutoff_minutes=_int(
+            "pickup_cutoff_minutes",
+            row.get("pickup_cutoff_minutes", ""),
+            PICKUP_CUTOFF_MINUTES_DEFAULT,
+            PICKUP_CUTOFF_MINUTES_MAX,
+        ),
+        pickup_capacity_per_hour=_int(
+            "pickup_capacity_per_hour",
+            row.get("pickup_capacity_per_hour", ""),
+            0,
+            PICKUP_CAPACITY_PER_HOUR_MAX,
+        ),
     )

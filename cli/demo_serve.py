@@ -29,6 +29,7 @@ class DemoChain:
 
 DEMO = DemoChain("ST-001", "SKU-000001", "oslo-stores", "WH-BERGER", "till-ST-001")
 STOREFRONT = "storefront"
+DEMO_ORDER = "demo-order-1"  # the banner's pickup order (placing it again answers it)
 
 
 @dataclass(frozen=True)
@@ -38,14 +39,17 @@ class Prepared:
     loaded: bool  # False: the previous run's state was kept
 
 
+COUNTER = [Scope.availability_read, Scope.stock_write, Scope.reservations_write]
+
+
 def client_kinds(store: str) -> dict[str, tuple[list[Scope], list[str]]]:
     return {
         STOREFRONT: ([Scope.availability_read, Scope.reservations_write], []),
         f"pos ({store})": (
-            [Scope.availability_read, Scope.stock_write, Scope.reservations_write],
+            [*COUNTER, Scope.orders_read, Scope.orders_write],
             [store],
         ),
-        "oms": ([Scope.availability_read, Scope.reservations_write, Scope.stock_write], []),
+        "oms": ([*COUNTER, Scope.orders_read, Scope.orders_write], []),
         "admin": ([Scope.admin], []),
     }
 
@@ -87,6 +91,13 @@ def banner(url: str, prepared: Prepared) -> list[str]:
         "ttl_seconds": 600,
         "lines": [{"sku": chain.sku, "location": chain.warehouse, "qty": 1}],
     }
+    order = {
+        "id": DEMO_ORDER,
+        "method": "pickup",
+        "location": chain.store,
+        "customer": {"email": "kari@example.no", "name": "Kari"},
+        "lines": [{"sku": chain.sku, "qty": 1}],
+    }
     lines = [f"demo      {state}"]
     lines += [f"demo key  {kind:<16} {key}" for kind, key in prepared.keys.items()]
     register_key = next(key for kind, key in prepared.keys.items() if kind.startswith("pos"))
@@ -102,9 +113,13 @@ def banner(url: str, prepared: Prepared) -> list[str]:
         f"hold      {_curl(storefront, f'{url}/v1/reservations', hold)}",
         f"sell      {_curl(register_key, f'{url}/v1/pos/{chain.register}/events', sale)}",
         f"follow    {_curl(storefront, f'{url}/v1/changes?sku={chain.sku}', stream=True)}",
+        f"order     {_curl(prepared.keys['oms'], f'{url}/v1/orders', order)}",
+        f"pickups   {_curl(register_key, f'{url}/v1/stores/{chain.store}/pickups')}",
         "          (in another terminal before the hold and the sale: each change as it"
         " happens, then availability_changed per store and for the group)",
-        "          (the answer's id: GET, /commit or /release it under /v1/reservations/{id};"
+        "          (the order's pickup promise is in its answer; /confirm it, then the store"
+        f" presses /v1/orders/{DEMO_ORDER}/pickup/staged, ready, picked_up with the pos key)",
+        "          (the hold's id: GET, /commit or /release it under /v1/reservations/{id};"
         f" the pos key writes stock at {chain.store} only; every route: {url}/docs)",
     ]
     return lines

@@ -104,7 +104,7 @@ def promise(
             continue  # received too close to closing time: starts at the next opening
         if begin + left <= closes:
             ready = _wall(begin + left, zone)
-            return Promise(ready.astimezone(dt.UTC), ready, _text(ready, received_at, zone))
+            return Promise(ready.astimezone(dt.UTC), ready, window_text(ready, received_at, zone))
         left -= closes - begin
     raise NoPromise(f"the store is not open within {HORIZON_DAYS} days")
 
@@ -114,7 +114,7 @@ def _wall(moment: dt.datetime, zone: dt.tzinfo) -> dt.datetime:
     return moment.astimezone(dt.UTC).astimezone(zone)
 
 
-def _text(ready: dt.datetime, received_at: dt.datetime, zone: dt.tzinfo) -> str:
+def window_text(ready: dt.datetime, received_at: dt.datetime, zone: dt.tzinfo) -> str:
     today = received_at.astimezone(zone).date()
     clock = ready.strftime("%H:%M")
     if ready.date() == today:

@@ -22,4 +22,16 @@ DERIVED_TYPES: Final = ("availability_changed", "went_unavailable", "back_in_sto
 RESET: Final = "reset"  # the ledger was rebuilt: re-read availability
 ALERT_TRIGGERED: Final = "alert.triggered"  # alerts/ publishes it (webhooks.outbox.publish)
 
-EVENT_TYPES: Final = frozenset({*POSITION_TYPES, *DERIVED_TYPES, RESET, ALERT_TRIGGERED})
+# orders/service.py publishes these, each in the transaction recording its step.
+ORDER_TYPES: Final = (
+    "order.placed",
+    "order.ready",
+    "order.picked_up",
+    "order.shipped",
+    "order.cancelled",
+    "order.no_show",
+)
+
+EVENT_TYPES: Final = frozenset(
+    {*POSITION_TYPES, *DERIVED_TYPES, RESET, ALERT_TRIGGERED, *ORDER_TYPES}
+)

@@ -10,7 +10,8 @@ import pytest
 from api.app import OPS
 from atp.clock import ManualClock
 from support.harness import Api, serving, settings_for
-from support.routes_table import DENIED, KINDS, OK, SAMPLES, UNAUTHENTICATED, arrange, path_of
+from support.route_sample import DENIED, KINDS, OK, UNAUTHENTICATED
+from support.routes_table import SAMPLES, arrange, path_of
 
 RULES = {"scope-missing", "channel-not-allowed", "location-not-allowed", "device-not-registered"}
 

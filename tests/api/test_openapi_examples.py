@@ -26,6 +26,8 @@ KINDS: dict[str, str] = {
     "supply_id": r"PO-\d+",
     "key_id": r"[0-9a-f]{12}",
     "groups": r"[a-z]+(-[a-z]+)*",
+    "customer": r"cust-\d+",
+    "order_id": r"web-\d+",
 }
 # A field whose name alone does not say its kind.
 OWN_KIND = {("LocationOut", "id"): "location"}

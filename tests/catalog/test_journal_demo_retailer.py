@@ -61,12 +61,21 @@ def test_one_demo_chain_behind_every_example() -> None:
     safety = {(sku, loc): qty for sku, loc, qty in catalog.safety}
     for sku in engine_demo.demo_skus(2):  # the walkthrough's and the banner's hold lines
         assert stock[(sku, DEMO.warehouse)] - safety.get((sku, DEMO.warehouse), 0) > 10
+    # The banner's pickup order: the store offers pickup and holds the SKU.
+    store = next(loc for loc in catalog.locations if loc.id == DEMO.store)
+    assert store.pickup and store.opening_hours
+    assert stock[(DEMO.sku, DEMO.store)] - safety.get((DEMO.sku, DEMO.store), 0) >= 1
 
 
 def test_the_banner_commands_work_as_pasted() -> None:
     from cli.demo_serve import DEMO, STOREFRONT, Prepared, banner
 
-    keys = {STOREFRONT: "atp_abc_secret1", "pos (ST-001)": "atp_ghi_secret3", "admin": "atp_d"}
+    keys = {
+        STOREFRONT: "atp_abc_secret1",
+        "pos (ST-001)": "atp_ghi_secret3",
+        "oms": "atp_jkl_secret4",
+        "admin": "atp_d",
+    }
     lines = banner("http://127.0.0.1:8000", Prepared(DEMO, keys, loaded=False))
     text = "\n".join(lines)
     assert "<" not in text and "kept" in text and "--reset" in text
@@ -83,6 +92,12 @@ def test_the_banner_commands_work_as_pasted() -> None:
     follow = curls[3]  # the change stream, unbuffered, with a key that reads availability
     assert "-N" in follow and "Authorization: Bearer atp_abc_secret1" in follow
     assert follow[-1] == f"http://127.0.0.1:8000/v1/changes?sku={DEMO.sku}"
+    order_words, pickups = curls[4], curls[5]
+    assert "Authorization: Bearer atp_jkl_secret4" in order_words  # oms places orders
+    order = json.loads(order_words[order_words.index("-d") + 1])
+    assert (order["location"], order["lines"][0]["sku"]) == (DEMO.store, DEMO.sku)
+    assert pickups[-1] == f"http://127.0.0.1:8000/v1/stores/{DEMO.store}/pickups"
+    assert "Authorization: Bearer atp_ghi_secret3" in pickups
     loaded = banner("http://h:1", Prepared(DEMO, keys, loaded=True))
     assert "loaded the demo chain" in loaded[0]
 

@@ -48,13 +48,18 @@ class Api:
         return await self.client.request(method, path, json=json, headers=headers, **kw)
 
 
+ORDERS = [Scope.orders_read, Scope.orders_write]
 # kind -> (scopes, locations); channels are each kind's default (api/keystore.py).
 KINDS: dict[str, tuple[list[Scope], list[str]]] = {
     "admin": ([Scope.admin], []),
     "reader": ([Scope.availability_read], []),
     "stock": ([Scope.stock_write], []),
     "oms": ([Scope.availability_read, Scope.reservations_write], []),
-    "pos": ([Scope.availability_read, Scope.stock_write, Scope.reservations_write], ["S1"]),
+    "pos": (
+        [Scope.availability_read, Scope.stock_write, Scope.reservations_write, *ORDERS],
+        ["S1"],
+    ),
+    "orders": ([Scope.availability_read, Scope.reservations_write, *ORDERS], []),
 }
 
 

@@ -8,7 +8,6 @@ Every sample acts at store S1 (A's store) on the world ``arrange`` builds, so a 
 bound to S1 may and one bound to S2 may not.
 """
 
-from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -19,42 +18,15 @@ from api.keystore import create_key
 from api.wiring import Services
 from routing.location_directory import RoutingLocation
 from routing.model import Capability, LocationKind
+from support import samples_handoff, samples_orders, samples_returns, samples_transfers
 from support.harness import catalog
+from support.route_sample import DENIED, KEY_KINDS, OK, Sample, expect
 
-OK, DENIED, UNAUTHENTICATED = "ok", 403, 401
 STORE = frozenset({Capability.pickup, Capability.ship_from_store})
 LOCATIONS = [
     RoutingLocation("S1", LocationKind.store, STORE, 59.91, 10.75, 100),
     RoutingLocation("S2", LocationKind.store, STORE, 59.95, 10.80, 100),
 ]
-
-# kind -> (scopes, locations); channels are each kind's default (api/keystore.py).
-KEY_KINDS: dict[str, tuple[list[Scope], list[str]]] = {
-    "storefront": ([Scope.availability_read, Scope.reservations_write], []),
-    "register_a": (
-        [Scope.availability_read, Scope.stock_write, Scope.reservations_write],
-        ["S1"],
-    ),
-    "register_b": (
-        [Scope.availability_read, Scope.stock_write, Scope.reservations_write],
-        ["S2"],
-    ),
-    "oms": ([Scope.availability_read, Scope.reservations_write], []),
-    "admin": ([Scope.admin], []),
-}
-KINDS = ("none", "revoked", *KEY_KINDS)
-
-
-@dataclass(frozen=True)
-class Sample:
-    params: dict[str, str]
-    body: Any = None  # a dict, or a function of the key kind (a register holds on "store")
-    query: str = ""
-    # Expected for the kinds with a valid key; none and revoked are always 401.
-    expect: dict[str, Any] | None = None
-
-    def json(self, kind: str) -> Any:
-        return self.body(kind) if callable(self.body) else self.body
 
 
 def _channel(kind: str) -> str:
@@ -70,16 +42,10 @@ def _register_batch(kind: str) -> dict[str, Any]:
     return {"events": [{**event, "occurred_at": "2026-12-03T10:00:00Z", **_line()}]}
 
 
-def _expect(**per_kind: Any) -> dict[str, Any]:
-    every = dict.fromkeys(KEY_KINDS, OK)
-    every.update(per_kind)
-    return every
-
-
-EVERYONE = _expect()
-RESERVING = _expect(register_b=DENIED)  # acts on S1's stock or reservations
-STOCK = _expect(storefront=DENIED, oms=DENIED, register_b=DENIED)
-STOCK_READ = _expect(storefront=DENIED, oms=DENIED)
+EVERYONE = expect()
+RESERVING = expect(register_b=DENIED)  # acts on S1's stock or reservations
+STOCK = expect(storefront=DENIED, oms=DENIED, register_b=DENIED)
+STOCK_READ = expect(storefront=DENIED, oms=DENIED)
 ADMIN = dict.fromkeys(KEY_KINDS, DENIED) | {"admin": OK}
 _SUPPLY = {"sku": "A", "location": "S1"}
 _ALERT_SIGN_UP = {
@@ -129,7 +95,7 @@ SAMPLES: dict[str, Sample] = {
             "method": {"type": "ship", "lat": 59.9, "lon": 10.7},
             "channel": _channel(k),
         },
-        expect=_expect(register_a=DENIED, register_b=DENIED),  # routing picks any store
+        expect=expect(register_a=DENIED, register_b=DENIED),  # routing picks any store
     ),
     "getNearby": Sample({"sku": "A"}, query="lat=59.9&lon=10.7&radius_km=50", expect=EVERYONE),
     "listLocations": Sample({}, query="kind=store", expect=EVERYONE),
@@ -162,6 +128,11 @@ SAMPLES: dict[str, Sample] = {
         {"webhook_id": "wh_none", "delivery_id": "msg_c1"}, expect=ADMIN
     ),
 }
+# The order service's routes, each part's samples beside its own world (tests/support/).
+PARTS = (samples_orders, samples_returns, samples_transfers, samples_handoff)
+for _part in PARTS:
+    assert not SAMPLES.keys() & _part.SAMPLES.keys(), "an operation sampled twice"
+    SAMPLES.update(_part.SAMPLES)
 
 
 def path_of(template: str, sample: Sample) -> str:
@@ -190,6 +161,8 @@ async def arrange(services: Services, pool: asyncpg.Pool) -> dict[str, str]:
         revoked = (await create_key(conn, [Scope.admin], [], "revoked"))[1]
         await conn.execute("UPDATE api_keys SET revoked_at = now() WHERE name = 'revoked'")
     found["revoked"] = revoked
+    for part in PARTS:
+        await part.arrange(services, pool)
     return found
 
 
