@@ -36,6 +36,10 @@ from webhooks import outbox
 
 R = TypeVar("R")
 
+# Tries of a step that lost a race for its row (another request began or took a step
+# between our read and our write) before answering busy: the second look sees the winner.
+LOST_RACES_MAX: Final = 3
+
 
 # Webhook event types this service publishes (webhooks/types.py lists them).
 ORDER_PLACED: Final = "order.placed"

@@ -4,7 +4,7 @@ still held goes back), each a begun step finished by its ledger write."""
 import functools
 
 from orders import store
-from orders.core import ORDER_CANCELLED, ORDER_NO_SHOW, OrdersCore, busy, illegal
+from orders.core import LOST_RACES_MAX, ORDER_CANCELLED, ORDER_NO_SHOW, OrdersCore, busy, illegal
 from orders.errors import Refusal
 from orders.model import (
     CANCELLABLE,
@@ -17,19 +17,23 @@ from orders.views import Order
 
 class Paying(OrdersCore):
     async def confirm(self, order_id: str, actor: str) -> Order:
-        """Payment captured: the hold is committed (no expiry from here)."""
-        async with self.pool.acquire() as conn:
-            found = await self._must(conn, order_id)
-            if found.pending_step is None and found.state is not State.placed:
-                if found.confirmed_at is not None and found.state not in ENDED:
-                    return found  # a retry: confirmed before
-                raise illegal(found, "confirm")
-            if found.pending_step is None:
-                if not await store.begin(conn, order_id, "confirm", [State.placed], self.now()):
+        """Payment captured: the hold is committed (no expiry from here). A retry, or two
+        at once, answer the confirmed order."""
+        for _ in range(LOST_RACES_MAX):
+            async with self.pool.acquire() as conn:
+                found = await self._must(conn, order_id)
+                if found.pending_step is None and found.state is not State.placed:
+                    if found.confirmed_at is not None and found.state not in ENDED:
+                        return found  # a retry: confirmed before
+                    raise illegal(found, "confirm")
+                if found.pending_step is None:
+                    now = self.now()
+                    if not await store.begin(conn, order_id, "confirm", [State.placed], now):
+                        continue  # another request began a step: look again
+                elif found.pending_step != "confirm":
                     raise busy(order_id)
-            elif found.pending_step != "confirm":
-                raise busy(order_id)
-        return await self.finish_confirm(order_id, actor)
+            return await self.finish_confirm(order_id, actor)
+        raise busy(order_id)
 
     async def finish_confirm(self, order_id: str, actor: str) -> Order:
         async with self.pool.acquire() as conn:
@@ -61,18 +65,21 @@ class Paying(OrdersCore):
 
     async def cancel(self, order_id: str, actor: str) -> Order:
         """Whatever is still held for the order goes back to availability."""
-        async with self.pool.acquire() as conn:
-            found = await self._must(conn, order_id)
-            if found.pending_step is None:
-                if found.state is State.cancelled:
-                    return found
-                if found.state not in CANCELLABLE:
-                    raise illegal(found, "cancel")
-                if not await store.begin(conn, order_id, "cancel", list(CANCELLABLE), self.now()):
+        for _ in range(LOST_RACES_MAX):
+            async with self.pool.acquire() as conn:
+                found = await self._must(conn, order_id)
+                if found.pending_step is None:
+                    if found.state is State.cancelled:
+                        return found
+                    if found.state not in CANCELLABLE:
+                        raise illegal(found, "cancel")
+                    now = self.now()
+                    if not await store.begin(conn, order_id, "cancel", list(CANCELLABLE), now):
+                        continue  # another request began a step: look again
+                elif found.pending_step != "cancel":
                     raise busy(order_id)
-            elif found.pending_step != "cancel":
-                raise busy(order_id)
-        return await self.finish_release(order_id, "cancel", actor)
+            return await self.finish_release(order_id, "cancel", actor)
+        raise busy(order_id)
 
     async def finish_release(self, order_id: str, step: str, actor: str) -> Order:
         """Cancel and no-show: release every open unit, then record the state."""

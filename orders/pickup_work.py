@@ -2,10 +2,10 @@
 hand-over fulfills the units."""
 
 import functools
-from typing import Any
+from typing import Any, Final
 
 from orders import order_lines, store
-from orders.core import ORDER_PICKED_UP, ORDER_READY, OrdersCore, busy
+from orders.core import LOST_RACES_MAX, ORDER_PICKED_UP, ORDER_READY, OrdersCore, busy
 from orders.errors import Refusal
 from orders.model import (
     AT_STORE,
@@ -19,10 +19,28 @@ from orders.model import (
 )
 from orders.views import Order
 
+HAND_OVER: Final = object()  # _step's answer: the hand-over is begun
+
 
 class PickupWork(OrdersCore):
     async def step(self, order_id: str, step: Step, actor: str, bay: str | None = None) -> Order:
-        """An associate's step on a pickup order, recorded once with its time."""
+        """An associate's step on a pickup order, recorded once with its time. Two
+        associates pressing it at once: one records it, the other answers it as recorded."""
+        for _ in range(LOST_RACES_MAX):
+            done = await self._step(order_id, step, actor, bay)
+            if done is HAND_OVER:
+                # Outside _step's connection: the ledger write waits for the journal's
+                # flush, which needs a connection of the same pool.
+                return await self.finish_picked_up(order_id, actor)
+            if isinstance(done, Order):
+                return done
+        raise busy(order_id)
+
+    async def _step(
+        self, order_id: str, step: Step, actor: str, bay: str | None
+    ) -> Order | object | None:
+        """The order after the step; None: another request changed the order between our
+        read and our write; HAND_OVER: the hand-over is begun, to be finished."""
         async with self.pool.acquire() as conn:
             found = await self._must(conn, order_id)
             if found.method not in AT_STORE:
@@ -33,7 +51,7 @@ class PickupWork(OrdersCore):
                     f"order {order_id} is a {found.method} order: it has no pickup steps",
                 )
             if step is Step.picked_up and found.pending_step == "picked_up":
-                return await self.finish_picked_up(order_id, actor)
+                return HAND_OVER
             taken = any(s.step == step.value for s in found.steps)
             verdict = judge_step(found.state, step, taken)
             if verdict is StepVerdict.duplicate:
@@ -43,8 +61,8 @@ class PickupWork(OrdersCore):
             now = self.now()
             if step is Step.picked_up:
                 if not await store.begin(conn, order_id, "picked_up", list(STEP_FROM[step]), now):
-                    raise busy(order_id)
-                return await self.finish_picked_up(order_id, actor)
+                    return None
+                return HAND_OVER
             values: dict[str, Any] = {STEP_TIME_COLUMN[step]: now}
             if step is Step.arrived:
                 values["bay"] = bay
@@ -52,7 +70,7 @@ class PickupWork(OrdersCore):
                 if not await store.set_state(
                     conn, order_id, list(STEP_FROM[step]), State(step.value), values
                 ):
-                    raise busy(order_id)
+                    return None
                 detail = None if bay is None else {"bay": bay}
                 await store.record_step(conn, order_id, step.value, now, actor, detail)
                 if step is Step.ready:

@@ -164,7 +164,8 @@ class Placing(OrdersCore):
             values: dict[str, Any] = {"shipments_plan": msgspec.json.encode(plan).decode()}
             if kept is not None:
                 values |= {"promised_at": kept.at, "promise_text": kept.text}
-            if await store.finish(conn, order_id, "create", State.placed, values):
+            recorded = await store.finish(conn, order_id, "create", State.placed, values)
+            if recorded:
                 await store.record_step(conn, order_id, "placed", now, r["created_by"])
                 skus = [ln["sku"] for ln in lines]
                 email, phone = r["customer_email"], r["customer_phone"]
@@ -175,7 +176,7 @@ class Placing(OrdersCore):
             placed = await self._must(conn, order_id)
         if placed.location is not None:
             self.pickup.forget(placed.location)
-        return True, placed
+        return recorded, placed
 
     async def _promise(
         self, r: Any, plan: list[PlannedShipment], received_at: dt.datetime

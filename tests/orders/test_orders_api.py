@@ -2,6 +2,7 @@
 cancel, the store's pickup steps, shipments, the pickup promise, and bad input that stores
 nothing."""
 
+import asyncio
 import datetime as dt
 from typing import Any
 
@@ -229,3 +230,30 @@ async def test_stage_time_is_measured_once_enough_orders_were_staged(shop: Api) 
     r = await shop.call("GET", "/v1/pickup/promise?sku=A&qty=1&location=S1", "reader")
     assert r.json()["stage_time_measured"] is True
     assert r.json()["stage_time_s"] == 20 * 60
+
+
+async def test_racing_requests_record_each_step_once(shop: Api) -> None:
+    """Five clients (or associates) pressing the same thing at once: one records it, the
+    others answer it as recorded; the units move once."""
+
+    async def five(method: str, path: str, kind: str, body: Any = None) -> list[Any]:
+        calls = [shop.call(method, path, kind, body) for _ in range(5)]
+        return list(await asyncio.gather(*calls))
+
+    placed = await five("POST", "/v1/orders", "orders", pickup("web-r", 2))
+    assert sorted(r.status_code for r in placed) == [200, 200, 200, 200, 201], placed
+    assert len({r.json()["order_received_at"] for r in placed}) == 1
+    assert await atp(shop, "A", "S1") == 8
+    confirmed = await five("POST", "/v1/orders/web-r/confirm", "orders")
+    assert {r.status_code for r in confirmed} == {200}, [r.text for r in confirmed]
+    assert len({r.json()["confirmed_at"] for r in confirmed}) == 1
+    for step in ("staged", "ready", "picked_up"):
+        pressed = await five("POST", f"/v1/orders/web-r/pickup/{step}", "pos")
+        assert {r.status_code for r in pressed} == {200}, [r.text for r in pressed]
+        assert len({r.json()[f"{step}_at"] for r in pressed}) == 1
+    position = await shop.engine.availability.position("A", "S1")
+    assert (position.on_hand, position.reserved) == (8, 0)
+    steps = await shop.services.pool.fetchval(
+        "SELECT count(*) FROM order_steps WHERE order_id = 'web-r'"
+    )
+    assert steps == 5  # placed, confirmed, staged, ready, picked_up
