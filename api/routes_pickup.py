@@ -16,7 +16,8 @@ from orders.errors import Refusal
 from orders.limits import (
     ORDERS_LISTED_MAX,
 )
-from orders.model import AT_STORE, OPEN_AT_STORE, State, Step
+from orders.listing import pickup_queue
+from orders.model import OPEN_AT_STORE, State, Step
 from orders.pickup_promise import NoPromise, promise
 from orders.views import Order
 
@@ -38,26 +39,11 @@ async def pickup_step(ctx: Ctx, body: StepBody | None) -> Reply:
 
 async def store_pickups(ctx: Ctx, _: None) -> Reply:
     """A store's pickup queue, the oldest promise first."""
-    query = ctx.query()
-    state = state_param(query.get("state"))
+    state = state_param(ctx.query().get("state"))
     states = sorted(OPEN_AT_STORE) if state is None else [state]
-    location = ctx.path("location")
     async with ctx.services.pool.acquire() as conn:
-        rows = await conn.fetch(
-            "SELECT id FROM orders WHERE location = $1 AND method = ANY($2::text[])"
-            " AND state = ANY($3::text[]) ORDER BY promised_at NULLS LAST, seq LIMIT $4",
-            location,
-            [m.value for m in AT_STORE],
-            [s.value for s in states],
-            ORDERS_LISTED_MAX,
-        )
-    orders = service(ctx)
-    items = []
-    for r in rows:
-        found = await orders.get(r["id"], steps=False)
-        if found is not None:
-            items.append(shown(ctx, found))
-    return 200, OrderPage(items, None)
+        found = await pickup_queue(conn, ctx.path("location"), states, ORDERS_LISTED_MAX)
+    return 200, OrderPage([shown(ctx, o) for o in found], None)
 
 
 async def pickup_promise(ctx: Ctx, _: None) -> Reply:

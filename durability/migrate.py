@@ -97,3 +97,20 @@ async def migrate(conn: Conn, directory: Path | None = None) -> list[Migration]:
         return done
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", LOCK_MIGRATE)
+
+
+# Tables whose rows the migrations seed: emptying the database keeps those rows.
+SEEDED: dict[str, str] = {"policies": "created_by = 'migration'"}
+
+
+async def empty_tables(conn: Conn) -> None:
+    """Every table emptied (tests, benchmarks), but for the rows the migrations seed."""
+    tables = await conn.fetchval(
+        "SELECT string_agg(quote_ident(tablename), ', ') FROM pg_tables"
+        " WHERE schemaname = 'public' AND tablename <> 'schema_migrations'"
+        " AND NOT tablename = ANY($1::text[])",
+        list(SEEDED),
+    )
+    await conn.execute(f"TRUNCATE {tables} RESTART IDENTITY")
+    for table, seeded in SEEDED.items():
+        await conn.execute(f"DELETE FROM {table} WHERE NOT ({seeded})")

@@ -91,25 +91,21 @@ class OrdersCore:
 
     # -- reads --------------------------------------------------------------------------
 
-    async def get(self, order_id: str, *, steps: bool = True) -> Order | None:
+    async def get(self, order_id: str) -> Order | None:
         async with self.pool.acquire() as conn:
-            r = await store.row(conn, order_id)
-            if r is None:
-                return None
-            return (await store.orders(conn, [r], with_steps=steps))[0]
+            return await store.one(conn, order_id)
 
     async def _must(self, conn: Conn, order_id: str) -> Order:
-        r = await store.row(conn, order_id)
-        if r is None:
+        found = await store.one(conn, order_id)
+        if found is None:
             raise not_found(order_id)
-        return (await store.orders(conn, [r], with_steps=True))[0]
+        return found
 
     # -- events -------------------------------------------------------------------------
 
-    async def _publish(self, conn: Any, event: str, order_id: str, **extra: Any) -> None:
+    async def _publish(self, conn: Any, event: str, o: Order, **extra: Any) -> None:
         """A webhook to whoever tells the customer (an order's email and SMS service), in
         the step's own transaction."""
-        o = await self._must(conn, order_id)
         data: dict[str, Any] = {
             "order_id": o.id,
             "state": o.state.value,

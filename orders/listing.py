@@ -1,12 +1,13 @@
 """Listing orders: by customer id, email or phone, store and state, oldest first, with a
 cursor; a key bound to stores sees those at its stores and those it created."""
 
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
 
 from durability.db import Conn
-from orders.model import State
+from orders.model import AT_STORE, State
 from orders.store import COLUMNS, orders
 from orders.views import Order
 
@@ -54,3 +55,18 @@ async def listed(
     rows = rows[:limit]
     found = await orders(conn, rows)
     return found, (rows[-1]["seq"] if more else None)
+
+
+async def pickup_queue(
+    conn: Conn, location: str, states: Sequence[State], limit: int
+) -> list[Order]:
+    """A store's pickup and curbside orders in ``states``, the earliest promise first."""
+    rows = await conn.fetch(
+        f"SELECT {COLUMNS} FROM orders o WHERE o.location = $1 AND o.method = ANY($2::text[])"
+        " AND o.state = ANY($3::text[]) ORDER BY o.promised_at NULLS LAST, o.seq LIMIT $4",
+        location,
+        [m.value for m in AT_STORE],
+        [s.value for s in states],
+        limit,
+    )
+    return await orders(conn, rows)

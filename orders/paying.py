@@ -97,10 +97,12 @@ class Paying(OrdersCore):
             else (State.no_show, "no_show_at", ORDER_NO_SHOW)
         )
         async with self.pool.acquire() as conn, conn.transaction():
-            if await store.finish(conn, order_id, step, state, {column: now}):
+            recorded = await store.finish(conn, order_id, step, state, {column: now})
+            if recorded:
                 await store.record_step(conn, order_id, state.value, now, actor)
-                await self._publish(conn, event, order_id)
             done = await self._must(conn, order_id)
+            if recorded:
+                await self._publish(conn, event, done)
         if done.location is not None:
             self.pickup.forget(done.location)
         return done

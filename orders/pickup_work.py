@@ -73,9 +73,9 @@ class PickupWork(OrdersCore):
                     return None
                 detail = None if bay is None else {"bay": bay}
                 await store.record_step(conn, order_id, step.value, now, actor, detail)
-                if step is Step.ready:
-                    await self._publish(conn, ORDER_READY, order_id)
                 done = await self._must(conn, order_id)
+                if step is Step.ready:
+                    await self._publish(conn, ORDER_READY, done)
         if step is Step.staged and done.location is not None:
             self.pickup.forget(done.location)
         return done
@@ -103,16 +103,18 @@ class PickupWork(OrdersCore):
             )
         now = self.now()
         async with self.pool.acquire() as conn, conn.transaction():
-            if await store.finish(
-                conn, order_id, "picked_up", State.picked_up, {"picked_up_at": now}
-            ):
+            values = {"picked_up_at": now}
+            recorded = await store.finish(conn, order_id, "picked_up", State.picked_up, values)
+            if recorded:
                 units: dict[str, int] = {}
                 for ln in await order_lines.line_rows(conn, order_id):
                     units[ln["sku"]] = units.get(ln["sku"], 0) + ln["qty"]
                 await order_lines.deliver(conn, order_id, units)
                 await store.record_step(conn, order_id, "picked_up", now, actor)
-                await self._publish(conn, ORDER_PICKED_UP, order_id)
-            return await self._must(conn, order_id)
+            handed = await self._must(conn, order_id)
+            if recorded:
+                await self._publish(conn, ORDER_PICKED_UP, handed)
+            return handed
 
 
 def _out_of_order(found: Order, step: Step) -> Refusal:

@@ -172,10 +172,9 @@ class Placing(OrdersCore):
                 await conversions.record_order(
                     conn, order_id, email, phone, skus, r["alert_send_id"], now
                 )
-                await self._publish(conn, ORDER_PLACED, order_id)
             placed = await self._must(conn, order_id)
-        if placed.location is not None:
-            self.pickup.forget(placed.location)
+            if recorded:
+                await self._publish(conn, ORDER_PLACED, placed)
         return recorded, placed
 
     async def _promise(

@@ -121,7 +121,8 @@ class Shipping(OrdersCore):
                 shipment_id,
                 now,
             )
-            if not status.endswith(" 0"):
+            recorded = not status.endswith(" 0")
+            if recorded:
                 units: dict[str, int] = {}
                 for ln in lines:
                     units[ln.sku] = units.get(ln.sku, 0) + ln.qty
@@ -139,8 +140,10 @@ class Shipping(OrdersCore):
                     now,
                 )
                 await store.record_step(conn, order_id, f"shipment:{shipment_id}", now, actor)
-                await self._publish(conn, ORDER_SHIPPED, order_id, shipment=shipment_id)
-            return await self._must(conn, order_id)
+            shipped = await self._must(conn, order_id)
+            if recorded:
+                await self._publish(conn, ORDER_SHIPPED, shipped, shipment=shipment_id)
+            return shipped
 
 
 def _check_shipment(found: Order, shipment: NewShipment) -> None:

@@ -43,24 +43,47 @@ _SHIPMENTS = """
 SELECT order_id, id, location, lines::text AS lines, carrier, tracking, shipped_at
 FROM shipments WHERE order_id = ANY($1::text[]) ORDER BY order_id, shipped_at NULLS LAST, id
 """
-_STEPS = "SELECT step, at, actor FROM order_steps WHERE order_id = $1 ORDER BY seq"
+# The order and its lines in one statement (one round trip, atomic); no line inserted
+# means the id exists.
 _INSERT = """
-INSERT INTO orders (id, channel, method, location, ship_to, customer_id, customer_email,
-    customer_phone, customer_name, reservation_id, digest, state, pending_step, pending_since,
-    alert_send_id, created_by, order_received_at)
-VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9, $10, $11, 'pending', 'create', $12, $13,
-    $14, $12)
-ON CONFLICT (id) DO NOTHING
-"""
-_INSERT_LINE = """
-INSERT INTO order_lines (order_id, line_no, sku, qty, unit_price) VALUES ($1, $2, $3, $4, $5)
+WITH o AS (
+    INSERT INTO orders (id, channel, method, location, ship_to, customer_id, customer_email,
+        customer_phone, customer_name, reservation_id, digest, state, pending_step,
+        pending_since, alert_send_id, created_by, order_received_at)
+    VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9, $10, $11, 'pending', 'create', $12,
+        $13, $14, $12)
+    ON CONFLICT (id) DO NOTHING
+    RETURNING id
+)
+INSERT INTO order_lines (order_id, line_no, sku, qty, unit_price)
+SELECT o.id, l.no, l.sku, l.qty, l.price
+FROM o, unnest($15::int[], $16::text[], $17::int[], $18::numeric[]) AS l(no, sku, qty, price)
 """
 _STEP = """
 INSERT INTO order_steps (order_id, step, at, actor, detail) VALUES ($1, $2, $3, $4, $5::jsonb)
 ON CONFLICT (order_id, step) DO NOTHING
 """
 
+# One order with its lines, shipments and steps in one round trip.
+_ONE = f"""
+SELECT {COLUMNS},
+    (SELECT coalesce(json_agg(json_build_object('sku', l.sku, 'qty', l.qty,
+            'unit_price', l.unit_price::text, 'delivered', l.delivered,
+            'returned', l.returned) ORDER BY l.line_no), '[]')
+     FROM order_lines l WHERE l.order_id = o.id)::text AS lines_json,
+    (SELECT coalesce(json_agg(json_build_object('id', s.id, 'location', s.location,
+            'lines', s.lines, 'carrier', s.carrier, 'tracking', s.tracking,
+            'shipped_at', s.shipped_at) ORDER BY s.shipped_at NULLS LAST, s.id), '[]')
+     FROM shipments s WHERE s.order_id = o.id)::text AS shipped_json,
+    (SELECT coalesce(json_agg(json_build_object('step', t.step, 'at', t.at,
+            'actor', t.actor) ORDER BY t.seq), '[]')
+     FROM order_steps t WHERE t.order_id = o.id)::text AS steps_json
+FROM orders o WHERE o.id = $1
+"""
 _PLAN = msgspec.json.Decoder(list[PlannedShipment])
+_ORDER_LINES = msgspec.json.Decoder(list[OrderLine])
+_SHIPPED = msgspec.json.Decoder(list[Shipment])
+_STEP_RECORDS = msgspec.json.Decoder(list[StepRecord])
 _LINES_JSON = msgspec.json.Decoder(list[Any])
 _SHIP_TO = msgspec.json.Decoder(ShipTo)
 
@@ -82,33 +105,30 @@ class NewOrder(msgspec.Struct, frozen=True):
 
 async def insert(conn: Conn, new: NewOrder) -> bool:
     """The order begun (state pending, step create) with its lines; False when the id exists."""
-    async with conn.transaction():
-        ship_to = None if new.ship_to is None else msgspec.json.encode(new.ship_to).decode()
-        c = new.customer
-        status = await conn.execute(
-            _INSERT,
-            new.id,
-            new.channel,
-            new.method,
-            new.location,
-            ship_to,
-            c.id,
-            c.email,
-            c.phone,
-            c.name,
-            new.reservation_id,
-            new.digest,
-            new.received_at,
-            new.alert_send_id,
-            new.created_by,
-        )
-        if status.endswith(" 0"):
-            return False
-        await conn.executemany(
-            _INSERT_LINE,
-            [(new.id, i, ln.sku, ln.qty, ln.unit_price) for i, ln in enumerate(new.lines, 1)],
-        )
-        return True
+    ship_to = None if new.ship_to is None else msgspec.json.encode(new.ship_to).decode()
+    c = new.customer
+    status = await conn.execute(
+        _INSERT,
+        new.id,
+        new.channel,
+        new.method,
+        new.location,
+        ship_to,
+        c.id,
+        c.email,
+        c.phone,
+        c.name,
+        new.reservation_id,
+        new.digest,
+        new.received_at,
+        new.alert_send_id,
+        new.created_by,
+        list(range(1, len(new.lines) + 1)),
+        [ln.sku for ln in new.lines],
+        [ln.qty for ln in new.lines],
+        [ln.unit_price for ln in new.lines],
+    )
+    return not status.endswith(" 0")
 
 
 async def row(conn: Conn, order_id: str, *, lock: bool = False) -> Any:
@@ -199,8 +219,20 @@ async def delete_pending(conn: Conn, order_id: str) -> None:
     )
 
 
-async def orders(conn: Conn, rows: Sequence[Any], with_steps: bool = False) -> list[Order]:
-    """Rows of ``orders`` as Orders, with their lines and shipments."""
+async def one(conn: Conn, order_id: str) -> Order | None:
+    """An order with its lines, shipments and steps, in one query."""
+    r = await conn.fetchrow(_ONE, order_id)
+    if r is None:
+        return None
+    lines = _ORDER_LINES.decode(r["lines_json"])
+    return _order(
+        r, lines, _SHIPPED.decode(r["shipped_json"]), _STEP_RECORDS.decode(r["steps_json"])
+    )
+
+
+async def orders(conn: Conn, rows: Sequence[Any]) -> list[Order]:
+    """Rows of ``orders`` as Orders, with their lines and shipments (not their steps: a
+    list answers many; GET one for its steps)."""
     ids = [r["id"] for r in rows]
     if not ids:
         return []
@@ -228,16 +260,7 @@ async def orders(conn: Conn, rows: Sequence[Any], with_steps: bool = False) -> l
                 s["shipped_at"],
             )
         )
-    found = []
-    for r in rows:
-        steps = []
-        if with_steps:
-            steps = [
-                StepRecord(s["step"], s["at"], s["actor"])
-                for s in await conn.fetch(_STEPS, r["id"])
-            ]
-        found.append(_order(r, lines[r["id"]], shipped[r["id"]], steps))
-    return found
+    return [_order(r, lines[r["id"]], shipped[r["id"]], []) for r in rows]
 
 
 def _order(

@@ -27,17 +27,13 @@ async def fresh_database(dsn: str) -> None:
     import asyncpg
 
     from durability.db import create_database
-    from durability.migrate import migrate
+    from durability.migrate import empty_tables, migrate
 
     await create_database(dsn)
     conn = await asyncpg.connect(dsn)
     try:
         await migrate(conn)
-        tables = await conn.fetchval(
-            "SELECT string_agg(quote_ident(tablename), ', ') FROM pg_tables"
-            " WHERE schemaname = 'public' AND tablename <> 'schema_migrations'"
-        )
-        await conn.execute(f"TRUNCATE {tables} RESTART IDENTITY")
+        await empty_tables(conn)  # but the rows migrations seed (the policies)
     finally:
         await conn.close()
 

@@ -257,3 +257,28 @@ async def test_racing_requests_record_each_step_once(shop: Api) -> None:
         "SELECT count(*) FROM order_steps WHERE order_id = 'web-r'"
     )
     assert steps == 5  # placed, confirmed, staged, ready, picked_up
+
+
+async def test_a_same_day_order_is_promised_delivered_after_its_store_stages_it(
+    shop: Api,
+) -> None:
+    body = {**shipped("web-sd", ("A", 1)), "method": "same_day"}
+    r = await shop.call("POST", "/v1/orders", "orders", body)
+    assert r.status_code == 201, r.text
+    order = r.json()
+    assert order["shipments"][0]["location"] == "S1"  # the store near the customer
+    received = dt.datetime.fromisoformat(order["order_received_at"])
+    promised = dt.datetime.fromisoformat(order["promised_at"])
+    assert promised >= received + dt.timedelta(minutes=45 + 90)  # staged, then the courier
+    assert order["promise_text"].startswith("delivered ")
+    no_where = await shop.call("POST", "/v1/orders", "orders", {**body, "ship_to": None})
+    assert field_of(assert_problem(no_where, 422)) == "ship_to"
+
+
+async def test_a_shortage_dates_the_back_order_from_incoming_supply(shop: Api) -> None:
+    await shop.engine.stock.add_incoming("B", "W1", "po-b", 50, dt.date(2027, 2, 1))
+    r = await shop.call("POST", "/v1/orders", "orders", shipped("web-bo", ("B", 20)))
+    body = assert_problem(r, 409, "insufficient-stock")
+    assert body["lines"] == [
+        {"sku": "B", "requested": 20, "short": 15, "back_order_on": "2027-02-01"}
+    ]

@@ -10,14 +10,10 @@ import asyncpg
 import pytest
 
 from durability.db import create_database, create_pool
+from durability.migrate import empty_tables as emptied
 from durability.migrate import migrate
 from support.env import PG_DSN
 from support.machine import ensure_postgres
-
-_TABLES = """
-SELECT string_agg(quote_ident(tablename), ', ') FROM pg_tables
-WHERE schemaname = 'public' AND tablename NOT IN ('schema_migrations', 'policies')
-"""
 
 
 async def reset_database(dsn: str) -> None:
@@ -31,10 +27,8 @@ async def reset_database(dsn: str) -> None:
 
 
 async def empty_tables(pool: asyncpg.Pool) -> None:
-    tables = await pool.fetchval(_TABLES)
-    await pool.execute(f"TRUNCATE {tables} RESTART IDENTITY")
-    # The policies the migrations seed stay: every order is judged by one in force.
-    await pool.execute("DELETE FROM policies WHERE created_by <> 'migration'")
+    async with pool.acquire() as conn:
+        await emptied(conn)
 
 
 @pytest.fixture(scope="session")
