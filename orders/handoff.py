@@ -54,11 +54,16 @@ _ABANDON = """
 UPDATE handoff_codes SET pending_since = NULL, completed_by = NULL
 WHERE code = $1 AND completed_at IS NULL
 """
+# A stale completion claimed by moving its lease on: no other sweep takes it meanwhile,
+# and no connection is held across the ledger writes (the journal's flush needs one).
 _STALE = f"""
-SELECT {_COLUMNS} FROM handoff_codes
-WHERE pending_since IS NOT NULL AND completed_at IS NULL
-  AND pending_since < now() - make_interval(secs => $1)
-ORDER BY pending_since LIMIT 1 FOR UPDATE SKIP LOCKED
+UPDATE handoff_codes SET pending_since = now()
+WHERE code = (
+    SELECT code FROM handoff_codes
+    WHERE pending_since IS NOT NULL AND completed_at IS NULL
+      AND pending_since < now() - make_interval(secs => $1)
+    ORDER BY pending_since LIMIT 1 FOR UPDATE SKIP LOCKED)
+RETURNING {_COLUMNS}
 """
 
 
@@ -277,10 +282,9 @@ async def resume_stale(
     returns how many it finished (completed, or found refused and no longer begun)."""
     finished = 0
     for _ in range(RESUME_BATCH_MAX):
-        async with pool.acquire() as conn, conn.transaction():
-            row = await conn.fetchrow(_STALE, older_than_s)
-            if row is None:
-                break
-            await finish_completion(conn, engine, durability, _handoff(row))
+        row = await pool.fetchrow(_STALE, older_than_s)
+        if row is None:
+            break
+        await finish_completion(pool, engine, durability, _handoff(row))
         finished += 1
     return finished

@@ -279,21 +279,22 @@ async def resume_stale(
 ) -> int:
     """Finishes returns left pending longer than ``older_than_s`` (a process died between
     the steps): re-runs the idempotent restock, then the recording. Returns how many."""
-    async with pool.acquire() as conn, conn.transaction():
-        rows = await conn.fetch(
-            f"SELECT {_COLUMNS} FROM returns WHERE state = 'pending'"
-            " AND pending_since < now() - make_interval(secs => $1)"
-            " ORDER BY pending_since LIMIT $2 FOR UPDATE SKIP LOCKED",
-            older_than_s,
-            RESUME_BATCH_MAX,
-        )
-        done = 0
-        for row in rows:
-            found = _of(row)
-            try:
-                await _restock(engine, durability, found)
-                async with conn.transaction():  # a savepoint: one bad row spoils no other
-                    done += await _record(conn, found.id)
-            except Exception:  # left pending: the next sweep tries again
-                log.exception("return %s could not be finished", found.id)
+    # Claimed by moving their lease on; no connection held across the restock (see handoff).
+    rows = await pool.fetch(
+        "UPDATE returns SET pending_since = now() WHERE id IN (SELECT id FROM returns"
+        " WHERE state = 'pending' AND pending_since < now() - make_interval(secs => $1)"
+        " ORDER BY pending_since LIMIT $2 FOR UPDATE SKIP LOCKED)"
+        f" RETURNING {_COLUMNS}",
+        older_than_s,
+        RESUME_BATCH_MAX,
+    )
+    done = 0
+    for row in rows:
+        found = _of(row)
+        try:
+            await _restock(engine, durability, found)
+            async with pool.acquire() as conn, conn.transaction():
+                done += await _record(conn, found.id)
+        except Exception:  # left pending: the next sweep tries again
+            log.exception("return %s could not be finished", found.id)
     return done

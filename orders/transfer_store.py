@@ -64,8 +64,14 @@ SELECT id FROM transfers
 WHERE pending_step IS NOT NULL AND pending_since < now() - make_interval(secs => $1)
 ORDER BY pending_since LIMIT $2
 """
-TAKE = f"SELECT {COLUMNS} FROM transfers WHERE id = $1 AND pending_step IS NOT NULL"
-TAKE += " FOR UPDATE SKIP LOCKED"
+# A stale step claimed by moving its lease on: no other sweep takes it meanwhile, and no
+# connection is held across its ledger writes (the journal's flush needs one).
+TAKE = f"""
+UPDATE transfers SET pending_since = now()
+WHERE id = $1 AND pending_step IS NOT NULL
+  AND pending_since < now() - make_interval(secs => $2)
+RETURNING {COLUMNS}
+"""
 _LIST = f"""
 SELECT {COLUMNS} FROM transfers
 WHERE seq > $1 AND ($2::text IS NULL OR $2 IN (from_location, to_location))

@@ -272,11 +272,10 @@ async def resume_stale(
     stale = await pool.fetch(store.STALE, older_than_s, rules.RESUME_BATCH_MAX)
     finished = 0
     for found in stale:
-        async with pool.acquire() as conn, conn.transaction():
-            row = await conn.fetchrow(store.TAKE, found["id"])
-            if row is None:  # finished meanwhile, or another sweep holds it
-                continue
-            outcome = await service._finish(conn, row)
-            log.info("resumed transfer %s: %s", row["id"], outcome.result)
-            finished += 1
+        row = await pool.fetchrow(store.TAKE, found["id"], older_than_s)
+        if row is None:  # finished meanwhile, or another sweep took it
+            continue
+        outcome = await service._finish(pool, row)
+        log.info("resumed transfer %s: %s", row["id"], outcome.result)
+        finished += 1
     return finished
