@@ -91,8 +91,16 @@ class Placing(OrdersCore):
         async with self.pool.acquire() as conn:
             if not await store.insert(conn, new):
                 existing = await store.row(conn, draft.id)
-                if existing is None:  # deleted in between (a refused create): try again
-                    raise Refusal(409, "order-retry", "Order being refused", "retry", field="id")
+                if existing is None:  # a racing request with this id was refused meanwhile
+                    raise Refusal(
+                        409,
+                        "order-retry",
+                        "Order refused meanwhile",
+                        f"another request placing {draft.id} was just refused (nothing is "
+                        "stored): send it again",
+                        field="id",
+                        headers={"Retry-After": "1"},
+                    )
                 if existing["digest"] != new.digest:
                     raise Refusal(
                         409,

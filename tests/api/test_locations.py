@@ -57,6 +57,9 @@ async def test_lists_every_location_with_coordinates_and_groups(api: Api) -> Non
         "daily_pick_capacity": 200,
         "priority": 50,
         "groups": ["oslo-stores", "ship-network"],
+        "holidays": [],
+        "pickup_cutoff_minutes": 30,
+        "pickup_capacity_per_hour": 0,
     }
     warehouse = body["items"][3]
     assert warehouse["kind"] == "warehouse" and warehouse["ship"] is True
