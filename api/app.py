@@ -23,28 +23,11 @@ from api.dispatch import served
 from api.idempotency import Idempotency
 from api.instance import Instance
 from api.middleware import ACCESS_LOG
-from api.ops import Op, endpoint, request_id
+from api.ops import endpoint, request_id
 from api.problems import http_problem
 from api.ratelimit import RateLimiter
-from api.routes_alerts import OPS as ALERTS
+from api.routes import OPS
 from api.routes_alerts import background as alerts_worker
-from api.routes_attention import OPS as ATTENTION
-from api.routes_availability import OPS as AVAILABILITY
-from api.routes_changes import OPS as CHANGES
-from api.routes_devices import OPS as DEVICES
-from api.routes_handoff import OPS as HANDOFF
-from api.routes_history import OPS as HISTORY
-from api.routes_keys import OPS as KEYS
-from api.routes_locations import OPS as LOCATIONS
-from api.routes_orders import OPS as ORDERS
-from api.routes_pickup import OPS as PICKUP
-from api.routes_registers import OPS as POS
-from api.routes_reservations import OPS as RESERVATIONS
-from api.routes_returns import OPS as RETURNS
-from api.routes_routing import OPS as ROUTING
-from api.routes_stock import OPS as STOCK
-from api.routes_transfers import OPS as TRANSFERS
-from api.routes_webhooks import OPS as WEBHOOKS
 from api.settings import Settings, from_env
 from api.wiring import Services
 from atp.clock import Clock
@@ -64,14 +47,6 @@ from routing.model import Policy
 from routing.pickload import CapacityDirectory, PickLoad
 from webhooks.runner import Webhooks
 
-# Routes match in order: the hot ones (holds, storefront reads) first.
-OPS: list[Op] = [*RESERVATIONS, *AVAILABILITY, *STOCK, *POS, *DEVICES, *ROUTING, *ATTENTION, *KEYS]
-OPS += HISTORY  # a position's history, from the journal
-OPS += LOCATIONS  # the catalog's locations (GET /v1/locations)
-OPS += ALERTS  # back-in-stock alerts: subscriptions, opens, figures
-OPS += CHANGES  # the changes feed (SSE) and low-stock thresholds
-OPS += WEBHOOKS  # webhook endpoints and their deliveries
-OPS += [*ORDERS, *PICKUP, *RETURNS, *TRANSFERS, *HANDOFF]  # the order service (orders/)
 TITLE = "ATP engine API"
 log = logging.getLogger(__name__)
 ACCESS_LOGGER = logging.getLogger(ACCESS_LOG)

@@ -34,6 +34,9 @@ class Scope(enum.StrEnum):
     alerts_write = "alerts:write"  # back-in-stock subscriptions (a storefront's backend)
     orders_read = "orders:read"  # orders, pickup queues, returns, transfers (customer data)
     orders_write = "orders:write"  # create and work orders, shipments, returns
+    catalog_write = "catalog:write"  # policies (versioned texts and terms) and prices
+    support_read = "support:read"  # customers, the support lookup (customer data)
+    support_write = "support:write"  # support tickets and replies, merging customers
     admin = "admin"  # every scope, every channel, every location; manages keys
 
 

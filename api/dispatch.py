@@ -17,9 +17,10 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Send
 from starlette.types import Scope as AsgiScope
 
-from api import fast
+from api import codec, fast
 from api.middleware import RequestContext
-from api.ops import Op, endpoint
+from api.ops import Op, endpoint, request_id
+from api.problems import http_problem
 
 
 class Dispatch:
@@ -28,6 +29,10 @@ class Dispatch:
         # Literal paths by dict; parametrised ones by their first two segments, in table
         # order: a regex scan over every route costs more than the rest of routing.
         self.literal: dict[tuple[str, str], Route] = {}
+        # A literal path with another method goes to a templated route that takes it
+        # (GET /v1/availability/query: the SKU "query"), else it is 405: PUT
+        # /v1/policies/audit is not a policy, "audit" being outside {name}'s enum.
+        self.literal_methods: dict[str, list[str]] = defaultdict(list)
         self.groups: dict[str, list[tuple[Route, Template]]] = defaultdict(list)
         for op in ops:
             route = Route(op.path, endpoint(op), methods=[op.method])
@@ -35,6 +40,7 @@ class Dispatch:
                 self.groups[_group(op.path)].append((route, _template(op)))
             else:
                 self.literal[(op.method, op.path)] = route
+                self.literal_methods[op.path].append(op.method)
 
     async def __call__(self, asgi_scope: AsgiScope, receive: Receive, send: Send) -> None:
         if asgi_scope["type"] == "http":
@@ -60,6 +66,10 @@ class Dispatch:
                         asgi_scope["path_params"] = params
                         await self._serve(route, asgi_scope, receive, send)
                         return
+            allowed = self.literal_methods.get(path)
+            if allowed is not None:
+                await _not_allowed(allowed, asgi_scope, receive, send)
+                return
         await self.app(asgi_scope, receive, send)
 
     async def _serve(
@@ -70,33 +80,46 @@ class Dispatch:
         await response(asgi_scope, receive, send)
 
 
+async def _not_allowed(
+    allowed: list[str], asgi_scope: AsgiScope, receive: Receive, send: Send
+) -> None:
+    error = http_problem(405, "Method Not Allowed")
+    methods = {*allowed, "HEAD"} if "GET" in allowed else set(allowed)  # as Starlette's
+    error.headers["Allow"] = ", ".join(sorted(methods))
+    response = codec.problem_response(error, request_id(Request(asgi_scope, receive)))
+    await response(asgi_scope, receive, send)
+
+
 def _group(path: str) -> str:
     return "/".join(path.split("/", 3)[:3])
 
 
 # A path template as (method, segments); a segment is a literal, or None for a parameter
-# (named in the parallel names tuple). Starlette's default {param} convertor is `str`:
-# one non-empty segment without "/", which is what this matcher takes too.
-Template = tuple[str, tuple[tuple[str | None, str], ...]]
+# with its name and, if its schema has an enum, the values it takes. Starlette's default
+# {param} convertor is `str`: one non-empty segment without "/", which this matcher takes
+# too (narrowed by an enum: a value outside it is no match, as the handler would refuse).
+Segment = tuple[str | None, str, frozenset[str] | None]
+Template = tuple[str, tuple[Segment, ...]]
 
 
 def _template(op: Op) -> Template:
-    segments: list[tuple[str | None, str]] = []
+    enums = {p.name: frozenset(p.schema["enum"]) for p in op.params if "enum" in p.schema}
+    segments: list[Segment] = []
     for part in op.path.split("/"):
         if part.startswith("{") and part.endswith("}"):
-            segments.append((None, part[1:-1]))
+            segments.append((None, part[1:-1], enums.get(part[1:-1])))
         else:
-            segments.append((part, ""))
+            segments.append((part, "", None))
     return op.method, tuple(segments)
 
 
-def _match(segments: tuple[tuple[str | None, str], ...], parts: list[str]) -> dict[str, str] | None:
+def _match(segments: tuple[Segment, ...], parts: list[str]) -> dict[str, str] | None:
     if len(parts) != len(segments):
         return None
     params = {}
-    for (literal, name), part in zip(segments, parts, strict=True):
+    for (literal, name, allowed), part in zip(segments, parts, strict=True):
         if literal is None:
-            if not part:
+            if not part or (allowed is not None and part not in allowed):
                 return None
             params[name] = part
         elif literal != part:

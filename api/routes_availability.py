@@ -1,19 +1,34 @@
-"""Availability reads: one SKU, a batch, the promise date."""
+"""Availability reads: one SKU, a batch, the promise date; and, with `at`, what the engine
+would have said at an instant, read from the journal, with its derivation (explain)."""
 
 from datetime import UTC, datetime
 from typing import Any
 
 from api import lanes, params, reads
 from api.auth import Scope
+from api.availability_at import (
+    AT,
+    AvailabilityAt,
+    Explanation,
+    availability_at,
+    explain_availability,
+)
 from api.ops import Ctx, Op, Param, Reply
-from api.schemas import Availability, AvailabilityBatch, AvailabilityQuery, Promise
+from api.schemas import AvailabilityBatch, AvailabilityQuery, Promise
 from atp.limits import QTY_MAX
+from durability.as_of_rules import (
+    EXPLAIN_ON_HAND_EVENTS_MAX,
+    EXPLAIN_RESERVATIONS_MAX,
+    EXPLAIN_SUPPLIES_MAX,
+)
 
 READ_ERRORS = frozenset({401, 403, 422, 429})
 
 
 async def get_availability(ctx: Ctx, _: None) -> Reply:
     query = ctx.query()
+    if query.get("at") is not None:
+        return 200, await availability_at(ctx, query)
     result = await reads.availability(
         ctx.services,
         ctx.path("sku"),
@@ -71,13 +86,40 @@ OPS = [
         "Availability of one SKU at locations or over a location group",
         get_availability,
         Scope.availability_read,
-        {200: Availability},
-        READ_ERRORS,
-        params=(params.path_id("sku"), *_WHERE_AND_HOW),
+        {200: AvailabilityAt},
+        READ_ERRORS | {404},
+        params=(params.path_id("sku"), *_WHERE_AND_HOW, AT),
         tag="availability",
         lane=lanes.anywhere,
         description="One row per location asked (`location`, repeatable), then per member "
-        "of `group` not already listed; `total` (the group's ATP) when a group is asked.",
+        "of `group` not already listed; `total` (the group's ATP) when a group is asked. "
+        "With `at`: each location's row as it stood then, from the journal (`source: "
+        "journal`, `as_of` the instant; locations only, no group); 404 `not-journaled` when "
+        "the journal holds no event of a position by then.",
+    ),
+    Op(
+        "GET",
+        "/v1/availability/{sku}/explain",
+        "explainAvailability",
+        "How a position's availability was derived at an instant, event by event",
+        explain_availability,
+        Scope.availability_read,
+        {200: Explanation},
+        READ_ERRORS | {404},
+        params=(
+            params.path_id("sku"),
+            Param("location", "query", params.id_schema("location"), "the location", required=True),
+            params.CHANNEL,
+            AT,
+        ),
+        tag="availability",
+        lane=lanes.anywhere,
+        description="From the journal: on hand (the last count and each change after it), "
+        "reserved (by which reservations, with their events), safety (the event that set "
+        "it), incoming (by which supplies); `at` defaults to now. At most "
+        f"{EXPLAIN_RESERVATIONS_MAX} reservations, {EXPLAIN_SUPPLIES_MAX} supplies and "
+        f"{EXPLAIN_ON_HAND_EVENTS_MAX} on-hand events (`truncated`); 404 `not-journaled` "
+        "when the journal holds no event of the position by then.",
     ),
     Op(
         "POST",

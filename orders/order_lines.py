@@ -9,7 +9,7 @@ from durability.db import Conn
 async def line_rows(conn: Conn, order_id: str) -> list[Any]:
     return list(
         await conn.fetch(
-            "SELECT line_no, sku, qty, delivered FROM order_lines WHERE order_id = $1"
+            "SELECT line_no, sku, qty, unit_price, delivered FROM order_lines WHERE order_id = $1"
             " ORDER BY line_no",
             order_id,
         )

@@ -9,7 +9,7 @@ import msgspec
 
 from alerts import conversions
 from atp.model import Channel
-from orders import order_lines, store
+from orders import customers, order_lines, prices, store
 from orders.core import (
     ORDER_PLACED,
     OrdersCore,
@@ -174,12 +174,7 @@ class Placing(OrdersCore):
                 values |= {"promised_at": kept.at, "promise_text": kept.text}
             recorded = await store.finish(conn, order_id, "create", State.placed, values)
             if recorded:
-                await store.record_step(conn, order_id, "placed", now, r["created_by"])
-                skus = [ln["sku"] for ln in lines]
-                email, phone = r["customer_email"], r["customer_phone"]
-                await conversions.record_order(
-                    conn, order_id, email, phone, skus, r["alert_send_id"], now
-                )
+                await _on_placed(conn, r, lines, plan, now)
             placed = await self._must(conn, order_id)
             if recorded:
                 await self._publish(conn, ORDER_PLACED, placed)
@@ -220,6 +215,34 @@ def _check_lines(lines: list[OrderLine]) -> None:
         if ln.sku in seen:
             raise bad_input(f"lines[{i}].sku", f"{ln.sku} appears twice: one line per SKU")
         seen.add(ln.sku)
+
+
+async def _on_placed(
+    conn: Any, r: Any, lines: list[Any], plan: list[PlannedShipment], now: dt.datetime
+) -> None:
+    """What follows an order placed, in the transaction recording it: its step, the alert
+    it may convert, the customer it joins, and a price check of each priced line."""
+    order_id = r["id"]
+    await store.record_step(conn, order_id, "placed", now, r["created_by"])
+    skus = [ln["sku"] for ln in lines]
+    email, phone = r["customer_email"], r["customer_phone"]
+    await conversions.record_order(conn, order_id, email, phone, skus, r["alert_send_id"], now)
+    await customers.attach(
+        conn, customer_id=r["customer_id"], email=email, phone=phone, name=r["customer_name"]
+    )
+    sourced = {ln.sku: s.location for s in reversed(plan) for ln in s.lines}
+    for ln in lines:
+        if ln["unit_price"] is not None:
+            await prices.record_sale(
+                conn,
+                sku=ln["sku"],
+                channel=r["channel"],
+                where=order_id,
+                location=sourced.get(ln["sku"], r["location"] or ""),
+                sold_price=ln["unit_price"],
+                currency=None,
+                at=r["order_received_at"],
+            )
 
 
 def _plan_of_reservation(lines: list[Any]) -> list[PlannedShipment]:

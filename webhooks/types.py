@@ -23,6 +23,7 @@ RESET: Final = "reset"  # the ledger was rebuilt: re-read availability
 ALERT_TRIGGERED: Final = "alert.triggered"  # alerts/ publishes it (webhooks.outbox.publish)
 
 # orders/service.py publishes these, each in the transaction recording its step.
+PRICE_CHANGED: Final = "price.changed"  # orders/prices.py publishes it with each version
 ORDER_TYPES: Final = (
     "order.placed",
     "order.ready",
@@ -33,5 +34,5 @@ ORDER_TYPES: Final = (
 )
 
 EVENT_TYPES: Final = frozenset(
-    {*POSITION_TYPES, *DERIVED_TYPES, RESET, ALERT_TRIGGERED, *ORDER_TYPES}
+    {*POSITION_TYPES, *DERIVED_TYPES, RESET, ALERT_TRIGGERED, *ORDER_TYPES, PRICE_CHANGED}
 )

@@ -254,3 +254,11 @@ async def test_a_client_gone_mid_body_is_not_logged_as_an_error(
         await transport.app(scope, receive, send)  # type: ignore[arg-type]
     assert not [r for r in caplog.records if "unhandled error" in r.getMessage()]
     assert sent and sent[0]["status"] == 400
+
+
+async def test_a_literal_path_is_not_a_parameter_its_enum_refuses(api: Api) -> None:
+    """PUT /v1/policies/audit: "audit" is no policy name (the {name} enum), and the audit
+    is only read: 405 naming GET, not a policy write."""
+    r = await api.call("PUT", "/v1/policies/audit", "admin", {"terms": {}, "text": "x"})
+    assert_problem(r, 405)
+    assert r.headers["allow"] == "GET, HEAD"

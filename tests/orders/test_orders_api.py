@@ -4,6 +4,7 @@ nothing."""
 
 import asyncio
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -282,3 +283,19 @@ async def test_a_shortage_dates_the_back_order_from_incoming_supply(shop: Api) -
     assert body["lines"] == [
         {"sku": "B", "requested": 20, "short": 15, "back_order_on": "2027-02-01"}
     ]
+
+
+async def test_a_placed_order_joins_its_customer_and_checks_its_price(shop: Api) -> None:
+    price = {"list_price": "249.00", "currency": "NOK"}
+    assert (await shop.call("PUT", "/v1/prices/A", "admin", price)).status_code == 201
+    placed = await shop.call("POST", "/v1/orders", "orders", pickup("web-pr"))  # sold at 199
+    assert placed.status_code == 201, placed.text
+    mismatch = await shop.services.pool.fetchrow(
+        "SELECT sale_ref, sku, sold_price FROM price_mismatches"
+    )
+    assert dict(mismatch) == {"sale_ref": "web-pr", "sku": "A", "sold_price": Decimal("199.00")}
+    found = await shop.call("GET", "/v1/customers?phone=%2B4791234567", "admin")
+    assert found.status_code == 200, found.text
+    [customer] = found.json()["items"]
+    history = (await shop.call("GET", f"/v1/customers/{customer}", "admin")).json()
+    assert [o["id"] for o in history["orders"]] == ["web-pr"]

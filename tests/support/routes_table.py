@@ -18,7 +18,16 @@ from api.keystore import create_key
 from api.wiring import Services
 from routing.location_directory import RoutingLocation
 from routing.model import Capability, LocationKind
-from support import samples_handoff, samples_orders, samples_returns, samples_transfers
+from support import (
+    samples_as_of,
+    samples_customers,
+    samples_handoff,
+    samples_orders,
+    samples_policies,
+    samples_prices,
+    samples_returns,
+    samples_transfers,
+)
 from support.harness import catalog
 from support.route_sample import DENIED, KEY_KINDS, OK, Sample, expect
 
@@ -128,8 +137,17 @@ SAMPLES: dict[str, Sample] = {
         {"webhook_id": "wh_none", "delivery_id": "msg_c1"}, expect=ADMIN
     ),
 }
-# The order service's routes, each part's samples beside its own world (tests/support/).
-PARTS = (samples_orders, samples_returns, samples_transfers, samples_handoff)
+# The later parts' routes, each part's samples beside its own world (tests/support/).
+PARTS = (
+    samples_orders,
+    samples_returns,
+    samples_transfers,
+    samples_handoff,
+    samples_policies,
+    samples_prices,
+    samples_customers,
+    samples_as_of,
+)
 for _part in PARTS:
     assert not SAMPLES.keys() & _part.SAMPLES.keys(), "an operation sampled twice"
     SAMPLES.update(_part.SAMPLES)
