@@ -22,6 +22,7 @@ from api.devices import DeviceDirectory
 from api.dispatch import served
 from api.idempotency import Idempotency
 from api.instance import Instance
+from api.kpi_gauges import KPI_REFRESH_S, KpiGauges
 from api.middleware import ACCESS_LOG
 from api.ops import endpoint, request_id
 from api.problems import http_problem
@@ -93,6 +94,9 @@ def _background(services: Services) -> list[Periodic]:
     if services.settings.run_sweeper and services.orders is not None:
         sweep = Sweep(services.orders)
         tasks.append(Periodic("order-recovery", sweep.round, RECOVERY_INTERVAL_S))
+        # Every such process refreshes them; multiprocess "mostrecent": the newest wins.
+        gauges = KpiGauges(services.pool)
+        tasks.append(Periodic("kpi-gauges", gauges.refresh, KPI_REFRESH_S))
     return tasks
 
 

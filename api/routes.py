@@ -11,6 +11,7 @@ from api.routes_devices import OPS as DEVICES
 from api.routes_handoff import OPS as HANDOFF
 from api.routes_history import OPS as HISTORY
 from api.routes_keys import OPS as KEYS
+from api.routes_kpis import OPS as KPIS
 from api.routes_locations import OPS as LOCATIONS
 from api.routes_orders import OPS as ORDERS
 from api.routes_pickup import OPS as PICKUP
@@ -21,6 +22,7 @@ from api.routes_reservations import OPS as RESERVATIONS
 from api.routes_returns import OPS as RETURNS
 from api.routes_routing import OPS as ROUTING
 from api.routes_stock import OPS as STOCK
+from api.routes_support import OPS as SUPPORT
 from api.routes_transfers import OPS as TRANSFERS
 from api.routes_webhooks import OPS as WEBHOOKS
 
@@ -32,3 +34,4 @@ OPS += CHANGES  # the changes feed (SSE) and low-stock thresholds
 OPS += WEBHOOKS  # webhook endpoints and their deliveries
 OPS += [*ORDERS, *PICKUP, *RETURNS, *TRANSFERS, *HANDOFF]  # the order service (orders/)
 OPS += [*POLICIES, *PRICES, *CUSTOMERS]  # policy texts, prices, customers (issue 15)
+OPS += [*SUPPORT, *KPIS]  # order-aware support, the KPIs

@@ -22,10 +22,12 @@ from support import (
     samples_as_of,
     samples_customers,
     samples_handoff,
+    samples_kpis,
     samples_orders,
     samples_policies,
     samples_prices,
     samples_returns,
+    samples_support,
     samples_transfers,
 )
 from support.harness import catalog
@@ -147,6 +149,8 @@ PARTS = (
     samples_prices,
     samples_customers,
     samples_as_of,
+    samples_support,
+    samples_kpis,
 )
 for _part in PARTS:
     assert not SAMPLES.keys() & _part.SAMPLES.keys(), "an operation sampled twice"
