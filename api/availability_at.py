@@ -44,7 +44,7 @@ class AvailabilityAt(Availability, frozen=True, omit_defaults=True, kw_only=True
     source: Literal["journal"] | None = None  # journal: answered from the journal (`at`)
 
 
-def _at_ms(ctx: Ctx, query: Query, required: bool) -> int:
+def instant_ms(ctx: Ctx, query: Query, required: bool) -> int:
     """`at` as epoch ms: RFC 3339 with an offset, not ahead of the ledger's clock by more
     than AT_FUTURE_SKEW_MS; absent (when allowed) it is now."""
     # The ledger's clock when it has one (tests); 0 means Redis stamps its own time.
@@ -81,7 +81,7 @@ def _instant(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC)
 
 
-def _not_journaled(exc: NotJournaled, at_ms: int) -> ApiError:
+def not_journaled(exc: NotJournaled, at_ms: int) -> ApiError:
     first = exc.first_ms
     since = "it holds none" if first is None else f"its first is at {_instant(first).isoformat()}"
     return ApiError(
@@ -102,11 +102,11 @@ async def availability_at(ctx: Ctx, query: Query) -> AvailabilityAt:
     if not locations:
         raise invalid("location", "give location (repeatable) with at")
     _check_locations(locations)
-    channel, at_ms = params.channel(query), _at_ms(ctx, query, required=True)
+    channel, at_ms = params.channel(query), instant_ms(ctx, query, required=True)
     try:
         positions = await positions_at(ctx.services.pool, ctx.path("sku"), locations, at_ms)
     except NotJournaled as exc:
-        raise _not_journaled(exc, at_ms) from None
+        raise not_journaled(exc, at_ms) from None
     rows = [AvailabilityRow.of(p, channel) for p in positions]
     as_of = _instant(at_ms).isoformat().replace("+00:00", "Z")
     sku = ctx.path("sku")
@@ -164,7 +164,7 @@ def _explained(step: Step) -> ExplainedEvent:
     return ExplainedEvent(step.event_id, step.type, when, step.reason, step.d_on_hand, step.on_hand)
 
 
-def _explanation(d: Derivation, channel: Channel, at_ms: int) -> Explanation:
+def explanation_of(d: Derivation, channel: Channel, at_ms: int) -> Explanation:
     p: Position = d.position
     return Explanation(
         sku=p.sku,
@@ -199,12 +199,12 @@ async def explain_availability(ctx: Ctx, _: None) -> Reply:
     if len(locations) != 1:
         raise invalid("location", "give exactly one location")
     check_id("location", locations[0])
-    channel, at_ms = params.channel(query), _at_ms(ctx, query, required=False)
+    channel, at_ms = params.channel(query), instant_ms(ctx, query, required=False)
     try:
         derived = await explain_at(ctx.services.pool, ctx.path("sku"), locations[0], at_ms)
     except NotJournaled as exc:
-        raise _not_journaled(exc, at_ms) from None
-    return 200, _explanation(derived, channel, at_ms)
+        raise not_journaled(exc, at_ms) from None
+    return 200, explanation_of(derived, channel, at_ms)
 
 
 AT = Param(

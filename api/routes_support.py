@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from api import params
 from api.auth import Scope
-from api.availability_at import Explanation, _at_ms, _explanation, _not_journaled
+from api.availability_at import Explanation, explanation_of, instant_ms, not_journaled
 from api.ops import Ctx, Op, Param, Reply
 from api.problems import ApiError, FieldError, invalid
 from api.routes_customers import support_only
@@ -97,12 +97,12 @@ async def _explain(ctx: Ctx) -> Explanation | None:
     assert sku is not None and location is not None
     check_id("sku", sku)
     check_id("location", location)
-    channel, at_ms = params.channel(query), _at_ms(ctx, query, required=True)
+    channel, at_ms = params.channel(query), instant_ms(ctx, query, required=True)
     try:
         derived = await explain_at(ctx.services.pool, sku, location, at_ms)
     except NotJournaled as exc:
-        raise _not_journaled(exc, at_ms) from None
-    return _explanation(derived, channel, at_ms)
+        raise not_journaled(exc, at_ms) from None
+    return explanation_of(derived, channel, at_ms)
 
 
 async def lookup(ctx: Ctx, _: None) -> Reply:
