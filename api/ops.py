@@ -29,13 +29,14 @@ from starlette.responses import Response
 from api import codec, idempotency, metrics
 from api.auth import Principal, Scope
 from api.lanes import Lane
-from api.problems import ApiError, invalid
+from api.problems import ApiError, invalid, refused
 from api.query import Query
 from api.wiring import Services
 from atp import actor
 from atp.model import InvalidInput, LedgerUnavailable
 from atp.validate import check_id
 from durability.group_commit import touched_partitions
+from orders.errors import Refusal
 
 log = logging.getLogger(__name__)
 
@@ -150,12 +151,19 @@ async def _handle(op: Op, ctx: Ctx, body: Any) -> tuple[Response, str]:
             response, outcome = payload, "ok"
         else:
             response, outcome = codec.json_response(status, payload), "ok"
-    except (ApiError, InvalidInput) as exc:
-        error = exc if isinstance(exc, ApiError) else invalid(exc.field, exc.message)
+    except (ApiError, InvalidInput, Refusal) as exc:
+        error = _problem_of(exc)
         response, outcome = codec.problem_response(error, request_id(ctx.request)), error.slug
     if op.is_write:
         await durability.sync(ctx.partitions, generation)
     return response, outcome
+
+
+def _problem_of(exc: ApiError | InvalidInput | Refusal) -> ApiError:
+    """A refusal of the engine (invalid input) or of the order service, as a problem."""
+    if isinstance(exc, InvalidInput):
+        return invalid(exc.field, exc.message)
+    return refused(exc) if isinstance(exc, Refusal) else exc
 
 
 async def _run(op: Op, ctx: Ctx) -> tuple[Response, str]:

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 import msgspec
 
 from atp.validate import ID_PATTERN, ID_RULE
+from orders.errors import Refusal
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_BASE = "/problems/"  # relative URI references, documented in docs/api.md
@@ -72,6 +73,17 @@ class ApiError(Exception):
             errors=self.errors,
             **self.extensions,
         )
+
+
+def refused(exc: Refusal) -> ApiError:
+    """The order service's refusal (orders/errors.py) as a problem; the field it names, if
+    any, in ``errors``."""
+    extensions = dict(exc.extensions)
+    headers = extensions.pop("headers", None)
+    errors = None if exc.field is None else [FieldError(exc.field, exc.detail)]
+    return ApiError(
+        exc.status, exc.slug, exc.title, exc.detail, errors=errors, headers=headers, **extensions
+    )
 
 
 def invalid(field: str, message: str, status: int = 422) -> ApiError:

@@ -13,11 +13,11 @@ from alerts import rules
 from api import lanes, params
 from api.auth import Scope
 from api.ops import Ctx, Op, Param, Reply
-from api.problems import ApiError, FieldError, invalid
+from api.problems import invalid
 from api.schemas_orders import OrderBody, OrderPage, ShipmentBody
 from atp.model import InvalidInput
 from atp.validate import check_id
-from orders.errors import Refusal
+from orders.errors import not_found
 from orders.limits import (
     ORDERS_LISTED_MAX,
 )
@@ -34,15 +34,6 @@ def service(ctx: Ctx) -> Orders:
     orders = ctx.services.orders
     assert orders is not None
     return orders
-
-
-def refused(exc: Refusal) -> ApiError:
-    extensions = dict(exc.extensions)
-    headers = extensions.pop("headers", None)
-    errors = None if exc.field is None else [FieldError(exc.field, exc.detail)]
-    return ApiError(
-        exc.status, exc.slug, exc.title, exc.detail, errors=errors, headers=headers, **extensions
-    )
 
 
 def shown(ctx: Ctx, order: Order) -> Order:
@@ -82,10 +73,7 @@ def _draft(body: OrderBody) -> Draft:
 
 
 async def create(ctx: Ctx, body: OrderBody) -> Reply:
-    try:
-        created, order = await service(ctx).create(_draft(body), ctx.principal.key_id)
-    except Refusal as exc:
-        raise refused(exc) from None
+    created, order = await service(ctx).create(_draft(body), ctx.principal.key_id)
     return (201 if created else 200), shown(ctx, order)
 
 
@@ -93,23 +81,17 @@ async def get(ctx: Ctx, _: None) -> Reply:
     order_id = ctx.path("order_id")
     found = await service(ctx).get(order_id)
     if found is None:
-        raise refused(Refusal(404, "order-not-found", "No such order", f"no order {order_id}"))
+        raise not_found(order_id)
     return 200, shown(ctx, found)
 
 
 async def confirm(ctx: Ctx, _: None) -> Reply:
-    try:
-        order = await service(ctx).confirm(ctx.path("order_id"), ctx.principal.key_id)
-    except Refusal as exc:
-        raise refused(exc) from None
+    order = await service(ctx).confirm(ctx.path("order_id"), ctx.principal.key_id)
     return 200, shown(ctx, order)
 
 
 async def cancel(ctx: Ctx, _: None) -> Reply:
-    try:
-        order = await service(ctx).cancel(ctx.path("order_id"), ctx.principal.key_id)
-    except Refusal as exc:
-        raise refused(exc) from None
+    order = await service(ctx).cancel(ctx.path("order_id"), ctx.principal.key_id)
     return 200, shown(ctx, order)
 
 
@@ -126,12 +108,7 @@ async def ship(ctx: Ctx, body: ShipmentBody) -> Reply:
             check_id("tracking", body.tracking)
         except InvalidInput:
             raise invalid("id", "give an id: the tracking number is not a usable id") from None
-    try:
-        created, order = await service(ctx).ship(
-            ctx.path("order_id"), shipment, ctx.principal.key_id
-        )
-    except Refusal as exc:
-        raise refused(exc) from None
+    created, order = await service(ctx).ship(ctx.path("order_id"), shipment, ctx.principal.key_id)
     return (201 if created else 200), shown(ctx, order)
 
 

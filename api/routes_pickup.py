@@ -7,12 +7,11 @@ from api import lanes, params
 from api.auth import Scope
 from api.ops import Ctx, Op, Param, Reply
 from api.problems import ApiError, invalid
-from api.routes_orders import ERRORS, READ_ERRORS, refused, service, shown, state_param
+from api.routes_orders import ERRORS, READ_ERRORS, service, shown, state_param
 from api.schemas_orders import OrderPage, PickupPromise, StepBody
 from atp.limits import QTY_MAX
 from atp.model import Channel
 from atp.validate import check_id
-from orders.errors import Refusal
 from orders.limits import (
     ORDERS_LISTED_MAX,
 )
@@ -30,10 +29,7 @@ async def pickup_step(ctx: Ctx, body: StepBody | None) -> Reply:
     bay = None if body is None else body.bay
     if bay is not None and step is not Step.arrived:
         raise invalid("bay", "only the arrived step names a bay")
-    try:
-        order = await service(ctx).step(ctx.path("order_id"), step, ctx.principal.key_id, bay)
-    except Refusal as exc:
-        raise refused(exc) from None
+    order = await service(ctx).step(ctx.path("order_id"), step, ctx.principal.key_id, bay)
     return 200, shown(ctx, order)
 
 
@@ -58,10 +54,7 @@ async def pickup_promise(ctx: Ctx, _: None) -> Reply:
     check_id("location", location)
     qty = params.integer(query, "qty", 1, 1, QTY_MAX)
     orders = service(ctx)
-    try:
-        inputs = await orders.store_for_pickup(location)
-    except Refusal as exc:
-        raise refused(exc) from None
+    inputs = await orders.store_for_pickup(location)
     now = orders.now()
     local_today = now.astimezone(zoneinfo.ZoneInfo(inputs.store.time_zone)).date()
     day = await ctx.services.engine.availability.promise(

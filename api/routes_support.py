@@ -7,8 +7,6 @@ with their replies. Scopes ``support:read`` / ``support:write``.
 Customer data is never in a storefront or register answer: every route here refuses a key
 bound to stores (routes_customers' lane)."""
 
-import datetime as dt
-import time
 from typing import Any, Literal
 
 from api import params
@@ -17,6 +15,7 @@ from api.availability_at import Explanation, explanation_of, instant_ms, not_jou
 from api.ops import Ctx, Op, Param, Reply
 from api.problems import ApiError, FieldError, invalid
 from api.routes_customers import support_only
+from api.routes_orders import service
 from api.schemas import Id, Request, Response
 from atp.validate import check_id
 from durability.as_of import NotJournaled, explain_at
@@ -29,7 +28,6 @@ from orders.support_tickets import (
     Ticket,
     TicketChannel,
     TicketConflict,
-    TicketReply,
     Topic,
 )
 
@@ -63,29 +61,6 @@ class ReplyBody(Request, frozen=True):
     resolves: bool = False
 
 
-class TicketRecord(Response, frozen=True):
-    id: str
-    order_id: str | None
-    customer_id: str | None
-    topic: str
-    channel: str
-    opened_at: dt.datetime
-    resolved_at: dt.datetime | None
-    agent_replies: int
-    customer_replies: int
-    created_by: str
-    replies: list[TicketReply]
-
-
-def _now(ctx: Ctx) -> dt.datetime:
-    ms = ctx.services.engine.reservations.clock.now_ms() or int(time.time() * 1000)
-    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
-
-
-def _record(ticket: Ticket) -> TicketRecord:
-    return TicketRecord(**{f: getattr(ticket, f) for f in Ticket.__struct_fields__})
-
-
 async def _explain(ctx: Ctx) -> Explanation | None:
     query = ctx.query()
     sku, location, at = query.get("sku"), query.get("location"), query.get("at")
@@ -109,7 +84,7 @@ async def lookup(ctx: Ctx, _: None) -> Reply:
     q = ctx.query().get("q")
     explanation = await _explain(ctx)
     async with ctx.services.pool.acquire() as conn:
-        found: Lookup | None = await support.lookup(conn, q, _now(ctx))
+        found: Lookup | None = await support.lookup(conn, q, service(ctx).now())
     if found is None:
         raise ApiError(404, "nothing-found", "Nothing found", f"no order or customer matches {q!r}")
     fields = {f: getattr(found, f) for f in Lookup.__struct_fields__}
@@ -129,7 +104,7 @@ async def open_ticket(ctx: Ctx, body: TicketBody) -> Reply:
     async with ctx.services.pool.acquire() as conn:
         try:
             ticket, created = await support_tickets.open_ticket(
-                conn, new, ctx.principal.key_id, _now(ctx)
+                conn, new, ctx.principal.key_id, service(ctx).now()
             )
         except TicketConflict:
             raise ApiError(
@@ -139,18 +114,18 @@ async def open_ticket(ctx: Ctx, body: TicketBody) -> Reply:
                 f"id: ticket {body.id} was opened with other fields",
                 errors=[FieldError("id", "is taken by a ticket with other fields")],
             ) from None
-    return (201 if created else 200), _record(ticket)
+    return (201 if created else 200), ticket
 
 
 async def add_reply(ctx: Ctx, body: ReplyBody) -> Reply:
     ticket_id = ctx.path("ticket_id")
     async with ctx.services.pool.acquire() as conn:
         ticket = await support_tickets.add_reply(
-            conn, ticket_id, Author(body.author), body.body, body.resolves, _now(ctx)
+            conn, ticket_id, Author(body.author), body.body, body.resolves, service(ctx).now()
         )
     if ticket is None:
         raise _not_found(ticket_id)
-    return 201, _record(ticket)
+    return 201, ticket
 
 
 async def get_ticket(ctx: Ctx, _: None) -> Reply:
@@ -158,7 +133,7 @@ async def get_ticket(ctx: Ctx, _: None) -> Reply:
     ticket = await support_tickets.get_ticket(ctx.services.pool, ticket_id)
     if ticket is None:
         raise _not_found(ticket_id)
-    return 200, _record(ticket)
+    return 200, ticket
 
 
 _TEXT: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": 254}
@@ -197,7 +172,7 @@ OPS = [
         "Record a support ticket (about an order): once by id",
         open_ticket,
         Scope.support_write,
-        {201: TicketRecord, 200: TicketRecord},
+        {201: Ticket, 200: Ticket},
         WRITE_ERRORS,
         body=TicketBody,
         idempotent=True,
@@ -211,7 +186,7 @@ OPS = [
         "Record a reply (agent or customer); an agent's `resolves` resolves it, once",
         add_reply,
         Scope.support_write,
-        {201: TicketRecord},
+        {201: Ticket},
         WRITE_ERRORS,
         body=ReplyBody,
         params=(_TICKET,),
@@ -226,7 +201,7 @@ OPS = [
         "A support ticket with its replies",
         get_ticket,
         Scope.support_read,
-        {200: TicketRecord},
+        {200: Ticket},
         READ_ERRORS,
         params=(_TICKET,),
         tag="support",

@@ -29,7 +29,6 @@ class Method(enum.StrEnum):
 
 
 AT_STORE: Final = frozenset({Method.pickup, Method.curbside})  # collected at a store
-DELIVERED: Final = frozenset({Method.ship, Method.same_day})  # taken to ship_to
 
 
 class State(enum.StrEnum):
@@ -74,23 +73,6 @@ STEP_TIME_COLUMN: Final[Mapping[Step, str]] = {
     Step.arrived: "arrived_at",
     Step.picked_up: "picked_up_at",
 }
-# How far along an order is, for telling a duplicate step from one out of order.
-_PROGRESS: Final[Mapping[State, int]] = {
-    State.confirmed: 0,
-    State.picking: 1,
-    State.staged: 2,
-    State.ready: 3,
-    State.arrived: 4,
-    State.picked_up: 5,
-}
-_STEP_PROGRESS: Final[Mapping[Step, int]] = {
-    Step.picking: 1,
-    Step.staged: 2,
-    Step.ready: 3,
-    Step.arrived: 4,
-    Step.picked_up: 5,
-}
-
 CANCELLABLE: Final = frozenset(
     {
         State.placed,
@@ -126,12 +108,6 @@ def judge_step(state: State, step: Step, taken: bool) -> StepVerdict:
     if state in STEP_FROM[step]:
         return StepVerdict.apply
     return StepVerdict.out_of_order
-
-
-def step_passed(state: State, step: Step) -> bool:
-    """Whether the order is already past ``step`` (a skipped optional step, e.g. picking)."""
-    here = _PROGRESS.get(state)
-    return here is not None and here >= _STEP_PROGRESS[step]
 
 
 def digest(body: Mapping[str, Any]) -> str:

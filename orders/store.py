@@ -34,7 +34,6 @@ o.expired_at, o.picking_at, o.staged_at, o.ready_at, o.arrived_at, o.bay, o.pick
 o.no_show_at, o.shipped_at
 """
 _GET = f"SELECT {COLUMNS} FROM orders o WHERE o.id = $1"
-_GET_FOR_UPDATE = _GET + " FOR UPDATE"
 _LINES = """
 SELECT order_id, sku, qty, unit_price, delivered, returned FROM order_lines
 WHERE order_id = ANY($1::text[]) ORDER BY order_id, line_no
@@ -131,8 +130,8 @@ async def insert(conn: Conn, new: NewOrder) -> bool:
     return not status.endswith(" 0")
 
 
-async def row(conn: Conn, order_id: str, *, lock: bool = False) -> Any:
-    return await conn.fetchrow(_GET_FOR_UPDATE if lock else _GET, order_id)
+async def row(conn: Conn, order_id: str) -> Any:
+    return await conn.fetchrow(_GET, order_id)
 
 
 async def record_step(
