@@ -5,7 +5,7 @@ advance a manual clock drive resends without sleeping)."""
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from alerts.limits import (
     PROMISE_HORIZON_DAYS,
@@ -17,7 +17,7 @@ from alerts.limits import (
     WORKER_INTERVAL_S,
     WORKER_INTERVAL_S_MAX,
 )
-from atp.clock import Clock
+from atp.clock import Clock, instant
 
 Now = Callable[[], datetime]
 
@@ -63,7 +63,6 @@ def wall_clock(clock: Clock | None) -> Now:
     """The engine's clock as datetimes; 0 (Redis stamps its own time) reads the system's."""
 
     def now() -> datetime:
-        ms = clock.now_ms() if clock is not None else 0
-        return datetime.fromtimestamp(ms / 1000, UTC) if ms else datetime.now(UTC)
+        return instant(clock)
 
     return now

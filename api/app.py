@@ -95,7 +95,7 @@ def _background(services: Services) -> list[Periodic]:
         sweep = Sweep(services.orders)
         tasks.append(Periodic("order-recovery", sweep.round, RECOVERY_INTERVAL_S))
         # Every such process refreshes them; multiprocess "mostrecent": the newest wins.
-        gauges = KpiGauges(services.pool)
+        gauges = KpiGauges(services.pool, services.engine.reservations.clock)
         tasks.append(Periodic("kpi-gauges", gauges.refresh, KPI_REFRESH_S))
     return tasks
 
@@ -248,6 +248,7 @@ def create_app(
     settings: Settings | None = None, clock: Clock | None = None, freeze_gc: bool = False
 ) -> FastAPI:
     settings = (settings or from_env()).validate()
+    clock = clock or settings.clock()
     app = FastAPI(
         title=TITLE,
         version=VERSION,

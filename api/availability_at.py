@@ -3,7 +3,6 @@
 durability/as_of.py reads, durability/as_of_rules.py folds; here is their HTTP shape."""
 
 import re
-import time
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Literal
 
@@ -14,6 +13,7 @@ from api.ops import Ctx, Param, Reply
 from api.problems import ApiError, invalid
 from api.query import Query
 from api.schemas import Availability, AvailabilityRow, EventId, Response
+from atp import clock
 from atp.limits import BATCH_LOCATIONS_MAX
 from atp.model import Channel, Position
 from atp.validate import check_id
@@ -47,8 +47,7 @@ class AvailabilityAt(Availability, frozen=True, omit_defaults=True, kw_only=True
 def instant_ms(ctx: Ctx, query: Query, required: bool) -> int:
     """`at` as epoch ms: RFC 3339 with an offset, not ahead of the ledger's clock by more
     than AT_FUTURE_SKEW_MS; absent (when allowed) it is now."""
-    # The ledger's clock when it has one (tests); 0 means Redis stamps its own time.
-    now_ms = ctx.services.engine.reservations.clock.now_ms() or int(time.time() * 1000)
+    now_ms = clock.instant_ms(ctx.services.engine.reservations.clock)
     raw = query.get("at")
     if raw is None:
         if required:

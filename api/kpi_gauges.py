@@ -9,20 +9,16 @@ last PERIOD_DEFAULT (orders/kpis.py's default period), chain-wide and on every c
 A store or channel seen in an earlier round and absent now reads 0 orders, revenue and
 oversells and NaN rates (nothing happened there in the period), not its stale figures.
 
-Wiring (api/app.py ``_background``, the lead's): one process is enough, the figures are the
-database's, so add it where the sweeper runs::
-
-    if services.settings.run_sweeper:
-        tasks.append(Periodic("kpi-gauges", KpiGauges(services.pool).refresh, KPI_REFRESH_S))
+"Now" is the engine's clock (atp/clock.py), as for every KPI a request asks for.
 """
 
 import math
-from datetime import UTC, datetime
 from typing import Final
 
 import asyncpg
 from prometheus_client import Gauge
 
+from atp.clock import Clock, instant
 from orders import kpis
 from orders.kpi_formulas import Breakdown
 
@@ -59,14 +55,14 @@ def _values(row: Breakdown | None) -> dict[str, float]:
 
 
 class KpiGauges:
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self.pool = pool
+    def __init__(self, pool: asyncpg.Pool, clock: Clock | None = None) -> None:
+        self.pool, self.clock = pool, clock
         self.stores: set[str] = set()
         self.channels: set[str] = set()
 
     async def refresh(self) -> kpis.Kpis:
         """One round: the figures now, written to the gauges (and returned)."""
-        until = datetime.now(UTC)
+        until = instant(self.clock)
         since = until - kpis.PERIOD_DEFAULT
         async with self.pool.acquire() as conn:
             found = await kpis.gather(conn, since=since, until=until, now=until)

@@ -1,7 +1,6 @@
 """Availability reads: one SKU, a batch, the promise date; and, with `at`, what the engine
 would have said at an instant, read from the journal, with its derivation (explain)."""
 
-from datetime import UTC, datetime
 from typing import Any
 
 from api import lanes, params, reads
@@ -15,6 +14,7 @@ from api.availability_at import (
 )
 from api.ops import Ctx, Op, Param, Reply
 from api.schemas import AvailabilityBatch, AvailabilityQuery, Promise
+from atp.clock import instant
 from atp.limits import QTY_MAX
 from durability.as_of_rules import (
     EXPLAIN_ON_HAND_EVENTS_MAX,
@@ -58,8 +58,8 @@ async def get_promise(ctx: Ctx, _: None) -> Reply:
     query = ctx.query()
     sku, channel = ctx.path("sku"), params.channel(query)
     qty = params.integer(query, "qty", None, 1, QTY_MAX)
-    # The promise is a calendar day; the API process's UTC day is precise enough for it.
-    today = datetime.now(UTC).date()
+    # The promise is a calendar day; the engine clock's UTC day is precise enough for it.
+    today = instant(ctx.services.engine.reservations.clock).date()
     day, fresh = await reads.promise(
         ctx.services,
         sku,

@@ -8,13 +8,14 @@ locations (without ``location`` the answer would span other stores, so it is ref
 """
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Final
 
 from api import params
 from api.auth import Scope, forbidden
 from api.ops import Ctx, Op, Param, Reply
 from api.problems import invalid
+from atp.clock import instant
 from atp.model import Channel
 from atp.validate import check_id
 from orders import kpis
@@ -77,7 +78,7 @@ async def _own_stores(ctx: Ctx, _: None) -> None:
 
 
 async def get_kpis(ctx: Ctx, _: None) -> Reply:
-    now = datetime.now(UTC)
+    now = instant(ctx.services.engine.reservations.clock)
     since, until = _period(ctx, now)
     location, channel = _filters(ctx)
     async with ctx.services.pool.acquire() as conn:

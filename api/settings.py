@@ -10,6 +10,7 @@ from typing import Final
 
 import msgspec
 
+from atp.clock import Clock, simulated
 from atp.limits import RESERVATION_TTL_S_MAX, RESERVATION_TTL_S_MIN
 from atp.redis_io import DEFAULT_REDIS_URL
 from changes.limits import SSE_CONNECTIONS_MAX, SSE_HEARTBEAT_S
@@ -56,6 +57,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     webhooks_allow_private: bool = False
     # An order placed and not confirmed (paid) within this is released (orders/).
     order_hold_ttl_s: int = ORDER_HOLD_TTL_S_DEFAULT
+    # A simulated retail day (simulation/): every process reads one accelerated clock,
+    # atp/clock.py SimulatedClock.spec(). Development only: it moves every expiry.
+    simulated_clock: str | None = None
 
     def validate(self) -> "Settings":
         if self.environment not in ("production", "development"):
@@ -88,7 +92,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             )
         if self.rate_limit_per_s < 0:
             raise SettingsError("ATP_RATE_LIMIT_PER_S must not be negative (0 turns it off)")
+        if self.simulated_clock is not None:
+            if self.environment != "development":
+                raise SettingsError("ATP_SIMULATED_CLOCK may be set only with ATP_ENV=development")
+            simulated(self.simulated_clock)  # raises naming what is wrong
         return self
+
+    def clock(self) -> Clock | None:
+        """The simulated clock when set; None lets Redis stamp its own time."""
+        return None if self.simulated_clock is None else simulated(self.simulated_clock)
 
     @property
     def use_replica(self) -> bool:
@@ -133,6 +145,7 @@ def from_env(environ: dict[str, str] | None = None) -> Settings:
             run_webhooks=_flag(env.get("ATP_WEBHOOKS", "on")),
             webhooks_allow_private=_flag(env.get("ATP_WEBHOOKS_ALLOW_PRIVATE", "off")),
             order_hold_ttl_s=int(env.get("ATP_ORDER_HOLD_TTL_S", ORDER_HOLD_TTL_S_DEFAULT)),
+            simulated_clock=env.get("ATP_SIMULATED_CLOCK") or None,
         ).validate()
     except ValueError as exc:
         raise SettingsError(str(exc)) from exc

@@ -20,7 +20,7 @@ from typing import Any, Final, TypeVar
 import asyncpg
 import msgspec
 
-from atp.clock import Clock
+from atp.clock import Clock, instant
 from durability.db import Conn
 from durability.group_commit import Durability, acknowledged
 from engine.protocol import LedgerEngine
@@ -48,10 +48,6 @@ ORDER_PICKED_UP: Final = "order.picked_up"
 ORDER_SHIPPED: Final = "order.shipped"
 ORDER_CANCELLED: Final = "order.cancelled"
 ORDER_NO_SHOW: Final = "order.no_show"
-
-
-def _at(clock: Clock) -> dt.datetime:
-    return dt.datetime.fromtimestamp(clock.now_ms() / 1000, dt.UTC)
 
 
 class OrdersCore:
@@ -83,7 +79,7 @@ class OrdersCore:
         return self.engine.reservations.clock
 
     def now(self) -> dt.datetime:
-        return _at(self.clock)
+        return instant(self.clock)
 
     async def _ledger(self, write: Callable[[], Awaitable[R]]) -> R:
         """A ledger write, returned once it is durable (step 2)."""

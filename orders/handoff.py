@@ -8,12 +8,12 @@ marked begun (``pending_since``), the ledger steps run under an op id derived fr
 """
 
 import datetime
-import time
 from collections.abc import Callable
 
 import asyncpg
 import msgspec
 
+from atp.clock import instant_ms
 from durability.db import Queryable
 from durability.group_commit import Durability, acknowledged
 from durability.history import reservation_from_journal
@@ -95,8 +95,7 @@ def op_id(code: str) -> str:
 
 
 def now_ms(engine: LedgerEngine) -> int:
-    # The ledger's clock when it has one (tests); 0 means Redis stamps its own time.
-    return engine.reservations.clock.now_ms() or int(time.time() * 1000)
+    return instant_ms(engine.reservations.clock)
 
 
 def _at(ms: int) -> datetime.datetime:

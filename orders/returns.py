@@ -20,6 +20,7 @@ from typing import Final
 import asyncpg
 import msgspec
 
+from atp.clock import instant
 from atp.limits import ID_LENGTH_MAX
 from atp.model import AdjustReason, InvalidInput
 from catalog.known import unknown_ids
@@ -101,6 +102,7 @@ async def create(
     """The return, and whether this call created it (False: a retry of the same one)."""
     if await unknown_ids(pool, "location", [request.location]):
         raise InvalidInput("location", "is not a location in the catalog")
+    now = now or instant(engine.reservations.clock)
     async with pool.acquire() as conn, conn.transaction():
         created = await _begin(conn, request, actor, now)
     found = await get(pool, request.id)
@@ -122,14 +124,12 @@ async def _existing(conn: Conn, request: ReturnRequest) -> bool:
     return True
 
 
-async def _begin(
-    conn: Conn, request: ReturnRequest, actor: str, now: datetime.datetime | None
-) -> bool:
+async def _begin(conn: Conn, request: ReturnRequest, actor: str, now: datetime.datetime) -> bool:
     """Step (1): judged and inserted pending, or refused with nothing stored."""
     if await _existing(conn, request):
         return False
     order = await conn.fetchrow(
-        "SELECT coalesce(picked_up_at, shipped_at) AS delivered_at, now() AS now"
+        "SELECT coalesce(picked_up_at, shipped_at) AS delivered_at"
         " FROM orders WHERE id = $1 FOR UPDATE",  # one return of an order judged at a time
         request.order_id,
     )
@@ -142,7 +142,7 @@ async def _begin(
     policy = await policies.in_force(conn, policies.RETURNS)
     ref = PolicyRef(policy.name, policy.version)
     name = f"{policy.name} policy v{policy.version}"
-    terms, now = rules.terms_of(policy.terms), now or order["now"]
+    terms = rules.terms_of(policy.terms)
     refused = rules.judge(request.lines, lines, pending, order["delivered_at"], now, terms, name)
     if refused:
         raise rules.ReturnRefused(refused, ref)
@@ -210,13 +210,14 @@ async def _restock(engine: LedgerEngine, durability: Durability, found: Return) 
             raise RuntimeError(f"return {found.id} line {i}: restock refused ({outcome.result})")
 
 
-async def _record(conn: Conn, return_id: str) -> bool:
+async def _record(conn: Conn, return_id: str, now: datetime.datetime) -> bool:
     """Step (3), in the caller's transaction: received, the order lines' returned counts and
     the damaged units' non-sellable count, at once; False if it was already recorded."""
     row = await conn.fetchrow(
-        "UPDATE returns SET state = 'received', return_received_at = now(), pending_since = NULL"
+        "UPDATE returns SET state = 'received', return_received_at = $2, pending_since = NULL"
         " WHERE id = $1 AND state = 'pending' RETURNING order_id, location, lines::text AS lines",
         return_id,
+        now,
     )
     if row is None:
         return False
@@ -249,10 +250,11 @@ async def _record(conn: Conn, return_id: str) -> bool:
 
 async def _finish(
     pool: asyncpg.Pool, engine: LedgerEngine, durability: Durability, found: Return
-) -> None:
+) -> bool:
+    """Restocks, then records the receipt; False when another call recorded it first."""
     await _restock(engine, durability, found)
     async with pool.acquire() as conn, conn.transaction():
-        await _record(conn, found.id)
+        return await _record(conn, found.id, instant(engine.reservations.clock))
 
 
 async def refund(
@@ -265,9 +267,10 @@ async def refund(
     if found.state == "pending":  # its receipt died half-way: finish it first
         await _finish(pool, engine, durability, found)
     await pool.execute(
-        "UPDATE returns SET state = 'refund_initiated', refund_initiated_at = now()"
+        "UPDATE returns SET state = 'refund_initiated', refund_initiated_at = $2"
         " WHERE id = $1 AND state = 'received'",
         return_id,
+        instant(engine.reservations.clock),
     )
     done = await get(pool, return_id)
     assert done is not None
@@ -292,9 +295,7 @@ async def resume_stale(
     for row in rows:
         found = _of(row)
         try:
-            await _restock(engine, durability, found)
-            async with pool.acquire() as conn, conn.transaction():
-                done += await _record(conn, found.id)
+            done += await _finish(pool, engine, durability, found)
         except Exception:  # left pending: the next sweep tries again
             log.exception("return %s could not be finished", found.id)
     return done

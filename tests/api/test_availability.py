@@ -2,6 +2,7 @@
 
 import datetime
 
+from atp.clock import instant
 from atp.limits import BATCH_SKUS_MAX
 from support.harness import Api, assert_problem, field_of
 
@@ -103,7 +104,7 @@ async def test_batch_limits(api: Api) -> None:
 
 async def test_promise_counts_incoming(api: Api) -> None:
     await _stock(api)
-    today = datetime.datetime.now(datetime.UTC).date()
+    today = instant(api.clock).date()  # the engine's clock's day
     later = today + datetime.timedelta(days=5)
     await api.engine.stock.add_incoming("A", "S2", "po-1", 20, later)
     r = await api.call("GET", "/v1/availability/A/promise?qty=5&location=S1", "reader")

@@ -11,6 +11,7 @@ import pytest
 
 from api.auth import Scope
 from api.keystore import create_key
+from atp.clock import ManualClock, instant
 from atp.model import Channel
 from orders import returns
 from orders.return_rules import ReturnLine, ReturnRequest
@@ -214,7 +215,7 @@ def request(rid: str = "ret-1", condition: str = "new") -> ReturnRequest:
 async def begun(api: Api, rid: str = "ret-1") -> None:
     """Step (1) alone: the row pending, as a process that died before the ledger left it."""
     async with api.services.pool.acquire() as conn, conn.transaction():
-        await returns._begin(conn, request(rid), "tests", None)
+        await returns._begin(conn, request(rid), "tests", instant(ManualClock()))
 
 
 async def resume(api: Api) -> int:

@@ -9,6 +9,7 @@ from typing import Any
 import asyncpg
 
 from api.wiring import Services
+from atp.clock import ManualClock, instant
 from orders import returns
 from orders.return_rules import ReturnLine, ReturnRequest
 from support.route_sample import DENIED, Sample, expect
@@ -55,10 +56,12 @@ async def insert_order(
     *,
     delivered_days_ago: float | None = 1.0,
     via: str = "picked_up",
+    now: datetime.datetime | None = None,
 ) -> None:
-    """An order delivered (picked up at ``location``, or shipped) ``delivered_days_ago``,
-    written straight into the tables (None: not delivered yet); lines (sku, qty, price)."""
-    now = datetime.datetime.now(datetime.UTC)
+    """An order delivered (picked up at ``location``, or shipped) ``delivered_days_ago``
+    before ``now`` (default: where every test's manual clock starts), written straight into
+    the tables (None: not delivered yet); lines (sku, qty, price)."""
+    now = now or instant(ManualClock())
     at = None if delivered_days_ago is None else now - datetime.timedelta(days=delivered_days_ago)
     state = via if at is not None else "confirmed"
     await pool.execute(
