@@ -18,6 +18,7 @@ from api.auth import Scope, forbidden
 from api.ops import Ctx, Op, Param, Reply
 from api.problems import ApiError, FieldError, invalid
 from api.schemas import Request, Response, SkuId
+from atp.clock import instant
 from orders import prices
 from orders.price_rules import Promotion, Refusal, check, instant_flaw
 from orders.prices import HISTORY_MAX, PriceVersion
@@ -130,6 +131,10 @@ async def chain_wide(ctx: Any, body: Any) -> None:
         )
 
 
+def _now(ctx: Ctx) -> datetime:
+    return instant(ctx.services.engine.reservations.clock)
+
+
 async def put(ctx: Ctx, body: PriceBody) -> Reply:
     sku, promo = ctx.path("sku"), body.promotion
     try:
@@ -139,14 +144,14 @@ async def put(ctx: Ctx, body: PriceBody) -> Reply:
             None if promo is None else (promo.price, promo.from_, promo.to),
         )
         async with ctx.services.pool.acquire() as conn:
-            created, saved = await prices.save(conn, sku, terms, ctx.principal.key_id)
+            created, saved = await prices.save(conn, sku, terms, ctx.principal.key_id, _now(ctx))
     except Refusal as refusal:
         raise _refused(refusal) from None
     return (201 if created else 200), PriceOut.of(saved)
 
 
 async def get(ctx: Ctx, _: None) -> Reply:
-    sku, at = ctx.path("sku"), _at(ctx)
+    sku, at = ctx.path("sku"), _at(ctx) or _now(ctx)
     async with ctx.services.pool.acquire() as conn:
         instant, found = await prices.in_force(conn, sku, at)
     if found is None:

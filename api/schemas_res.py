@@ -2,12 +2,14 @@
 
 import datetime
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Annotated
 
 import msgspec
 from msgspec import Meta
 
 from api.schemas import (
+    Id,
     LocationId,
     PosEventId,
     PositionOut,
@@ -25,6 +27,7 @@ from atp.limits import (
 )
 from atp.model import Channel, Position
 from atp.register_events import DEVICE_SEQ_MAX, REGISTER_BATCH_MAX, RegisterEventStatus
+from orders.limits import CUSTOMER_FIELD_LENGTH_MAX
 from reservations.model import Reservation, State
 
 LineQty = Annotated[int, Meta(ge=1, le=LINE_QTY_MAX)]
@@ -106,16 +109,48 @@ class _PosEvent(Request, tag_field="type", frozen=True):
     occurred_at: datetime.datetime
 
 
+class PosCustomer(Request, frozen=True):
+    """Who bought or returned (any of them): joined into the one customer of every channel
+    (orders/customers.py), never echoed in a register's answer."""
+
+    id: Id | None = None  # the customer's account id
+    email: Annotated[str, Meta(min_length=1, max_length=CUSTOMER_FIELD_LENGTH_MAX)] | None = None
+    phone: Annotated[str, Meta(min_length=1, max_length=32)] | None = None
+
+
+# As a price's (api/routes_prices.py): checked by orders/price_rules.money, field named.
+PosMoney = Annotated[
+    Decimal,
+    Meta(
+        description="the unit price sold at: at most 2 decimal places, 0 or more (a string "
+        "or a number)",
+        examples=["249.00"],
+    ),
+]
+PosCurrency = Annotated[
+    str,
+    Meta(
+        max_length=8,
+        description="ISO 4217 (three capital letters); default: the SKU's price's",
+        examples=["NOK"],
+    ),
+]
+
+
 class PosSale(_PosEvent, tag="sale", frozen=True):
     sku: SkuId
     location: LocationId
     qty: LineQty
+    customer: PosCustomer | None = None
+    unit_price: PosMoney | None = None  # checked against the price in force at occurred_at
+    currency: PosCurrency | None = None
 
 
 class PosReturn(_PosEvent, tag="return", frozen=True):
     sku: SkuId
     location: LocationId
     qty: LineQty
+    customer: PosCustomer | None = None
 
 
 class PosVoid(_PosEvent, tag="void", frozen=True):

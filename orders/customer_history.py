@@ -1,6 +1,7 @@
 """A customer's history read through its identities (orders/customers.py keeps them):
 the orders carrying any identity the customer holds, from every channel, and their
-returns, newest first; a merged id answers its survivor."""
+returns, and the register sales and returns carrying one (orders/register_sales.py),
+newest first; a merged id answers its survivor."""
 
 import datetime as dt
 from decimal import Decimal
@@ -11,10 +12,12 @@ import msgspec
 from durability.db import Conn
 from orders.customer_rules import Identity, Kind
 from orders.customers import root_of
+from orders.register_sale_rules import CHANNEL
 
 # Orders (and so returns) one customer answer lists, newest first; beyond, the answer
 # says it was cut.
 HISTORY_ORDERS_MAX: Final = 200
+HISTORY_REGISTER_MAX: Final = 200  # register sales and returns listed, newest first
 
 
 class IdentityView(msgspec.Struct, frozen=True):
@@ -54,6 +57,22 @@ class HistoryReturn(msgspec.Struct, frozen=True):
     received: dt.datetime | None
 
 
+class HistoryRegisterEvent(msgspec.Struct, frozen=True):
+    """A sale or return at a store's register (the store channel)."""
+
+    kind: str  # sale or return
+    channel: str
+    location: str
+    device_id: str
+    event_id: str
+    sku: str
+    qty: int
+    unit_price: Decimal | None  # what it was sold at, when the register said
+    currency: str | None
+    occurred_at: dt.datetime
+    voided: bool  # cancelled at the register: not a purchase
+
+
 class CustomerView(msgspec.Struct, frozen=True):
     id: str
     name: str | None
@@ -64,6 +83,9 @@ class CustomerView(msgspec.Struct, frozen=True):
     returns: list[HistoryReturn]  # newest first
     possible_duplicates: list[str]  # others holding identities of these orders
     orders_cut: bool = False  # more than HISTORY_ORDERS_MAX orders: the newest are listed
+    # Register sales and returns, newest first (beyond HISTORY_REGISTER_MAX: cut).
+    register: list[HistoryRegisterEvent] = msgspec.field(default_factory=list)
+    register_cut: bool = False
 
 
 def _totals(lines: list[HistoryLine]) -> OrderTotals:
@@ -128,17 +150,63 @@ async def _returns(conn: Conn, order_ids: list[str]) -> list[HistoryReturn]:
     ]
 
 
-async def _duplicates(conn: Conn, customer: str, order_ids: list[str]) -> list[str]:
-    """Other customers holding an identity one of these orders carries."""
+async def _register(
+    conn: Conn, idents: list[Identity]
+) -> tuple[list[HistoryRegisterEvent], list[int], bool]:
+    """The register sales and returns carrying these identities: (events, row ids, cut)."""
+
+    def values(kind: Kind) -> list[str]:
+        return [i.value for i in idents if i.kind is kind]
+
     rows = await conn.fetch(
-        "SELECT DISTINCT coalesce(c.merged_into, c.id) AS root"
-        " FROM orders o"
+        "SELECT id, kind, location, device_id, event_id, sku, qty, unit_price, currency,"
+        " occurred_at, voided_at FROM register_sales"
+        " WHERE customer_id = ANY($1::text[]) OR customer_email = ANY($2::text[])"
+        " OR customer_phone = ANY($3::text[]) ORDER BY occurred_at DESC, id DESC LIMIT $4",
+        values(Kind.id),
+        values(Kind.email),
+        values(Kind.phone),
+        HISTORY_REGISTER_MAX + 1,
+    )
+    cut = len(rows) > HISTORY_REGISTER_MAX
+    rows = rows[:HISTORY_REGISTER_MAX]
+    events = [
+        HistoryRegisterEvent(
+            r["kind"],
+            CHANNEL.value,
+            r["location"],
+            r["device_id"],
+            r["event_id"],
+            r["sku"],
+            r["qty"],
+            r["unit_price"],
+            r["currency"],
+            r["occurred_at"],
+            r["voided_at"] is not None,
+        )
+        for r in rows
+    ]
+    return events, [r["id"] for r in rows], cut
+
+
+async def _duplicates(
+    conn: Conn, customer: str, order_ids: list[str], register_ids: list[int]
+) -> list[str]:
+    """Other customers holding an identity one of these orders or register events carries."""
+    rows = await conn.fetch(
+        "WITH carried AS ("
+        "  SELECT customer_id, customer_email, customer_phone FROM orders"
+        "  WHERE id = ANY($1::text[])"
+        "  UNION SELECT customer_id, customer_email, customer_phone FROM register_sales"
+        "  WHERE id = ANY($2::bigint[]))"
+        " SELECT DISTINCT coalesce(c.merged_into, c.id) AS root"
+        " FROM carried o"
         " JOIN customer_identities i ON (i.kind = 'id' AND i.value = o.customer_id)"
         "  OR (i.kind = 'email' AND i.value = o.customer_email)"
         "  OR (i.kind = 'phone' AND i.value = o.customer_phone)"
-        " JOIN customers c ON c.id = i.customer_id"
-        " WHERE o.id = ANY($1::text[])",
+        " JOIN customers c ON c.id = i.customer_id",
         order_ids,
+        register_ids,
     )
     return sorted({r["root"] for r in rows} - {customer})
 
@@ -164,6 +232,7 @@ async def _read(conn: Conn, customer: str) -> CustomerView | None:
     merged = await conn.fetch("SELECT id FROM customers WHERE merged_into = $1 ORDER BY id", root)
     orders, cut = await _orders(conn, idents)
     order_ids = [o.id for o in orders]
+    register, register_ids, register_cut = await _register(conn, idents)
     return CustomerView(
         root,
         row["name"],
@@ -172,6 +241,8 @@ async def _read(conn: Conn, customer: str) -> CustomerView | None:
         [r["id"] for r in merged],
         orders,
         await _returns(conn, order_ids),
-        await _duplicates(conn, root, order_ids),
+        await _duplicates(conn, root, order_ids, register_ids),
         cut,
+        register,
+        register_cut,
     )

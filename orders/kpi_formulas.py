@@ -23,10 +23,15 @@ Readings of the documents' formulas (the period is ``[from, to)``):
 - repeat purchase rate: the cohort is the customers whose first order ever was received in
   the period; a returning customer placed a second order within REPEAT_WINDOW_DAYS (the
   documents' 30-60 day cohort, read as its upper end) of the first. Cancelled, expired and
-  pending orders are not purchases.
-- per store and channel: orders placed in the period (not cancelled, expired or pending);
+  pending orders are not purchases. A register sale carrying a customer is a purchase
+  too (at its ``occurred_at``, on the store channel at its store); a voided one is not.
+- per store and channel: orders placed in the period (not cancelled, expired or pending),
+  and register sales sold in it (``occurred_at``) at a recorded price, not voided, each
+  one sale on the store channel at its store (a register sends one event per line, so a
+  basket of three SKUs counts three);
   revenue = sum(qty * unit_price) of their lines; returns rate = returned units / delivered
-  units of those orders; oversells = register sales that oversold (the journal's
+  units of those orders (register sales and returns in neither: a register return names
+  no sale); oversells = register sales that oversold (the journal's
   ``oversold`` rose) in the period; split-shipment rate = orders with more than one planned
   shipment location / orders shipped (partially or wholly).
 """
@@ -109,7 +114,10 @@ DEFINITIONS: Final = (
 # The per store and per channel figures (not KPIs with targets, the documents' breakdowns).
 RETURNS_RATE_FORMULA: Final = "returned units / delivered units"
 SPLIT_SHIPMENT_FORMULA: Final = "orders with > 1 planned shipment location / orders shipped"
-REVENUE_FORMULA: Final = "sum(qty * unit_price) of orders placed, not cancelled or expired"
+REVENUE_FORMULA: Final = (
+    "sum(qty * unit_price) of orders placed, not cancelled or expired, and of priced "
+    "register sales, not voided"
+)
 
 
 class Figure(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):

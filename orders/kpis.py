@@ -2,7 +2,8 @@
 together by orders/kpi_formulas.py (where every definition and reading is written).
 
 Where an order is "at" a store: its pickup store, else its first planned shipment's
-location (ship-from-store or a DC); an order with neither is in no store's row.
+location (ship-from-store or a DC); an order with neither is in no store's row. A register
+sale (orders/register_sales.py) is at its store, on the store channel.
 """
 
 from datetime import datetime, timedelta
@@ -15,6 +16,7 @@ from durability.db import Conn
 from orders import kpi_formulas as f
 from orders.policies import audit
 from orders.prices import mismatches
+from orders.register_sale_rules import CHANNEL as REGISTER_CHANNEL
 from orders.support import first_contact_resolution
 
 PERIOD_DEFAULT: Final = timedelta(days=7)  # no from/to: the last week
@@ -28,6 +30,14 @@ o.order_received_at >= $1 AND o.order_received_at < $2 AND o.state NOT IN {_NOT_
 AND ($3::text IS NULL OR {_STORE} = $3) AND ($4::text IS NULL OR o.channel = $4)
 """
 _BOPIS = "o.method IN ('pickup', 'curbside')"
+# Register sales (not voided) as purchases: an id no order id can take (':'), the store
+# channel, their store. The per store and channel figures count the priced ones.
+_REGISTER_SALES = "FROM register_sales s WHERE s.kind = 'sale' AND s.voided_at IS NULL"
+_REGISTER_ID = "'pos:' || s.device_id || '/' || s.event_id"
+_REGISTER_IN = f"""
+s.unit_price IS NOT NULL AND s.occurred_at >= $1 AND s.occurred_at < $2
+AND ($3::text IS NULL OR s.location = $3) AND ($4::text IS NULL OR $4 = '{REGISTER_CHANNEL}')
+"""
 
 _PICKUP = f"""
 SELECT count(*) FILTER (WHERE o.ready_at <= o.promised_at) AS on_time,
@@ -59,15 +69,22 @@ WHERE s.sent_at >= $1 AND s.sent_at < $2
 # one after it; the cohort is those whose first falls in the period (at the store and on the
 # channel asked, when asked).
 _REPEAT = f"""
-WITH bought AS (
-    SELECT DISTINCT ON (o.id) o.id, o.order_received_at AS at, o.channel, {_STORE} AS store,
+WITH sales AS (
+    SELECT o.id, o.order_received_at AS at, o.channel, {_STORE} AS store,
+           o.customer_id, o.customer_email, o.customer_phone
+    FROM orders o WHERE o.state NOT IN {_NOT_SALES}
+    UNION ALL
+    SELECT {_REGISTER_ID}, s.occurred_at, '{REGISTER_CHANNEL}', s.location,
+           s.customer_id, s.customer_email, s.customer_phone
+    {_REGISTER_SALES}
+), bought AS (
+    SELECT DISTINCT ON (o.id) o.id, o.at, o.channel, o.store,
            COALESCE(c.merged_into, c.id) AS customer
-    FROM orders o
+    FROM sales o
     JOIN customer_identities i ON (i.kind = 'id' AND i.value = o.customer_id)
         OR (i.kind = 'email' AND i.value = o.customer_email)
         OR (i.kind = 'phone' AND i.value = o.customer_phone)
     JOIN customers c ON c.id = i.customer_id
-    WHERE o.state NOT IN {_NOT_SALES}
     ORDER BY o.id, customer
 ), ranked AS (
     SELECT at, channel, store, row_number() OVER w AS n, lead(at) OVER w AS next_at
@@ -87,6 +104,10 @@ WITH placed AS (
            (SELECT sum(l.returned) FROM order_lines l WHERE l.order_id = o.id) AS returned,
            (SELECT sum(l.delivered) FROM order_lines l WHERE l.order_id = o.id) AS delivered
     FROM orders o WHERE {_ORDERS_IN}
+    UNION ALL
+    SELECT {_REGISTER_ID}, '{REGISTER_CHANNEL}', s.location, 'sold', 1, s.qty * s.unit_price,
+           NULL, NULL
+    {_REGISTER_SALES} AND {_REGISTER_IN}
 )
 SELECT {{key}} AS key, count(*) AS orders, COALESCE(sum(revenue), 0) AS revenue,
        COALESCE(sum(returned), 0) AS returned, COALESCE(sum(delivered), 0) AS delivered,
@@ -109,7 +130,7 @@ WHERE oversold > COALESCE(before, 0) AND ts_ms >= $1 AND ts_ms < $2
 GROUP BY location
 """
 # Registers sell on the store channel only: every oversell is the store channel's.
-_REGISTER_CHANNEL: Final = "store"
+_REGISTER_CHANNEL: Final = REGISTER_CHANNEL.value
 
 
 class Kpis(msgspec.Struct, frozen=True, kw_only=True):

@@ -2,7 +2,7 @@
 orders/price_rules.py): one answer for every channel at an instant.
 
 A save that changes a SKU's price records version n+1, in force from now (its
-``valid_from``, the database's clock); saving what is already in force answers that
+``valid_from``, the engine's clock: atp/clock.py); saving what is already in force answers that
 version, so a retried PUT never makes two. Saves of one SKU are serialised by a
 transaction-scoped advisory lock, so versions and their ``valid_from`` rise together.
 Each new version publishes a ``price.changed`` webhook event in the same transaction.
@@ -36,11 +36,11 @@ _CURRENT = f"SELECT {_COLUMNS} FROM prices WHERE sku = $1 ORDER BY version DESC 
 _INSERT = f"""
 INSERT INTO prices (sku, version, list_price, currency, promotion_price, promotion_from,
                     promotion_to, valid_from, created_by)
-VALUES ($1, $2, $3, $4, $5, $6, $7, greatest(clock_timestamp(), $8::timestamptz), $9)
+VALUES ($1, $2, $3, $4, $5, $6, $7, greatest($10::timestamptz, $8::timestamptz), $9)
 RETURNING {_COLUMNS}
 """
 _AT = f"""
-SELECT x.at, p.* FROM (SELECT coalesce($2::timestamptz, clock_timestamp()) AS at) x
+SELECT x.at, p.* FROM (SELECT $2::timestamptz AS at) x
 LEFT JOIN LATERAL (
     SELECT {_COLUMNS} FROM prices
     WHERE sku = $1 AND valid_from <= x.at ORDER BY valid_from DESC, version DESC LIMIT 1
@@ -94,10 +94,12 @@ def _version(row: asyncpg.Record) -> PriceVersion:
     return PriceVersion(row["sku"], row["version"], terms, row["valid_from"], row["created_by"])
 
 
-async def save(conn: Conn, sku: str, terms: Terms, by: str) -> tuple[bool, PriceVersion]:
-    """(created, the version in force): a new version, or the current one when it already
-    says exactly this. Raises ``Refusal`` (nothing stored) for a SKU the catalog does not
-    list or a currency other than the SKU's."""
+async def save(
+    conn: Conn, sku: str, terms: Terms, by: str, now: datetime
+) -> tuple[bool, PriceVersion]:
+    """(created, the version in force): a new version in force from ``now`` (the engine's
+    clock), or the current one when it already says exactly this. Raises ``Refusal``
+    (nothing stored) for a SKU the catalog does not list or a currency other than the SKU's."""
     raw = cast(asyncpg.Connection, conn)  # a pool proxy is a connection to these
     if await unknown_ids(raw, "sku", [sku]):
         raise Refusal([Flaw("sku", f"the catalog lists no SKU {sku}")])
@@ -121,6 +123,7 @@ async def save(conn: Conn, sku: str, terms: Terms, by: str) -> tuple[bool, Price
             None if promo is None else promo.end,
             None if current is None else current.valid_from,
             by,
+            now,
         )
         assert row is not None
         saved = _version(row)
@@ -128,11 +131,8 @@ async def save(conn: Conn, sku: str, terms: Terms, by: str) -> tuple[bool, Price
     return True, saved
 
 
-async def in_force(
-    conn: Conn, sku: str, at: datetime | None = None
-) -> tuple[datetime, PriceVersion | None]:
-    """(the instant, the version in force then, if any); ``at`` None is now (the
-    database's clock, the one ``valid_from`` is stamped with)."""
+async def in_force(conn: Conn, sku: str, at: datetime) -> tuple[datetime, PriceVersion | None]:
+    """(the instant, the version in force then, if any)."""
     row = await conn.fetchrow(_AT, sku, at)
     assert row is not None
     return row["at"], None if row["version"] is None else _version(row)
@@ -141,6 +141,11 @@ async def in_force(
 async def history(conn: Conn, sku: str, limit: int = HISTORY_MAX) -> list[PriceVersion]:
     """Newest first."""
     return [_version(r) for r in await conn.fetch(_HISTORY, sku, min(limit, HISTORY_MAX))]
+
+
+class SaleCheck(msgspec.Struct, frozen=True):
+    matched: bool  # sold at the price in force then (or the SKU had none then)
+    currency: str | None  # the sale's: as given, else the SKU's then; None: no price then
 
 
 async def record_sale(
@@ -158,13 +163,38 @@ async def record_sale(
     (once per ``where`` and SKU: a retry counts once). A SKU with no price at ``at`` has
     nothing to differ from: a match. ``currency`` None: the sale carries none (orders do
     not yet), so it is taken to be the SKU's."""
+    found = await check_sale(
+        conn,
+        sku=sku,
+        channel=channel,
+        where=where,
+        location=location,
+        sold_price=sold_price,
+        currency=currency,
+        at=at,
+    )
+    return found.matched
+
+
+async def check_sale(
+    conn: Conn,
+    *,
+    sku: str,
+    channel: str,
+    where: str,
+    location: str | None,
+    sold_price: Decimal,
+    currency: str | None,
+    at: datetime,
+) -> SaleCheck:
+    """``record_sale``, answering the currency the sale was in as well."""
     _, found = await in_force(conn, sku, at)
     if found is None:
-        return True
+        return SaleCheck(True, currency)
     price = found.terms.price_at(at)
     currency = found.terms.currency if currency is None else currency
     if matches(sold_price, currency, price, found.terms.currency):
-        return True
+        return SaleCheck(True, currency)
     await conn.execute(
         _MISMATCH,
         where,
@@ -178,7 +208,12 @@ async def record_sale(
         found.version,
         at,
     )
-    return False
+    return SaleCheck(False, currency)
+
+
+async def forget_sale(conn: Conn, where: str) -> None:
+    """A sale cancelled (a register's void): it was no sale, so no mismatch either."""
+    await conn.execute("DELETE FROM price_mismatches WHERE sale_ref = $1", where)
 
 
 async def mismatches(

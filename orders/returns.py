@@ -251,7 +251,6 @@ async def _record(conn: Conn, return_id: str, now: datetime.datetime) -> bool:
 async def _finish(
     pool: asyncpg.Pool, engine: LedgerEngine, durability: Durability, found: Return
 ) -> bool:
-    """Restocks, then records the receipt; False when another call recorded it first."""
     await _restock(engine, durability, found)
     async with pool.acquire() as conn, conn.transaction():
         return await _record(conn, found.id, instant(engine.reservations.clock))

@@ -12,6 +12,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from api.kpi_gauges import KpiGauges
+from atp.clock import ManualClock, instant
 from orders import kpis, prices
 from orders.policies import audit
 from orders.price_rules import check
@@ -244,7 +245,7 @@ async def _world(pool: asyncpg.Pool) -> None:
     await _journal(pool, 6, "B", "S1", P1, 5)
     # One sale at another price than the one in force, at S1 online.
     async with pool.acquire() as conn:
-        await prices.save(conn, "A", check("199.00", "NOK"), "tests")
+        await prices.save(conn, "A", check("199.00", "NOK"), "tests", instant(ManualClock()))
     await pool.execute(
         "INSERT INTO price_mismatches (sale_ref, sku, channel, location, sold_price,"
         " sold_currency, price, currency, price_version, at)"

@@ -6,10 +6,9 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-import asyncpg
-
 from api.auth import Scope
 from api.keystore import create_key
+from atp.clock import instant
 from orders import prices
 from orders.price_rules import check
 from support.harness import Api, assert_problem, field_of
@@ -21,9 +20,9 @@ def _iso(t: dt.datetime) -> str:
     return t.isoformat().replace("+00:00", "Z")
 
 
-async def _now(pool: asyncpg.Pool) -> dt.datetime:
-    now: dt.datetime = await pool.fetchval("SELECT clock_timestamp()")
-    return now
+def _now(api: Api) -> dt.datetime:
+    """The engine's clock: prices are stamped and read on it."""
+    return instant(api.clock)
 
 
 def _promo(price: str, start: dt.datetime, end: dt.datetime) -> dict[str, Any]:
@@ -62,8 +61,7 @@ async def test_retry_with_idempotency_key_answers_the_same(api: Api) -> None:
 
 
 async def test_price_at_instants_around_a_promotion(api: Api) -> None:
-    pool = api.services.pool
-    before = await _now(pool)
+    before = _now(api)
     start, end = before + HOUR, before + 2 * HOUR
     body = {"list_price": "249.00", "currency": "NOK", "promotion": _promo("199.5", start, end)}
     put = await api.call("PUT", "/v1/prices/A", json=body)
@@ -102,7 +100,8 @@ async def test_price_at_instants_around_a_promotion(api: Api) -> None:
 
 async def test_a_later_version_answers_from_its_valid_from(api: Api) -> None:
     await api.call("PUT", "/v1/prices/A", json={"list_price": "20", "currency": "NOK"})
-    between = await _now(api.services.pool)
+    between = _now(api)
+    api.clock.advance(1000)
     await api.call("PUT", "/v1/prices/A", json={"list_price": "30", "currency": "NOK"})
     got = await api.call("GET", "/v1/prices/A", "reader", params={"at": _iso(between)})
     assert (got.json()["price"], got.json()["version"]) == ("20.00", 1)
@@ -111,7 +110,7 @@ async def test_a_later_version_answers_from_its_valid_from(api: Api) -> None:
 
 async def test_bad_input_names_the_field_and_stores_nothing(api: Api) -> None:
     pool = api.services.pool
-    now = await _now(pool)
+    now = _now(api)
     ok = {"list_price": "100", "currency": "NOK"}
     assert (await api.call("PUT", "/v1/prices/A", json=ok)).status_code == 201
     cases: list[tuple[dict[str, Any], str]] = [
@@ -174,10 +173,10 @@ async def test_a_new_version_publishes_price_changed(api: Api) -> None:
 
 async def test_record_sale_counts_mismatches_once(api: Api) -> None:
     pool = api.services.pool
-    start = await _now(pool) + HOUR
+    start = _now(api) + HOUR
     terms = check("100", "NOK", ("80", start, start + HOUR))
     async with pool.acquire() as conn:
-        _, saved = await prices.save(conn, "A", terms, "tests")
+        _, saved = await prices.save(conn, "A", terms, "tests", _now(api))
         t0 = saved.valid_from
 
         async def sale(where: str, price: str, at: dt.datetime, **kw: Any) -> bool:

@@ -50,7 +50,9 @@ def _line(qty: int = 1) -> dict[str, Any]:
 
 def _register_batch(kind: str) -> dict[str, Any]:
     event = {"type": "sale", "event_id": f"e-{kind}", "device_seq": len(kind)}
-    return {"events": [{**event, "occurred_at": "2026-12-03T10:00:00Z", **_line()}]}
+    # A customer and a price: the sale is recorded in PostgreSQL before the answer.
+    sold = {"customer": {"email": "kari@example.no"}, "unit_price": "10.00"}
+    return {"events": [{**event, "occurred_at": "2026-12-03T10:00:00Z", **_line(), **sold}]}
 
 
 EVERYONE = expect()

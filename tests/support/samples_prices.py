@@ -9,6 +9,7 @@ from typing import Any
 import asyncpg
 
 from api.wiring import Services
+from atp.clock import ManualClock, instant
 from orders import prices
 from orders.price_rules import check
 from support.route_sample import DENIED, KEY_KINDS, OK, Sample, expect
@@ -26,4 +27,4 @@ SAMPLES: dict[str, Any] = {
 async def arrange(services: Services, pool: asyncpg.Pool) -> None:
     """What these samples need beyond the shared world: a price for A."""
     async with pool.acquire() as conn:
-        await prices.save(conn, "A", check("199.00", "NOK"), "tests")
+        await prices.save(conn, "A", check("199.00", "NOK"), "tests", instant(ManualClock()))
