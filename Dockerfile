@@ -29,6 +29,8 @@ COPY webhooks webhooks
 COPY alerts alerts
 COPY orders orders
 COPY api api
+COPY ui ui
+COPY simulation simulation
 COPY cli cli
 COPY migrations migrations
 RUN /opt/venv/bin/pip install --no-cache-dir .

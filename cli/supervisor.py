@@ -68,7 +68,7 @@ def _access_logger() -> None:
     access.propagate = False
 
 
-def worker(host: str, port: int, app: str = "api.app:serve_app") -> None:
+def worker(host: str, port: int, app: str = "ui.served:serve_app") -> None:
     """One process: one event loop (uvloop), httptools, its own socket on the shared port."""
     import uvicorn  # imported here so the parent never loads the app or prometheus_client
 
@@ -236,7 +236,7 @@ def start_server(
     host: str,
     port: int,
     workers: int,
-    app: str = "api.app:serve_app",
+    app: str = "ui.served:serve_app",
     journal: tuple[str, str] | None = None,
 ) -> Server:
     """``journal``: (PostgreSQL DSN, Redis URL) to run the journal consumer as well."""
@@ -248,7 +248,9 @@ def start_server(
     return server
 
 
-def start(host: str, port: int, workers: int, app: str = "api.app:serve_app") -> list[BaseProcess]:
+def start(
+    host: str, port: int, workers: int, app: str = "ui.served:serve_app"
+) -> list[BaseProcess]:
     """Workers without supervision (the benchmarks watch them themselves)."""
     return start_server(host, port, workers, app).processes
 

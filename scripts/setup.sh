@@ -14,6 +14,9 @@ command -v pg_ctlcluster >/dev/null || need_apt+=(postgresql)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
 command -v gcc >/dev/null || need_apt+=(gcc python3-dev)
 command -v wrk >/dev/null || need_apt+=(wrk)  # bench/http.py
+# tests/ui: the page in headless Chromium, Debian's build driven by Playwright
+# (executable_path); never `playwright install`, which downloads a browser of its own.
+command -v chromium >/dev/null || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   as_root apt-get update -q
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need_apt[@]}"

@@ -6,7 +6,18 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("atp", "reservations", "routing", "durability", "engine", "catalog", "api", "cli")
+PACKAGES = (
+    "atp",
+    "reservations",
+    "routing",
+    "durability",
+    "engine",
+    "catalog",
+    "api",
+    "ui",
+    "cli",
+    "simulation",
+)
 # Applied migrations never change (their checksums are checked), so they are not read.
 DOCS = ("README.md", "ARCHITECTURE.md", "docs")
 _WORDS = ("fulfil", "fulfils", "fulfilment", "fulfilments", "catalogue", "catalogues")

@@ -1,0 +1,1 @@
+"""The operator and store page, served by the engine itself under /ui/ (issue 16)."""
