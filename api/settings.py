@@ -104,8 +104,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def use_replica(self) -> bool:
-        """The replica follows every partition in one XREAD: a single Redis only."""
-        return self.replica and not self.redis_url.startswith("redis+cluster://")
+        """On a single Redis or a cluster (one reader per partition, atp/replica_tail.py)."""
+        return self.replica
 
     @property
     def rate_limit_per_worker_s(self) -> float:

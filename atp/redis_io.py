@@ -30,18 +30,7 @@ ScriptCall = tuple[Script, Sequence[str], Sequence[Arg]]
 
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"  # the one default, where ATP_REDIS_URL is unset
-SCAN_COUNT = 10_000  # keys one SCAN step looks at
-
-
-async def scan_keys(redis: "RedisIO", pattern: str, *, first_only: bool = False) -> list[str]:
-    """Every key matching ``pattern`` (single Redis); ``first_only``: stop at the first step
-    that found any."""
-    cursor, found = "0", []
-    while True:
-        cursor, batch = await redis.command("SCAN", cursor, "MATCH", pattern, "COUNT", SCAN_COUNT)
-        found += batch
-        if str(cursor) == "0" or (first_only and found):
-            return found
+# Keyless commands (SCAN, SCRIPT LOAD) on every master: atp/redis_nodes.py.
 
 
 def hash_reply(reply: Sequence[Any] | dict[Any, Any]) -> dict[Any, Any]:

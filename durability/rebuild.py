@@ -9,7 +9,9 @@ then each group's newest `group_defined` event), and within RETENTION_S: stock o
 receipts, register device logs and receipts and allocations' route records; and each
 stream's last id (new events sort after the journal's). Each restore_*.py module restores
 one part. Order: the epoch key is deleted first and set last, so an engine that sees an
-epoch sees a complete ledger.
+epoch sees a complete ledger. On a Redis Cluster the same: keys are found on every master,
+bulk writes go to the master of their slot (durability/bulk_cluster.py), and the epoch,
+on the master of ``{meta}``, is still set last.
 """
 
 import asyncio
@@ -21,8 +23,10 @@ import msgspec
 from atp import keys
 from atp.events import SHORT
 from atp.limits import LEDGER_PARTITIONS, RETENTION_S
-from atp.redis_io import PipelinedRedis, RedisIO, scan_keys
+from atp.redis_io import ClusterRedis, PipelinedRedis, RedisIO
+from atp.redis_nodes import scan_keys
 from durability.bulk import BulkWriter
+from durability.bulk_cluster import ClusterBulkWriter, hash_tag
 from durability.db import Conn
 from durability.limits import LOCK_REBUILD, REBUILD_ATTEMPTS_MAX, REBUILD_PIPELINE_MAX
 from durability.restore_registers import load_registers
@@ -49,9 +53,11 @@ class RebuildError(RuntimeError):
 
 
 def bulk_writer(redis: RedisIO) -> BulkWriter:
-    """A bulk connection to the same Redis; a rebuild needs a single Redis."""
+    """Bulk connections to the same Redis: one, or one per master of a cluster."""
+    if isinstance(redis, ClusterRedis):
+        return ClusterBulkWriter(redis)
     if not isinstance(redis, PipelinedRedis):
-        raise RebuildError("rebuild supports a single Redis (redis://), not a cluster yet")
+        raise RebuildError(f"rebuild cannot bulk-write through {type(redis).__name__}")
     return BulkWriter(f"redis://{redis.host}:{redis.port}/{redis.db}")
 
 
@@ -63,9 +69,13 @@ LEDGER_PATTERNS = (keys.PARTITION_KEYS_PATTERN, keys.group("*"))
 
 async def _wipe(redis: RedisIO) -> None:
     for pattern in LEDGER_PATTERNS:
-        found = await scan_keys(redis, pattern)
-        for start in range(0, len(found), REBUILD_PIPELINE_MAX):
-            await redis.command("UNLINK", *found[start : start + REBUILD_PIPELINE_MAX])
+        # One UNLINK per hash tag: a cluster refuses a command whose keys span slots.
+        by_tag: dict[str, list[str]] = {}
+        for key in await scan_keys(redis, pattern):
+            by_tag.setdefault(hash_tag(key), []).append(key)
+        for found in by_tag.values():
+            for start in range(0, len(found), REBUILD_PIPELINE_MAX):
+                await redis.command("UNLINK", *found[start : start + REBUILD_PIPELINE_MAX])
 
 
 async def _load_positions(conn: Conn, pipe: BulkWriter) -> int:

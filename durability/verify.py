@@ -10,7 +10,8 @@ from collections import defaultdict
 import msgspec
 
 from atp import keys
-from atp.redis_io import RedisIO, scan_keys
+from atp.redis_io import RedisIO
+from atp.redis_nodes import scan_keys
 from durability.db import Conn
 from durability.restore_reservations import fold_legs
 from reservations.layout import HEADER, as_dict, leg_lines

@@ -166,14 +166,6 @@ async def test_a_replica_joining_mid_load_converges(live: Engine, redis_url: str
         await late.close()
 
 
-async def test_it_refuses_a_cluster() -> None:
-    from atp.redis_io import ClusterRedis
-
-    cluster = ClusterRedis.__new__(ClusterRedis)
-    with pytest.raises(ValueError, match="single Redis"):
-        Replica(cluster, cluster)
-
-
 async def test_a_redis_emptied_without_any_epoch_makes_it_reload(live: Engine) -> None:
     """No journal here, so no epoch: the streams starting over give it away."""
     replica = live.replica
