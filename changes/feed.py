@@ -89,7 +89,10 @@ class ChangeFeed:
                 yield chunk
         finally:
             self.hub.unsubscribe(subscriber)
-            await body.aclose()  # type: ignore[attr-defined]
+            # A client gone mid-read: the cancelled read may still be winding down (anyio
+            # cancels again), and it closes the body itself.
+            with contextlib.suppress(RuntimeError):
+                await body.aclose()  # type: ignore[attr-defined]
 
     async def _backlog(self, subscriber: Subscriber, after: int) -> AsyncIterator[bytes]:
         upto = subscriber.start

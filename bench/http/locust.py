@@ -9,17 +9,21 @@ from bench.common.results import OUT
 from bench.common.wrk import HOST
 from cli import supervisor as serve
 
+ROOT = Path(__file__).resolve().parents[2]  # the locust file imports bench.http from here
+
 
 def run_locust(key: str, workers: int, seconds: float, port: int) -> dict[str, object]:
     """The realistic mix (bench/http/locustfile.py), headless, CSV in bench/out/."""
     processes = serve.start(HOST, port, workers)
     prefix = OUT / f"locust-w{workers}"
+    stats = Path(f"{prefix}_stats.csv")
+    stats.unlink(missing_ok=True)  # a failed run must not report the last one's figures
     try:
         if not serve.wait_ready(HOST, port):
             raise SystemExit("api did not start")
         env = {**os.environ, "ATP_BENCH_KEY": key}
         locust = str(Path(sys.executable).with_name("locust"))
-        subprocess.run(
+        done = subprocess.run(
             [
                 locust,
                 "-f",
@@ -40,6 +44,7 @@ def run_locust(key: str, workers: int, seconds: float, port: int) -> dict[str, o
                 "WARNING",
             ],
             env=env,
+            cwd=ROOT,
             capture_output=True,
             text=True,
             timeout=seconds + 60,
@@ -47,8 +52,10 @@ def run_locust(key: str, workers: int, seconds: float, port: int) -> dict[str, o
         )
     finally:
         serve.stop(processes)
+    if not stats.exists():
+        raise SystemExit(f"locust wrote no statistics (exit {done.returncode}): {done.stderr}")
     rows: dict[str, object] = {}
-    lines = Path(f"{prefix}_stats.csv").read_text().splitlines()
+    lines = stats.read_text().splitlines()
     header = lines[0].split(",")
     for line in lines[1:]:
         cells = dict(zip(header, line.split(","), strict=False))
