@@ -16,7 +16,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from alerts.settings import from_env as alerts_from_env
-from api import codec, health, metrics, openapi
+from api import codec, docs, health, metrics, openapi
 from api.auth import Authenticator
 from api.devices import DeviceDirectory
 from api.dispatch import served
@@ -253,7 +253,7 @@ def create_app(
         title=TITLE,
         version=VERSION,
         openapi_url="/openapi.json",
-        docs_url="/docs",
+        docs_url=None,  # served below from local files (api/docs.py): no CDN
         redoc_url=None,
         lifespan=_lifespan(settings, clock, freeze_gc),
         # Our own Prometheus metrics; FastAPI's OpenTelemetry hooks would cost every request.
@@ -263,6 +263,8 @@ def create_app(
         app.add_route(op.path, endpoint(op), methods=[op.method], include_in_schema=False)
     for path, handler in health.ROUTES:
         app.add_route(path, handler, methods=["GET"], include_in_schema=False)
+    app.add_route(docs.DOCS, docs.page(TITLE, "/openapi.json"), ["GET"], include_in_schema=False)
+    app.add_route(docs.ASSETS + "{name}", docs.asset, methods=["GET"], include_in_schema=False)
     document = openapi.document(OPS, TITLE, VERSION)
     app.openapi = lambda: document  # type: ignore[method-assign]
     app.add_exception_handler(HTTPException, _http_error)
