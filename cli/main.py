@@ -12,7 +12,14 @@ from durability.db import DEFAULT_DSN
 
 # Each module has register(subparsers) adding commands with set_defaults(handler=fn),
 # where fn(args) -> int is the exit status.
-COMMAND_MODULES = ("cli.demo", "cli.serve", "cli.keys", "cli.journal", "cli.supply")
+COMMAND_MODULES = (
+    "cli.demo",
+    "cli.serve",
+    "cli.keys",
+    "cli.journal",
+    "cli.supply",
+    "simulation.command",
+)
 
 
 def _option(
