@@ -166,8 +166,10 @@ def _problem_of(exc: ApiError | InvalidInput | Refusal) -> ApiError:
     return refused(exc) if isinstance(exc, Refusal) else exc
 
 
-async def _run(op: Op, ctx: Ctx) -> tuple[Response, str]:
-    """The response and its outcome for the ledger-operation counter."""
+async def run_authenticated(op: Op, ctx: Ctx) -> tuple[Response, str]:
+    """The response and its outcome for the ledger-operation counter: every step after
+    authentication (scope, rate limit, body, lane, idempotency, handler, durability). The
+    page (ui/calls.py) runs its sessions' requests through it too."""
     services, request = ctx.services, ctx.request
     if op.scope is not None:
         ctx.principal.require(op.scope)
@@ -224,7 +226,7 @@ async def _serve(op: Op, request: Request) -> tuple[Response, str]:
         else:
             principal = await services.auth.authenticate(request.headers.get("authorization"))
             request.scope[KEY_ID] = principal.key_id
-        return await _run(op, Ctx(request, services, principal))
+        return await run_authenticated(op, Ctx(request, services, principal))
     except InvalidInput as exc:
         return codec.problem_response(invalid(exc.field, exc.message), request_id(request)), (
             "invalid-input"

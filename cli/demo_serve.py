@@ -100,6 +100,10 @@ def banner(url: str, prepared: Prepared) -> list[str]:
     }
     lines = [f"demo      {state}"]
     lines += [f"demo key  {kind:<16} {key}" for kind, key in prepared.keys.items()]
+    lines.append(
+        f"sign in   {url}/ui/ with the admin key (every store), or the pos key: "
+        f"{chain.store}'s pickup queue only"
+    )
     register_key = next(key for kind, key in prepared.keys.items() if kind.startswith("pos"))
     sale = {
         "events": [

@@ -51,6 +51,7 @@ def serve(args: argparse.Namespace) -> int:
     url = f"http://{args.host}:{args.port}"
     print(f"ATP API   {url}  ({args.workers} worker{'s' * (args.workers > 1)})")
     print(f"API docs  {url}/docs   (OpenAPI: {url}/openapi.json)")
+    print(f"the page  {url}/ui/    (availability, live feed, store queue, reservations, KPIs)")
     if journal is not None:
         print("journal   running beside the workers: PostgreSQL follows every event")
     for line in banner(url) if banner is not None else []:

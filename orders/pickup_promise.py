@@ -4,10 +4,10 @@ The promise walks the store's opening hours in its own time zone: work starts on
 order is received and its stock is really there (now, or the morning incoming supply is
 due), and only while the store is open (a midday break pauses it); an order received
 within the cut-off before the day's closing starts at the next opening. It needs the
-store's measured stage time (the median of recent `staged_at - order_received_at`, a
-default until there is data) plus the time its pick queue ahead takes at the store's
-capacity per hour. The promise is always inside
-opening hours, never on a holiday, and never before the stock is there.
+store's measured stage time (the 95th percentile of recent `staged_at -
+order_received_at`, a default until there is data) plus the time its pick queue ahead
+takes at the store's capacity per hour. The promise is always inside opening hours, never
+on a holiday, and never before the stock is there.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ import msgspec
 from orders import kpi_formulas as f
 from simulation import log_kpis
 from simulation.day import Outcome
-from simulation.log import Splits
+from simulation.log import ACCEPTED, Splits
 
 ON_TIME_FLOOR: Final = 95.0
 TOLERANCE: Final = 1e-9  # floats from the same formula on the same inputs
@@ -92,6 +92,8 @@ def splits(out: Outcome) -> Check:
 def clean(out: Outcome) -> Check:
     log, sim = out.sim.log, out.sim
     problems = [f"{k}: {v}" for k, v in log.errors.items()] + sim.failures
+    problems += [f"register sale {s.event_id}: {s.status}" for s in log.register
+                 if s.status not in ACCEPTED]  # fmt: skip
     return Check(
         "no server error, no failed errand", not problems, "; ".join(problems[:8]) or "none"
     )

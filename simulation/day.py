@@ -109,7 +109,7 @@ async def run(
     redis_url: str,
     pg_dsn: str,
     workers: int = 1,
-    say: Callable[[str], None] = print,
+    say: Callable[[str], None] = lambda text: print(text, flush=True),
 ) -> Outcome:
     config = config.validate()
     started = time.monotonic()

@@ -11,6 +11,7 @@ from typing import Any
 import msgspec
 
 Json = dict[str, Any]
+ACCEPTED = ("applied", "duplicate")  # a register event's answers that mean it took effect
 
 
 @dataclass
@@ -86,6 +87,11 @@ class DayLog:
 
     def order(self, answer: Json) -> None:
         self.orders[answer["id"]] = answer
+
+    def sold(self) -> list[RegisterSale]:
+        """The register sales the engine took (a refused one is no sale: the check reports
+        it)."""
+        return [s for s in self.register if s.status in ACCEPTED]
 
     def error(self, what: str) -> None:
         self.errors[what] = self.errors.get(what, 0) + 1

@@ -106,7 +106,7 @@ def _repeat(log: DayLog, since: dt.datetime, until: dt.datetime) -> f.Figure:
         by_customer[int(o["customer"]["id"].removeprefix("cust-"))].append(
             _when(o["order_received_at"])
         )
-    for sale in log.register:  # the engine joins a walk-in's email to their online id
+    for sale in log.sold():  # the engine joins a walk-in's email to their online id
         if sale.shopper is not None:
             by_customer[sale.shopper].append(sale.at)
     cohort = []
@@ -134,7 +134,7 @@ def kpis(log: DayLog, since: dt.datetime, until: dt.datetime, now: dt.datetime) 
 
 
 def _oversells(log: DayLog, since: dt.datetime, until: dt.datetime) -> Counter[str]:
-    return Counter(s.store for s in log.register if s.oversold > 0 and since <= s.at < until)
+    return Counter(s.store for s in log.sold() if s.oversold > 0 and since <= s.at < until)
 
 
 def breakdowns(log: DayLog, since: dt.datetime, until: dt.datetime, key: str) -> list[f.Breakdown]:
@@ -149,7 +149,7 @@ def breakdowns(log: DayLog, since: dt.datetime, until: dt.datetime, key: str) ->
         if where is not None:
             groups[where].append(o)
     sold: dict[str, list[Decimal]] = defaultdict(list)  # register sales, one sale each
-    for sale in log.register:
+    for sale in log.sold():
         if since <= sale.at < until:
             where = sale.store if key == "location" else REGISTER_CHANNEL
             sold[where].append(Decimal(sale.unit_price) * sale.qty)

@@ -2,6 +2,7 @@
 email for the receipt), registers that lose the network for a while and replay their
 queue, units that go missing, and the associates' cycle counts that find them."""
 
+import asyncio
 import datetime as dt
 from decimal import Decimal
 from typing import Any
@@ -22,6 +23,8 @@ class Register:
         self.offline_until: dt.datetime | None = None
         self.queue: list[tuple[dict[str, Any], RegisterSale]] = []
         self.cached_prices: dict[str, str] = {}
+        # One customer at a time: a register's sequence numbers leave it in order.
+        self.counter = asyncio.Lock()
 
     async def price(self, sku: str) -> str:
         """The price in force now; offline, the one it had when the network went."""
@@ -34,6 +37,10 @@ class Register:
         return self.cached_prices[sku]
 
     async def sell(self, sku: str) -> None:
+        async with self.counter:
+            await self._sell(sku)
+
+    async def _sell(self, sku: str) -> None:
         sim = self.sim
         self.seq += 1
         price = await self.price(sku)
@@ -72,10 +79,11 @@ class Register:
         await sim.until(at)
         self.offline_until = at + dt.timedelta(minutes=minutes)
         await sim.until(self.offline_until)
-        self.offline_until = None
-        queued, self.queue = self.queue, []
-        if queued:
-            await self.replay(queued)
+        async with self.counter:  # the queue leaves before the next sale's higher sequence
+            self.offline_until = None
+            queued, self.queue = self.queue, []
+            if queued:
+                await self.replay(queued)
         for event, _ in queued:
             sim.goods.busy[event["sku"], self.store] -= 1
         await self._price_check([s for _, s in queued], [e for e, _ in queued])

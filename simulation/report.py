@@ -69,13 +69,14 @@ def markdown(out: Outcome, checks: list[Check], pictures: list[Path]) -> str:
         f"warehouses, {fig['skus']} SKUs, {fig['shopper_sessions']} storefront sessions, "
         f"{fig['associates_per_store']} associates per store.",
         "",
-        f"{fig['orders']} orders ({fig['orders_abandoned']} never paid, "
-        f"{fig['orders_refused_short']} refused for want of stock), {fig['register_sales']} "
-        f"register sales ({fig['register_sales_offline']} replayed after an outage), "
-        f"{fig['returns']} returns, {fig['tickets']} support tickets, {fig['alert_signups']} "
-        f"alert sign-ups, {fig['alert_sends']} sent, {fig['alert_orders']} orders from them, "
-        f"{fig['cycle_counts']} cycle counts ({fig['count_drift_units']} units of drift found), "
-        f"{fig['supplies']} supplies, {fig['receipts']} received; {fig['calls']} API calls.",
+        f"Orders {fig['orders']} (never paid {fig['orders_abandoned']}, refused for want of "
+        f"stock {fig['orders_refused_short']}); register sales {fig['register_sales']} "
+        f"(replayed after an outage {fig['register_sales_offline']}); returns "
+        f"{fig['returns']}; support tickets {fig['tickets']}; alert sign-ups "
+        f"{fig['alert_signups']}, sent {fig['alert_sends']}, orders from them "
+        f"{fig['alert_orders']}; cycle counts {fig['cycle_counts']} (units of drift found "
+        f"{fig['count_drift_units']}); supplies {fig['supplies']}, received {fig['receipts']}; "
+        f"API calls {fig['calls']}.",
         "",
         "| check | result | detail |",
         "|---|---|---|",

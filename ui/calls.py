@@ -22,7 +22,7 @@ from starlette.types import Message
 
 from api import codec
 from api.auth import Principal, Scope
-from api.ops import Ctx, Op, _run  # the table's steps after authentication (a session here)
+from api.ops import Ctx, Op, run_authenticated
 from api.problems import ApiError, invalid
 from api.routes import OPS
 from atp.model import InvalidInput, LedgerUnavailable
@@ -110,7 +110,7 @@ async def call(
 
     inner = Request(_scope(request, op, path or {}, query, raw, last_event_id), receive)
     try:
-        response, _ = await _run(op, Ctx(inner, request.app.state.services, principal))
+        response, _ = await run_authenticated(op, Ctx(inner, request.app.state.services, principal))
     except ApiError as exc:
         response = codec.problem_response(exc, None)
     except InvalidInput as exc:
