@@ -11,33 +11,49 @@ from simulation.log import Json
 from simulation.runtime import Sim
 
 SUPPLY_UNITS = 6
+REORDER_POINT = 1  # units on the shelf (not set aside) at which a store reorders
+REORDER_EVERY_HOURS = 2
+ARRIVAL_HOURS = (2.0, 5.0)  # a purchase order's truck arrives within this, uniform
 PROMOTED_SKUS = 3
 PROMOTION_SHARE = 0.8  # the promotion's price, of the list price
 LAGGING_SURFACE = "support_macro"  # republished two hours after the policy changed
 
 
 async def supply(sim: Sim) -> None:
-    """At opening, every empty store shelf is expected to be refilled today; the trucks
-    arrive over the afternoon."""
-    await sim.until(opening(sim.config) + dt.timedelta(minutes=30))
-    empty = [key for key, qty in sim.chain.stock.items() if qty == 0]
-    for sku, store in empty:
-        supply_id = sim.next_id("po")  # the purchase order's number: a retry is a no-op
-        body = {"sku": sku, "location": store, "qty": SUPPLY_UNITS, "supply_id": supply_id,
-                "expected_at": sim.now().date().isoformat()}  # fmt: skip
-        await sim.call("POST", "/v1/stock/incoming", body)
-        sim.log.supplies += 1
-        arrives = opening(sim.config) + dt.timedelta(hours=sim.rng.uniform(3, 9))
-        sim.spawn(receive(sim, supply_id, sku, store, arrives))
+    """Replenishment rounds: at opening and every few hours, each store shelf the chain
+    carries that is down to its reorder point gets a purchase order (incoming supply, due
+    today); the trucks arrive hours later, and their receipts fire the back-in-stock
+    alerts of whoever signed up meanwhile."""
+    opens, closes = opening(sim.config), closing(sim.config)
+    on_order: set[tuple[str, str]] = set()
+    at = opens + dt.timedelta(minutes=30)
+    while at < closes - dt.timedelta(hours=ARRIVAL_HOURS[1]):
+        await sim.until(at)
+        low = [key for key in sim.chain.stock
+               if key not in on_order and sim.goods.on_floor(*key) <= REORDER_POINT]  # fmt: skip
+        for sku, store in low:
+            on_order.add((sku, store))
+            supply_id = sim.next_id("po")  # the purchase order's number: a retry is a no-op
+            body = {"sku": sku, "location": store, "qty": SUPPLY_UNITS, "supply_id": supply_id,
+                    "expected_at": sim.now().date().isoformat()}  # fmt: skip
+            await sim.call("POST", "/v1/stock/incoming", body)
+            sim.log.supplies += 1
+            arrives = sim.now() + dt.timedelta(hours=sim.rng.uniform(*ARRIVAL_HOURS))
+            sim.spawn(receive(sim, supply_id, sku, store, arrives, on_order))
+        at += dt.timedelta(hours=REORDER_EVERY_HOURS)
 
 
-async def receive(sim: Sim, supply_id: str, sku: str, store: str, at: dt.datetime) -> None:
+async def receive(
+    sim: Sim, supply_id: str, sku: str, store: str, at: dt.datetime,
+    on_order: set[tuple[str, str]],
+) -> None:  # fmt: skip
     await sim.until(at)
     with sim.goods.moving(sku, store):
         found = await sim.call(
             "POST", f"/v1/stock/incoming/{supply_id}/receive", {"sku": sku, "location": store}
         )
         sim.goods.physical[sku, store] += found["received"]
+    on_order.discard((sku, store))
     sim.log.receipts += 1
 
 

@@ -71,7 +71,7 @@ SMALL: Final = DayConfig(
     shoppers=160,
     customers=110,
     walk_ins_per_store=25,
-    rate=900.0,
+    rate=1200.0,
 )
 FULL: Final = DayConfig(
     name="full",

@@ -12,6 +12,7 @@ from simulation.runtime import Refused, Sim
 
 BROWSE_SKUS = 12  # a category page
 SIGN_UP_SHARE = 0.5  # told it is not there: ask to hear when it is back
+BROWSE_SIGN_UP_SHARE = 0.5  # browsing: of those who see an out-of-stock badge, who cared
 LINES_WEIGHTS = ((1, 0.45), (2, 0.30), (3, 0.17), (4, 0.08))  # lines in a cart
 
 
@@ -29,11 +30,17 @@ def pick_skus(sim: Sim, count: int) -> list[str]:
     return chosen
 
 
-async def browse(sim: Sim, home: str) -> None:
+async def browse(sim: Sim, n: int, home: str) -> None:
+    """A product list with "in stock at your store" badges; a shopper who wanted one that
+    is out there (and the store carries it) may ask to hear when it is back."""
     skus = pick_skus(sim, min(BROWSE_SKUS, len(sim.chain.skus)))
     body = {"skus": skus, "locations": [home, sim.chain.warehouses[0].id], "channel": "online"}
-    await sim.call("POST", "/v1/availability/query", body)
+    rows = (await sim.call("POST", "/v1/availability/query", body))["rows"]
     sim.log.reads += 1
+    out = [r["sku"] for r in rows if r["location"] == home and r["atp"] < 1]
+    wanted = [sku for sku in out if (sku, home) in sim.chain.stock]
+    if wanted and sim.rng.random() < BROWSE_SIGN_UP_SHARE:
+        await _sign_up(sim, n, wanted[0], home)
 
 
 async def _price(sim: Sim, sku: str) -> str:
@@ -158,7 +165,7 @@ def _session_times(sim: Sim, opens: dt.datetime, closes: dt.datetime) -> list[dt
 async def session(sim: Sim, n: int, at: dt.datetime) -> None:
     await sim.until(at)
     home = sim.rng.choice(sim.chain.stores).id
-    await browse(sim, home)
+    await browse(sim, n % sim.config.customers, home)
     if sim.rng.random() < sim.config.order_share:
         await order(sim, n % sim.config.customers, home)
 

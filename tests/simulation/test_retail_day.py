@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 ATP = Path(sys.executable).with_name("atp")
 DAY_REDIS_DB = 13  # flushed by the day: none of the other suites' databases
 DAY_PG_DATABASE = "atp_retail_day_test"
-DAY_WAIT_S = 420  # the small day takes about 80 s here; a loaded CI machine, longer
+DAY_WAIT_S = 420  # the small day takes about a minute here; a loaded CI machine, longer
 CHECKS = {
     "0 oversells",
     "every pickup promise kept or flagged",
