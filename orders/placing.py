@@ -233,7 +233,7 @@ async def _on_placed(
     sourced = {ln.sku: s.location for s in reversed(plan) for ln in s.lines}
     for ln in lines:
         if ln["unit_price"] is not None:
-            await prices.record_sale(
+            await prices.check_sale(
                 conn,
                 sku=ln["sku"],
                 channel=r["channel"],

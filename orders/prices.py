@@ -8,7 +8,7 @@ transaction-scoped advisory lock, so versions and their ``valid_from`` rise toge
 Each new version publishes a ``price.changed`` webhook event in the same transaction.
 
 Orders and register sales keep the price they were sold at (their own rows); they call
-``record_sale`` with it, which compares it with the price in force when sold and records a
+``check_sale`` with it, which compares it with the price in force when sold and records a
 mismatch row when they differ. ``mismatches`` counts those rows for the KPI.
 """
 
@@ -148,34 +148,6 @@ class SaleCheck(msgspec.Struct, frozen=True):
     currency: str | None  # the sale's: as given, else the SKU's then; None: no price then
 
 
-async def record_sale(
-    conn: Conn,
-    *,
-    sku: str,
-    channel: str,
-    where: str,
-    location: str | None,
-    sold_price: Decimal,
-    currency: str | None,
-    at: datetime,
-) -> bool:
-    """Whether ``sold_price`` is the price in force at ``at``; when not, records a mismatch
-    (once per ``where`` and SKU: a retry counts once). A SKU with no price at ``at`` has
-    nothing to differ from: a match. ``currency`` None: the sale carries none (orders do
-    not yet), so it is taken to be the SKU's."""
-    found = await check_sale(
-        conn,
-        sku=sku,
-        channel=channel,
-        where=where,
-        location=location,
-        sold_price=sold_price,
-        currency=currency,
-        at=at,
-    )
-    return found.matched
-
-
 async def check_sale(
     conn: Conn,
     *,
@@ -187,7 +159,10 @@ async def check_sale(
     currency: str | None,
     at: datetime,
 ) -> SaleCheck:
-    """``record_sale``, answering the currency the sale was in as well."""
+    """Whether ``sold_price`` is the price in force at ``at`` (``matched``) and the currency
+    the sale was in; when not, records a mismatch (once per ``where`` and SKU: a retry
+    counts once). A SKU with no price at ``at`` has nothing to differ from: a match.
+    ``currency`` None: the sale carries none (orders do not yet), so it is the SKU's."""
     _, found = await in_force(conn, sku, at)
     if found is None:
         return SaleCheck(True, currency)

@@ -3,7 +3,6 @@ contact support, and once it is delivered may return it at another store, whose 
 the back office initiates later. Pickup orders are staged by the store's associates
 (simulation/associates.py), who hand them over when the customer comes."""
 
-import datetime as dt
 from typing import Any
 
 from simulation import support
@@ -66,7 +65,3 @@ async def give_back(sim: Sim, order: Json) -> None:
     await sim.wait(sim.rng.uniform(5, 240))  # the back office's refund run
     refunded = await sim.call("POST", f"/v1/returns/{found['id']}/refund")
     sim.log.returns[refunded["id"]] = refunded
-
-
-def minutes_left(sim: Sim) -> float:
-    return (closing(sim.config) - sim.now()) / dt.timedelta(minutes=1)
