@@ -1,4 +1,9 @@
-"""Liveness, readiness and metrics endpoints (no API key: probes and scrapers call them)."""
+"""Liveness, readiness and metrics endpoints (no API key: probes and scrapers call them).
+
+Readiness asks every master (one node on a single Redis, each master of a cluster): each
+must answer, hold the scripts and still hold every partition's copy of the ledger epoch
+(durability/fence.py), so one master down or restarted empty makes the process not ready.
+"""
 
 import asyncio
 from typing import Any
@@ -12,8 +17,10 @@ from api.schemas import Health
 from atp import availability, keys, register_events, stock, supply_writes
 from atp.limits import LEDGER_PARTITIONS
 from atp.redis_io import RedisIO
+from atp.redis_nodes import node_command, primaries
 from atp.scripts import Script
-from durability import journal_cursor
+from durability import fence, journal_cursor
+from durability.streams import current_epoch
 from reservations import calls
 
 LEDGER_MARKER = keys.LEDGER_MARKER
@@ -23,7 +30,8 @@ READY_TIMEOUT_S = 1.0
 def engine_scripts() -> list[Script]:
     """Every script the API may run, found beside its wrapper."""
     found: dict[str, Script] = {}
-    for module in (stock, supply_writes, availability, register_events, calls, journal_cursor):
+    modules = (stock, supply_writes, availability, register_events, calls, journal_cursor, fence)
+    for module in modules:
         for value in vars(module).values():
             if isinstance(value, Script):
                 found[value.sha] = value
@@ -31,8 +39,14 @@ def engine_scripts() -> list[Script]:
 
 
 async def load_scripts(redis: RedisIO) -> None:
-    """Loaded once at start so the first requests do not pay for EVAL."""
-    await asyncio.gather(*(redis.command("SCRIPT", "LOAD", s.source) for s in engine_scripts()))
+    """Loaded once at start so the first requests do not pay for EVAL (on every master)."""
+    for node in await primaries(redis):
+        await _load_on(redis, node)
+
+
+async def _load_on(redis: RedisIO, node: str) -> None:
+    sources = [s.source for s in engine_scripts()]
+    await asyncio.gather(*(node_command(redis, node, "SCRIPT", "LOAD", s) for s in sources))
 
 
 async def mark_ledger(redis: RedisIO) -> None:
@@ -41,17 +55,28 @@ async def mark_ledger(redis: RedisIO) -> None:
     await redis.command("HSETNX", LEDGER_MARKER, "partitions", LEDGER_PARTITIONS)
 
 
-async def _checks(redis: RedisIO) -> dict[str, bool]:
-    checks = {"redis": False, "scripts": False, "ledger": False}
-    checks["redis"] = await redis.command("PING") == "PONG"
+async def _node_checks(redis: RedisIO, node: str) -> tuple[bool, bool]:
+    """(answers, holds every script) for one master; scripts a restart dropped are loaded."""
+    answers = await node_command(redis, node, "PING") in (True, "PONG")
     shas = [s.sha for s in engine_scripts()]
-    checks["scripts"] = all(await redis.command("SCRIPT", "EXISTS", *shas))
-    if not checks["scripts"]:  # Redis restarted: the script cache went with it
-        await load_scripts(redis)
-        checks["scripts"] = all(await redis.command("SCRIPT", "EXISTS", *shas))
-    partitions = await redis.command("HGET", LEDGER_MARKER, "partitions")
-    checks["ledger"] = partitions == str(LEDGER_PARTITIONS)
-    return checks
+    loaded = all(await node_command(redis, node, "SCRIPT", "EXISTS", *shas))
+    if not loaded:  # the master restarted: the script cache went with it
+        await _load_on(redis, node)
+        loaded = all(await node_command(redis, node, "SCRIPT", "EXISTS", *shas))
+    return answers, loaded
+
+
+async def _checks(redis: RedisIO) -> dict[str, bool]:
+    nodes = await asyncio.gather(*(_node_checks(redis, n) for n in await primaries(redis)))
+    partitions, epoch = await asyncio.gather(
+        redis.command("HGET", LEDGER_MARKER, "partitions"), current_epoch(redis)
+    )
+    return {
+        "redis": all(answers for answers, _ in nodes),
+        "scripts": all(loaded for _, loaded in nodes),
+        # Marked by this API, and every partition still holds the epoch (none emptied).
+        "ledger": partitions == str(LEDGER_PARTITIONS) and epoch is not None,
+    }
 
 
 async def healthz(request: Request) -> Response:

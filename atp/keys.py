@@ -55,6 +55,17 @@ def stream(partition: int) -> str:
     return _STREAMS[partition]
 
 
+# The partition's copy of EPOCH, beside its stream: on a Redis Cluster a master that
+# restarts empty loses it with the partition, even while the {meta} master keeps EPOCH.
+_PARTITION_EPOCHS = tuple(f"{PREFIX}:{t}:epoch" for t in _TAGS)
+
+
+def partition_epoch(partition: int) -> str:
+    """string: the ledger epoch, as EPOCH; set with it by whoever sets the epoch
+    (durability/fence.py), missing once the partition's data is gone."""
+    return _PARTITION_EPOCHS[partition]
+
+
 def journal_cursor(partition: int) -> str:
     """string ``ms-seq``: every entry of the partition's stream up to it is in PostgreSQL
     (durability/journal_cursor.py); goes with the ledger (PARTITION_KEYS_PATTERN)."""

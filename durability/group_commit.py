@@ -9,10 +9,14 @@ stream consumer writing them again later is harmless) and then resolves every ca
 queued before the flush began. Callers that arrive during a flush ride the next one: one
 PostgreSQL commit per flush, not per write.
 
-Each read round also reads the ledger epoch on the same connection. If Redis restarted
-empty, the epoch is gone: the flush journals nothing (those entries were written into an
-empty ledger), fails its callers with LedgerUnavailable, and the process rebuilds (or
-waits for another process's rebuild) before it accepts writes again.
+Each read round also reads the ledger epoch on the same connection, and each partition is
+read together with its own copy of the epoch (durability/fence.py), in one script. If
+Redis restarted empty, or on a cluster one master did, an epoch or a copy is gone: the
+flush journals nothing (those entries were written into an empty ledger), fails its callers
+with LedgerUnavailable, and the process rebuilds (or waits for another process's rebuild)
+before it accepts writes again. Every copy is also checked at least every
+DURABILITY_HEALTH_INTERVAL_MS, busy or idle, so a master whose partitions no write touches
+is found lost too.
 """
 
 import asyncio
@@ -29,7 +33,8 @@ from atp import keys
 from atp.model import LedgerUnavailable, StockOutcome
 from atp.redis_io import RedisIO
 from atp.tasks import cancel_and_wait
-from durability.journal_cursor import advance, read_after
+from durability.fence import read_fenced
+from durability.journal_cursor import advance
 from durability.limits import DURABILITY_HEALTH_INTERVAL_MS, DURABILITY_READ_MAX, JOURNAL_BATCH_MAX
 from durability.rebuild import ensure_ledger
 from durability.store import Entry, write_entries
@@ -69,6 +74,7 @@ class Durability:
         self.read_s_total = 0.0
         self.write_s_total = 0.0
         self._epoch: str | None = None
+        self._whole_checked_s = 0.0  # when every partition's copy of the epoch was last read
         self._cursors: dict[int, str] = {}
         self._journaled: dict[int, str] = {}  # last entry written per partition, to share
         self._waiters: list[asyncio.Future[None]] = []
@@ -149,10 +155,11 @@ class Durability:
             self._inflight = waiters  # failed by stop() if it cancels this flush
             wanted, self._wanted = sorted(self._wanted), set()
             try:
+                due = not waiters or self._whole_check_due()
+                if due and await self._idle_epoch() != self._epoch:
+                    raise _EpochChanged
                 if waiters:
                     await self._flush(wanted)
-                elif await self._idle_epoch() != self._epoch:
-                    raise _EpochChanged
             except _EpochChanged:
                 self._fail(waiters, LedgerUnavailable("Redis lost the ledger; rebuilding"))
                 await self._recover()
@@ -167,8 +174,14 @@ class Durability:
                 if not future.done():
                     future.set_result(None)
 
+    def _whole_check_due(self) -> bool:
+        return time.monotonic() - self._whole_checked_s >= DURABILITY_HEALTH_INTERVAL_MS / 1000
+
     async def _idle_epoch(self) -> str | None:
-        """The ledger's epoch, read when no write waits (a lost Redis is found even then)."""
+        """The ledger's epoch if every partition still holds it, read when no write waits
+        or when the last such read is older than the health interval (a lost Redis, or a
+        lost master of a cluster, is found even then)."""
+        self._whole_checked_s = time.monotonic()
         epoch, *_ = await asyncio.gather(current_epoch(self.redis), *self._share_cursors())
         return epoch
 
@@ -191,19 +204,22 @@ class Durability:
         """Each partition's entries after its cursor or the shared journal cursor, whichever
         is later (moving ``cursors`` there)."""
         # The epoch read and the stream reads go out in one write on one connection, so the
-        # entries come from the Redis that still holds this epoch.
+        # entries come from the Redis that still holds this epoch; each read also carries
+        # its partition's copy, read in the same script (on a cluster, the same master).
         shares = self._share_cursors()
         epoch, *reads = await asyncio.gather(
             self.redis.command("GET", EPOCH_KEY),
-            *(read_after(self.redis, p, cursors[p], self.read_max) for p in partitions),
+            *(read_fenced(self.redis, p, cursors[p], self.read_max) for p in partitions),
             *shares,
         )
         del reads[len(partitions) :]
         if epoch is None or str(epoch) != self._epoch:
             raise _EpochChanged
-        for partition, (start, _) in zip(partitions, reads, strict=True):
+        if any(copy != self._epoch for copy, _, _ in reads):
+            raise _EpochChanged  # a partition lost its data (on a cluster: its master)
+        for partition, (_, start, _) in zip(partitions, reads, strict=True):
             cursors[partition] = start  # another process journaled up to here
-        return [entries for _, entries in reads]
+        return [entries for _, _, entries in reads]
 
     async def _flush(self, partitions: list[int]) -> None:
         pending = partitions

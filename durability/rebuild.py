@@ -9,9 +9,10 @@ then each group's newest `group_defined` event), and within RETENTION_S: stock o
 receipts, register device logs and receipts and allocations' route records; and each
 stream's last id (new events sort after the journal's). Each restore_*.py module restores
 one part. Order: the epoch key is deleted first and set last, so an engine that sees an
-epoch sees a complete ledger. On a Redis Cluster the same: keys are found on every master,
-bulk writes go to the master of their slot (durability/bulk_cluster.py), and the epoch,
-on the master of ``{meta}``, is still set last.
+epoch sees a complete ledger; every partition's copy of it (durability/fence.py) is set
+just before it. On a Redis Cluster the same: keys are found on every master, bulk writes go
+to the master of their slot (durability/bulk_cluster.py), and the epoch, on the master of
+``{meta}``, is still set last.
 """
 
 import asyncio
@@ -28,11 +29,12 @@ from atp.redis_nodes import scan_keys
 from durability.bulk import BulkWriter
 from durability.bulk_cluster import ClusterBulkWriter, hash_tag
 from durability.db import Conn
+from durability.fence import fence_state, set_epoch
 from durability.limits import LOCK_REBUILD, REBUILD_ATTEMPTS_MAX, REBUILD_PIPELINE_MAX
 from durability.restore_registers import load_registers
 from durability.restore_reservations import ExpiryEntry, load_reservations
 from durability.restore_stock import load_incoming, load_receipts
-from durability.streams import EPOCH_KEY, PARTITIONS, current_epoch, id_tuple, last_ids
+from durability.streams import EPOCH_KEY, PARTITIONS, id_tuple, last_ids
 from durability.writer import create_groups
 
 
@@ -227,7 +229,7 @@ async def _rebuild_locked(redis: RedisIO, conn: Conn, reason: str) -> RebuildRep
         raise RebuildError(
             f"engines kept writing while the ledger was rebuilt ({REBUILD_ATTEMPTS_MAX} tries)"
         )
-    await redis.command("SET", EPOCH_KEY, str(epoch))
+    await set_epoch(redis, str(epoch))
     async with bulk_writer(redis) as pipe:
         for key, deadline, member in expiries:
             await pipe.command("ZADD", key, deadline, member)
@@ -242,15 +244,18 @@ async def _rebuild_locked(redis: RedisIO, conn: Conn, reason: str) -> RebuildRep
 
 async def ledger_state(redis: RedisIO, conn: Conn) -> str:
     """'ok', or why Redis cannot serve: 'missing' (no epoch: restarted empty or never built),
-    'behind' (a stream's last id is older than the journal's newest event of it)."""
-    if await current_epoch(redis) is None:
-        return "missing"
+    'partial' (a partition's copy of the epoch is gone: on a cluster, a master restarted
+    empty), 'behind' (a stream's last id is older than the journal's newest event of it),
+    'unfenced' (whole, but set up before the partitions' copies existed)."""
+    state, _ = await fence_state(redis)
+    if state in ("missing", "partial"):
+        return state
     rows = await conn.fetch(_NEWEST_IDS, LEDGER_PARTITIONS)
     redis_ids = await last_ids(redis)
     for r in rows:
         if id_tuple(redis_ids[r["partition"]]) < (r["stream_ms"], r["stream_seq"]):
             return "behind"
-    return "ok"
+    return "ok" if state == "whole" else state
 
 
 async def ensure_ledger(redis: RedisIO, conn: Conn) -> RebuildReport | None:
@@ -258,7 +263,8 @@ async def ensure_ledger(redis: RedisIO, conn: Conn) -> RebuildReport | None:
 
     A Redis that holds ledger keys but never had an epoch, while PostgreSQL has none either,
     is adopted as is (a ledger built before the journal existed): the journal writer copies
-    its streams. Wiping it would lose everything."""
+    its streams. Wiping it would lose everything. A whole ledger without the partitions'
+    copies of its epoch (set up before they existed) gets them, under the rebuild lock."""
     state = await ledger_state(redis, conn)
     if state == "ok":
         return None
@@ -267,13 +273,19 @@ async def ensure_ledger(redis: RedisIO, conn: Conn) -> RebuildReport | None:
         epoch = await conn.fetchval(
             "INSERT INTO ledger_epochs (reason) VALUES ('adopted') RETURNING epoch"
         )
-        await redis.command("SET", EPOCH_KEY, str(epoch))
+        await set_epoch(redis, str(epoch))
         return None
     await conn.execute("SELECT pg_advisory_lock($1)", LOCK_REBUILD)
     try:
         # Another process may have rebuilt while we waited for the lock.
-        if await ledger_state(redis, conn) == "ok":
+        state = await ledger_state(redis, conn)
+        if state == "ok":
             return None
+        if state == "unfenced":
+            _, epoch = await fence_state(redis)
+            if epoch is not None:
+                await set_epoch(redis, epoch)
+                return None
         return await _rebuild_locked(redis, conn, f"ledger {state}")
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", LOCK_REBUILD)

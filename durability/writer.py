@@ -6,8 +6,10 @@ writes them in one transaction and acknowledges them only after it commits. A cr
 between commit and XACK leaves entries pending; whoever reads them again writes nothing
 twice (the journal is keyed by event id).
 
-It journals only while Redis holds a ledger epoch: entries written into a Redis that
-restarted empty describe a ledger that is about to be rebuilt, not the truth.
+It journals only while Redis holds a ledger epoch and every partition its copy of it
+(durability/fence.py), read before and again after a round's reads: entries written into a
+Redis (or, on a cluster, a master) that restarted empty describe a ledger that is about to
+be rebuilt, not the truth.
 """
 
 import asyncio
@@ -26,7 +28,7 @@ from durability.limits import (
     JOURNAL_CONSUMER_GROUP,
 )
 from durability.store import Entry, write_entries
-from durability.streams import EPOCH_KEY, PARTITIONS, entries_of
+from durability.streams import PARTITIONS, current_epoch, entries_of
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +106,8 @@ class JournalWriter:
 
     async def step(self) -> int:
         """One round: read, journal, acknowledge. Returns how many entries it handled."""
-        if await self.redis.command("GET", EPOCH_KEY) is None:
+        epoch = await current_epoch(self.redis)
+        if epoch is None:
             return 0
         try:
             reads = await self._read_all()
@@ -117,6 +120,8 @@ class JournalWriter:
             self._next_claim_s = time.monotonic() + self.claim_idle_ms / 2000
             reads += await asyncio.gather(*(self._claim(p) for p in PARTITIONS))
         entries = [e for _, got, _ in reads for e in got]
+        if entries and await current_epoch(self.redis) != epoch:
+            return 0  # a master lost its data meanwhile: what was read may not be the ledger's
         acks: dict[int, set[str]] = {}
         for partition, got, gone in reads:
             # An id whose body was trimmed before we read it has nothing left to journal.

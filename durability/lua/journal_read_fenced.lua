@@ -1,0 +1,12 @@
+-- journal_read_fenced: journal_read.lua, answered only from a partition that still holds
+-- its copy of the ledger epoch (atp:{pNN}:epoch). Read in the same step as the entries, so
+-- entries of a master that restarted empty (and took writes since) are never journaled.
+-- KEYS[1] the partition's stream  KEYS[2] its journal cursor  KEYS[3] its epoch copy
+-- ARGV[1] the caller's cursor (ms-seq, exclusive; '0-0' for all)  ARGV[2] count
+-- returns {epoch, start, entries}; epoch is nil (and entries empty) when the copy is gone
+local epoch = redis.call('GET', KEYS[3])
+if not epoch then return {false, ARGV[1], {}} end
+local start = ARGV[1]
+local shared = redis.call('GET', KEYS[2])
+if shared and stream_id_after(shared, start) then start = shared end
+return {epoch, start, redis.call('XRANGE', KEYS[1], '(' .. start, '+', 'COUNT', ARGV[2])}
