@@ -91,7 +91,10 @@ async def new_refund_policy(sim: Sim) -> None:
 
 def alert_sent(sim: Sim, data: Json) -> None:
     """The messaging tool received an alert.triggered: the shopper may come back for it."""
-    sim.log.sends[data["send_id"]] = data
+    if data.get("resend") and data["send_id"] in sim.log.sends:
+        sim.log.sends[data["send_id"]]["resent_at"] = data["sent_at"]  # the resend's time
+    else:
+        sim.log.sends[data["send_id"]] = data
     email = str(data.get("contact", {}).get("email", ""))
     if data.get("resend") or not email.startswith("shopper"):
         return

@@ -81,6 +81,33 @@ def _first_contact(log: DayLog, since: dt.datetime, until: dt.datetime) -> f.Fig
     return f.first_contact_resolution((single, len(resolved)))
 
 
+def _converted(log: DayLog, order: Json, window: dt.timedelta) -> str | None:
+    """The send an order converts, as alerts/conversions.py attributes it: the send it
+    names, else the newest send to its email for one of its SKUs, either within the window
+    before the order (a resend's time counts)."""
+    at = _when(order["order_received_at"])
+
+    def within(s: Json) -> bool:
+        return (
+            _when(s["sent_at"]) <= at and _when(s.get("resent_at") or s["sent_at"]) >= at - window
+        )
+
+    named = log.sends.get(log.conversions.get(order["id"], ""))
+    if named is not None and within(named):
+        return str(named["send_id"])
+    email, skus = order["customer"].get("email"), {ln["sku"] for ln in order["lines"]}
+    found = [
+        s
+        for s in log.sends.values()
+        if s.get("contact", {}).get("email") == email and s["sku"] in skus and within(s)
+    ]
+    if not found:
+        return None
+    newest = min(found, key=lambda s: (-_when(s.get("resent_at") or s["sent_at"]).timestamp(),
+                                       s["send_id"]))  # fmt: skip
+    return str(newest["send_id"])
+
+
 def _alerts(log: DayLog, since: dt.datetime, until: dt.datetime) -> f.Figure:
     window = dt.timedelta(hours=f.ALERT_WINDOW_HOURS)
     sends = {
@@ -89,10 +116,9 @@ def _alerts(log: DayLog, since: dt.datetime, until: dt.datetime) -> f.Figure:
         if since <= _when(s["sent_at"]) < until
     }
     converted = 0
-    for order_id, send_id in log.conversions.items():
-        order = log.orders.get(order_id)
-        sent = sends.get(send_id)
-        if order is not None and sent is not None:
+    for order in log.orders.values():  # every order placed, paid or not, counts once
+        sent = sends.get(_converted(log, order, window) or "")
+        if sent is not None:
             converted += _when(order["order_received_at"]) <= sent + window
     return f.share(f.BACK_IN_STOCK, converted, len(sends))
 
