@@ -65,12 +65,19 @@ class RedisIO(Protocol):
 
 
 class _ReplyProtocol(asyncio.Protocol):
-    def __init__(self, on_lost: "collections.abc.Callable[[Exception | None], None]") -> None:
+    def __init__(
+        self, on_lost: "collections.abc.Callable[[_ReplyProtocol, Exception | None], None]"
+    ) -> None:
         self.reader = hiredis.Reader(encoding="utf-8", replyError=ResponseError)
         self.waiting: collections.deque[asyncio.Future[Any]] = collections.deque()
         self.transport: asyncio.Transport | None = None
         self.room = asyncio.Event()  # set while fewer than PIPELINE_INFLIGHT_MAX are waiting
         self.room.set()
+        # Commands queued on this connection during this loop turn, written in one go. Per
+        # connection: a command queued on one must never leave on another, or its reply
+        # would answer someone else's future and its own would never come.
+        self.outbox: list[bytes] = []
+        self.flush_scheduled = False
         self._on_lost = on_lost
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -91,7 +98,7 @@ class _ReplyProtocol(asyncio.Protocol):
                 future.set_result(reply)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._on_lost(exc)
+        self._on_lost(self, exc)
 
 
 def _typed_error(error: ResponseError) -> ResponseError:
@@ -110,8 +117,6 @@ class PipelinedRedis:
         # The connect in progress, owned here (not by a caller that may be cancelled), so
         # close() can end a socket that connected after its caller gave up.
         self._connecting: asyncio.Task[_ReplyProtocol] | None = None
-        self._outbox: list[bytes] = []
-        self._flush_scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None
 
     @classmethod
@@ -142,10 +147,12 @@ class PipelinedRedis:
         self._protocol = protocol
         return protocol
 
-    def _lost(self, exc: Exception | None) -> None:
-        protocol, self._protocol = self._protocol, None
-        if protocol is None:
-            return
+    def _lost(self, protocol: _ReplyProtocol, exc: Exception | None) -> None:
+        """Fails every command waiting on ``protocol``, the current connection or not: a
+        caller that awaited a connect may queue on it after it was lost and replaced."""
+        if self._protocol is protocol:
+            self._protocol = None
+        protocol.room.set()  # whoever waits for room then finds the connection gone
         error = RedisConnectionError(f"connection to Redis lost: {exc}")
         while protocol.waiting:
             future = protocol.waiting.popleft()
@@ -156,10 +163,10 @@ class PipelinedRedis:
         loop = self._loop
         assert loop is not None
         future: asyncio.Future[Any] = loop.create_future()
-        self._outbox.append(hiredis.pack_command(tuple(args)))  # type: ignore[arg-type]
+        protocol.outbox.append(hiredis.pack_command(tuple(args)))  # type: ignore[arg-type]
         protocol.waiting.append(future)
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
+        if not protocol.flush_scheduled:
+            protocol.flush_scheduled = True
             loop.call_soon(self._flush, protocol)
         return future
 
@@ -171,10 +178,10 @@ class PipelinedRedis:
         return protocol
 
     def _flush(self, protocol: _ReplyProtocol) -> None:
-        self._flush_scheduled = False
-        outbox, self._outbox = self._outbox, []
+        protocol.flush_scheduled = False
+        outbox, protocol.outbox = protocol.outbox, []
         if protocol.transport is None or protocol.transport.is_closing():
-            self._lost(None)
+            self._lost(protocol, None)  # it went while these were queued: none was sent
             return
         protocol.transport.write(b"".join(outbox))
 
