@@ -243,8 +243,10 @@ async def _serve(op: Op, request: Request) -> tuple[Response, str]:
         asyncpg.exceptions.OperatorInterventionError,
         asyncpg.exceptions.InsufficientResourcesError,
         asyncpg.InternalClientError,
-    ):
-        log.warning("ledger unavailable", exc_info=True)
+    ) as exc:
+        # One line, no traceback: a Redis loss makes every request say it, and it is expected.
+        log.warning("unavailable in %s (request %s): %s: %s", op.name, request_id(request),
+                    type(exc).__name__, exc)  # fmt: skip
         error = _unavailable()
     except ApiError as exc:
         error = exc
