@@ -34,7 +34,7 @@ from durability.limits import LOCK_REBUILD, REBUILD_ATTEMPTS_MAX, REBUILD_PIPELI
 from durability.restore_registers import load_registers
 from durability.restore_reservations import ExpiryEntry, load_reservations
 from durability.restore_stock import load_incoming, load_receipts
-from durability.streams import EPOCH_KEY, PARTITIONS, id_tuple, last_ids
+from durability.streams import EPOCH_KEY, PARTITIONS, id_tuple, last_ids, still_holds
 from durability.writer import create_groups
 
 
@@ -245,7 +245,8 @@ async def _rebuild_locked(redis: RedisIO, conn: Conn, reason: str) -> RebuildRep
 async def ledger_state(redis: RedisIO, conn: Conn) -> str:
     """'ok', or why Redis cannot serve: 'missing' (no epoch: restarted empty or never built),
     'partial' (a partition's copy of the epoch is gone: on a cluster, a master restarted
-    empty), 'behind' (a stream's last id is older than the journal's newest event of it),
+    empty), 'behind' (a stream lacks the journal's newest event of it: restored from an old
+    snapshot, or a replica promoted before replication brought it),
     'unfenced' (whole, but set up before the partitions' copies existed)."""
     state, _ = await fence_state(redis)
     if state in ("missing", "partial"):
@@ -253,7 +254,11 @@ async def ledger_state(redis: RedisIO, conn: Conn) -> str:
     rows = await conn.fetch(_NEWEST_IDS, LEDGER_PARTITIONS)
     redis_ids = await last_ids(redis)
     for r in rows:
-        if id_tuple(redis_ids[r["partition"]]) < (r["stream_ms"], r["stream_seq"]):
+        newest, partition = (r["stream_ms"], r["stream_seq"]), r["partition"]
+        if id_tuple(redis_ids[partition]) < newest:
+            return "behind"
+        # A promoted replica that lacks journaled entries and took a write since (issue 17).
+        if not await still_holds(redis, partition, f"{newest[0]}-{newest[1]}"):
             return "behind"
     return "ok" if state == "whole" else state
 
