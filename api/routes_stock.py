@@ -10,6 +10,7 @@ from api.schemas import (
     Adjustment,
     CountBody,
     IncomingBody,
+    IncomingWrite,
     PositionOut,
     ReceiveBody,
     RedateBody,
@@ -67,10 +68,13 @@ def supply_id(ctx: Ctx, body: IncomingBody) -> str:
 
 
 async def add_incoming(ctx: Ctx, body: IncomingBody) -> Reply:
+    supply = supply_id(ctx, body)
     outcome = await ctx.services.engine.stock.add_incoming(
-        body.sku, body.location, supply_id(ctx, body), body.qty, body.expected_at
+        body.sku, body.location, supply, body.qty, body.expected_at
     )
-    return _reply(ctx, outcome)
+    status, written = _reply(ctx, outcome)
+    assert isinstance(written, StockWrite)
+    return status, IncomingWrite(written.result, written.event_id, written.position, supply)
 
 
 def _supply_reply(ctx: Ctx, outcome: SupplyOutcome) -> Reply:
@@ -198,7 +202,7 @@ OPS = [
         "Record supply expected at a location by a date",
         add_incoming,
         Scope.stock_write,
-        {200: StockWrite},
+        {200: IncomingWrite},
         WRITE_ERRORS,
         body=IncomingBody,
         idempotent=True,

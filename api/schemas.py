@@ -187,6 +187,10 @@ class StockWrite(Response, frozen=True):
     position: PositionOut
 
 
+class IncomingWrite(StockWrite, frozen=True):
+    supply_id: str  # the one given, or derived: what receive, cancel and redate name
+
+
 class ReceiveBody(Request, frozen=True):
     sku: SkuId
     location: LocationId

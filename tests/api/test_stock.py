@@ -62,12 +62,16 @@ async def test_incoming_with_derived_and_given_supply_ids(api: Api) -> None:
     body = {"sku": "A", "location": "S1", "qty": 7, "expected_at": "2030-01-02"}
     r = await api.call("POST", "/v1/stock/incoming", "stock", json=body)
     assert r.status_code == 200 and r.json()["position"]["incoming"] == 7
+    derived = r.json()["supply_id"]  # what receive, cancel and redate name
     r = await api.call("POST", "/v1/stock/incoming", "stock", json=body)  # same body: same supply
     assert r.json()["result"] == "duplicate" and r.json()["position"]["incoming"] == 7
+    assert r.json()["supply_id"] == derived
     given = {**body, "supply_id": "po-9"}
-    assert (await api.call("POST", "/v1/stock/incoming", "stock", json=given)).json()["position"][
-        "incoming"
-    ] == 14
+    r = await api.call("POST", "/v1/stock/incoming", "stock", json=given)
+    assert r.json()["position"]["incoming"] == 14 and r.json()["supply_id"] == "po-9"
+    receive = {"sku": "A", "location": "S1", "qty": 2}
+    r = await api.call("POST", f"/v1/stock/incoming/{derived}/receive", "stock", json=receive)
+    assert r.status_code == 200 and r.json()["remaining"] == 5
     r = await api.call("POST", "/v1/stock/incoming", "stock", json={**given, "qty": 8})
     assert_problem(r, 409, "supply-conflict")
     r = await api.call(
