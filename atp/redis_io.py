@@ -10,7 +10,7 @@ RedisCluster. The engine code above them is the same.
 import asyncio
 import collections
 import contextlib
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, Protocol, cast
 from urllib.parse import urlparse
 
@@ -256,13 +256,13 @@ class ClusterRedis:
 
     async def command(self, *args: Arg) -> Any:
         client = await self._ready()
-        async with self._room:
+        async with self._room, _lost_under_it():
             return await client.execute_command(*args)
 
     async def run(self, script: Script, keys: Sequence[str], args: Sequence[Arg]) -> Any:
         args = script_args(script, args)
         client = await self._ready()
-        async with self._room:
+        async with self._room, _lost_under_it():
             try:
                 return await client.evalsha(script.sha, len(keys), *keys, *args)
             except NoScriptError:
@@ -273,6 +273,19 @@ class ClusterRedis:
 
     async def close(self) -> None:
         await self.client.aclose()
+
+
+@contextlib.asynccontextmanager
+async def _lost_under_it() -> AsyncIterator[None]:
+    """redis-py 8.1 can meet a connection a failover closed under it as ``AttributeError:
+    'NoneType' object has no attribute 'writelines'`` (its writer already gone): that is a
+    lost connection (retry with the same ids, a 503), not a bug of ours (a 500)."""
+    try:
+        yield
+    except AttributeError as exc:
+        if "'NoneType'" not in str(exc):
+            raise
+        raise RedisConnectionError(f"connection to Redis lost under a command: {exc}") from exc
 
 
 def connect(url: str) -> RedisIO:
