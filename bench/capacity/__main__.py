@@ -1,8 +1,9 @@
-"""``python -m bench.capacity [--positions N] [--results-md]``: what one position costs in
-Redis memory (the capacity model in the README). A private redis-server (no persistence,
-loopback, killed by its PID at the end) is filled with positions through the engine's own
-stock writes; ``used_memory`` before and after, with the partitions' event streams (trimmed
-at ``EVENT_STREAM_MAXLEN``) and without them."""
+"""``python -m bench.capacity [--positions N] [--masters] [--results-md]``: what one
+position costs in Redis memory (the capacity model in the README), and with ``--masters``
+one Redis against a 3-master cluster under the same load (bench/capacity/masters.py).
+A private redis-server (no persistence, loopback, killed by its PID at the end) is filled
+with positions through the engine's own stock writes; ``used_memory`` before and after,
+with the partitions' event streams (trimmed at ``EVENT_STREAM_MAXLEN``) and without them."""
 
 import argparse
 import asyncio
@@ -16,6 +17,7 @@ from typing import Final
 
 import redis
 
+from bench.capacity import masters
 from bench.common.results import RESULTS_MD, update_markdown_section
 from engine.local import Engine
 
@@ -109,10 +111,20 @@ def markdown(m: Memory) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.capacity", description=__doc__)
     parser.add_argument("--positions", type=int, default=POSITIONS_DEFAULT)
+    parser.add_argument("--masters", action="store_true", help="1 Redis vs 3 masters too")
     parser.add_argument("--results-md", action="store_true", help="write into bench/RESULTS.md")
     args = parser.parse_args(argv)
     found = measure(args.positions)
     text = markdown(found)
+    if args.masters:
+        port = _free_port()
+        server = _started(port)
+        try:
+            url = f"redis://{HOST}:{port}/0"
+            text += masters.markdown(masters.compare(url, redis.Redis(host=HOST, port=port)))
+        finally:
+            server.kill()
+            server.wait()
     print(text)
     if args.results_md:
         update_markdown_section(RESULTS_MD, TITLE, text, "# Benchmark results\n")
