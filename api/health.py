@@ -19,7 +19,7 @@ from atp.limits import LEDGER_PARTITIONS
 from atp.redis_io import RedisIO
 from atp.redis_nodes import node_command, primaries
 from atp.scripts import Script
-from durability import fence, journal_cursor
+from durability import journal_cursor
 from durability.streams import current_epoch
 from reservations import calls
 
@@ -30,8 +30,7 @@ READY_TIMEOUT_S = 1.0
 def engine_scripts() -> list[Script]:
     """Every script the API may run, found beside its wrapper."""
     found: dict[str, Script] = {}
-    modules = (stock, supply_writes, availability, register_events, calls, journal_cursor, fence)
-    for module in modules:
+    for module in (stock, supply_writes, availability, register_events, calls, journal_cursor):
         for value in vars(module).values():
             if isinstance(value, Script):
                 found[value.sha] = value

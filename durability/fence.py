@@ -6,19 +6,15 @@ loses its partitions while the master of ``{meta}`` keeps the epoch. So each par
 carries a copy of the epoch in its own hash tag (``atp:{pNN}:epoch``), written wherever the
 epoch is set (a rebuild, adopting a ledger) and checked wherever the ledger's loss is
 looked for: the ledger is whole only while the epoch and every copy agree
-(durability/streams.py ``current_epoch``). The copies are kept on a single Redis too: one
+(durability/streams.py ``current_epoch``), and each journal read carries its partition's
+copy (durability/journal_cursor.py ``read_after``). The copies are kept on a single Redis too: one
 code path, tested by every durability suite, for the price of one MGET instead of a GET.
 """
 
 import asyncio
 
-from atp import keys
 from atp.redis_io import RedisIO
-from atp.scripts import load_script
-from durability.store import Entry
-from durability.streams import EPOCH_KEY, PARTITION_EPOCH_KEYS, entries_of, epoch_copies
-
-_READ_FENCED = load_script("durability.lua", "journal_read_fenced")
+from durability.streams import EPOCH_KEY, PARTITION_EPOCH_KEYS, epoch_copies
 
 
 async def set_epoch(redis: RedisIO, epoch: str) -> None:
@@ -26,21 +22,6 @@ async def set_epoch(redis: RedisIO, epoch: str) -> None:
     copies agree sees a ledger that was complete when they were written."""
     await asyncio.gather(*(redis.command("SET", key, epoch) for key in PARTITION_EPOCH_KEYS))
     await redis.command("SET", EPOCH_KEY, epoch)
-
-
-async def read_fenced(
-    redis: RedisIO, partition: int, after: str, count: int
-) -> tuple[str | None, str, list[Entry]]:
-    """(the partition's epoch copy, where the read began, up to ``count`` entries) in one
-    atomic step: journal_cursor.read_after, refused (no entries) by a partition whose copy
-    is gone."""
-    keys_ = [
-        keys.stream(partition),
-        keys.journal_cursor(partition),
-        PARTITION_EPOCH_KEYS[partition],
-    ]
-    epoch, start, raw = await redis.run(_READ_FENCED, keys_, [after, count])
-    return (None if epoch is None else str(epoch)), str(start), entries_of(partition, raw)[0]
 
 
 async def fence_state(redis: RedisIO) -> tuple[str, str | None]:

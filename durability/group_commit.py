@@ -33,8 +33,7 @@ from atp import keys
 from atp.model import LedgerUnavailable, StockOutcome
 from atp.redis_io import RedisIO
 from atp.tasks import cancel_and_wait
-from durability.fence import read_fenced
-from durability.journal_cursor import advance
+from durability.journal_cursor import advance, read_after
 from durability.limits import DURABILITY_HEALTH_INTERVAL_MS, DURABILITY_READ_MAX, JOURNAL_BATCH_MAX
 from durability.rebuild import ensure_ledger
 from durability.store import Entry, write_entries
@@ -209,7 +208,7 @@ class Durability:
         shares = self._share_cursors()
         epoch, *reads = await asyncio.gather(
             self.redis.command("GET", EPOCH_KEY),
-            *(read_fenced(self.redis, p, cursors[p], self.read_max) for p in partitions),
+            *(read_after(self.redis, p, cursors[p], self.read_max) for p in partitions),
             *shares,
         )
         del reads[len(partitions) :]

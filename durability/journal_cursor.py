@@ -23,12 +23,17 @@ _ADVANCE = load_script("durability.lua", "journal_advance")
 
 async def read_after(
     redis: RedisIO, partition: int, after: str, count: int
-) -> tuple[str, list[Entry]]:
-    """Where the read began (exclusive: ``after`` or the shared cursor if later) and up to
-    ``count`` entries from there."""
-    keys_ = [keys.stream(partition), keys.journal_cursor(partition)]
-    start, raw = await redis.run(_READ, keys_, [after, count])
-    return str(start), entries_of(partition, raw)[0]
+) -> tuple[str | None, str, list[Entry]]:
+    """(the partition's copy of the epoch, where the read began, up to ``count`` entries)
+    in one atomic step: the read begins after ``after`` or the shared cursor if later, and
+    a partition whose copy is gone (durability/fence.py) answers None and no entries."""
+    keys_ = [
+        keys.stream(partition),
+        keys.journal_cursor(partition),
+        keys.partition_epoch(partition),
+    ]
+    epoch, start, raw = await redis.run(_READ, keys_, [after, count])
+    return (None if epoch is None else str(epoch)), str(start), entries_of(partition, raw)[0]
 
 
 async def advance(redis: RedisIO, partition: int, journaled: str) -> None:
