@@ -37,7 +37,6 @@ from atp.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 _STREAMS = tuple(keys.stream(p) for p in range(LEDGER_PARTITIONS))
-_stream_id = parse_id  # the old name, which bench/replica/profile.py imports
 
 
 class Replica(ReplicaCopy):

@@ -95,18 +95,22 @@ def _totals(lines: list[HistoryLine]) -> OrderTotals:
     return OrderTotals(units, amount)
 
 
-async def _orders(conn: Conn, idents: list[Identity]) -> tuple[list[HistoryOrder], bool]:
+def _by_kind(idents: list[Identity]) -> tuple[list[str], list[str], list[str]]:
+    """The identities' values as the queries take them: ids, emails, phones."""
+
     def values(kind: Kind) -> list[str]:
         return [i.value for i in idents if i.kind is kind]
 
+    return values(Kind.id), values(Kind.email), values(Kind.phone)
+
+
+async def _orders(conn: Conn, idents: list[Identity]) -> tuple[list[HistoryOrder], bool]:
     rows = await conn.fetch(
         "SELECT id, state, channel, method, location, order_received_at, seq FROM orders"
         " WHERE customer_id = ANY($1::text[]) OR customer_email = ANY($2::text[])"
         " OR customer_phone = ANY($3::text[]) ORDER BY order_received_at DESC, seq DESC"
         " LIMIT $4",
-        values(Kind.id),
-        values(Kind.email),
-        values(Kind.phone),
+        *_by_kind(idents),
         HISTORY_ORDERS_MAX + 1,
     )
     cut = len(rows) > HISTORY_ORDERS_MAX
@@ -155,17 +159,12 @@ async def _register(
 ) -> tuple[list[HistoryRegisterEvent], list[int], bool]:
     """The register sales and returns carrying these identities: (events, row ids, cut)."""
 
-    def values(kind: Kind) -> list[str]:
-        return [i.value for i in idents if i.kind is kind]
-
     rows = await conn.fetch(
         "SELECT id, kind, location, device_id, event_id, sku, qty, unit_price, currency,"
         " occurred_at, voided_at FROM register_sales"
         " WHERE customer_id = ANY($1::text[]) OR customer_email = ANY($2::text[])"
         " OR customer_phone = ANY($3::text[]) ORDER BY occurred_at DESC, id DESC LIMIT $4",
-        values(Kind.id),
-        values(Kind.email),
-        values(Kind.phone),
+        *_by_kind(idents),
         HISTORY_REGISTER_MAX + 1,
     )
     cut = len(rows) > HISTORY_REGISTER_MAX

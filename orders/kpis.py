@@ -31,7 +31,8 @@ AND ($3::text IS NULL OR {_STORE} = $3) AND ($4::text IS NULL OR o.channel = $4)
 """
 _BOPIS = "o.method IN ('pickup', 'curbside')"
 # Register sales (not voided) as purchases: an id no order id can take (':'), the store
-# channel, their store. The per store and channel figures count the priced ones.
+# channel (registers sell there only: every oversell is the store channel's), their
+# store. The per store and channel figures count the priced ones.
 _REGISTER_SALES = "FROM register_sales s WHERE s.kind = 'sale' AND s.voided_at IS NULL"
 _REGISTER_ID = "'pos:' || s.device_id || '/' || s.event_id"
 _REGISTER_IN = f"""
@@ -129,8 +130,6 @@ SELECT location, count(*) AS oversells FROM (
 WHERE oversold > COALESCE(before, 0) AND ts_ms >= $1 AND ts_ms < $2
 GROUP BY location
 """
-# Registers sell on the store channel only: every oversell is the store channel's.
-_REGISTER_CHANNEL: Final = REGISTER_CHANNEL.value
 
 
 class Kpis(msgspec.Struct, frozen=True, kw_only=True):
@@ -226,12 +225,12 @@ async def gather(
         )
         oversells = (
             await _oversells(conn, since, until, location)
-            if channel in (None, _REGISTER_CHANNEL)
+            if channel in (None, REGISTER_CHANNEL)
             else {}
         )
         by_store = await _breakdown(conn, "store", args, oversells)
         registers = sum(oversells.values())
-        by_channel = await _breakdown(conn, "channel", args, {_REGISTER_CHANNEL: registers})
+        by_channel = await _breakdown(conn, "channel", args, {REGISTER_CHANNEL: registers})
     kpis = [
         f.pickup_on_time(pickup["on_time"], pickup["ready"], pickup["late_not_ready"]),
         f.median_minutes(f.STAGE_TIME, stages),

@@ -18,7 +18,8 @@ import msgspec
 
 from atp import keys
 from atp.limits import LEDGER_PARTITIONS
-from atp.replica import Replica, _stream_id
+from atp.replica import Replica
+from atp.replica_copy import parse_id
 
 ROUNDS = 5
 
@@ -30,7 +31,7 @@ class ApplyCost(msgspec.Struct, frozen=True):
     replies: int
     fields_dict_ns: float  # dict(zip(flat[::2], flat[1::2], strict=True))
     fields_dict_iter_ns: float  # dict(zip(it, it)) over one iterator
-    stream_id_ns: float  # _stream_id() for the lag sample
+    stream_id_ns: float  # parse_id() for the lag sample
     set_position_ns: float  # PackedPositions.set_position with the parsed ints
     apply_ns: float  # one entry and its bookkeeping, fields already a dict
     current_ns: float  # the whole current loop of _read_once, per entry
@@ -52,7 +53,7 @@ def _apply_one(replica: Replica, partition: int, stream_id: str, fields: dict[st
     the event, then its cursor, count and lag sample."""
     replica.apply_fields(fields)
     replica.cursors[partition] = stream_id
-    parsed = replica.cursor_ids[partition] = _stream_id(stream_id)
+    parsed = replica.cursor_ids[partition] = parse_id(stream_id)
     replica.applied[partition] += 1
     replica.lag_ms.append(time.time() * 1000 - parsed[0])
 
@@ -122,7 +123,7 @@ def _reply_costs(replica: Replica, reply: list[Any]) -> list[float]:
     return [
         _best(lambda: [dict(zip(f[::2], f[1::2], strict=True)) for f in flats], 1),
         _best(by_iter, 1),
-        _best(lambda: [_stream_id(i) for i in ids], 1),
+        _best(lambda: [parse_id(i) for i in ids], 1),
         _best(lambda: [set_position(s, loc, v) for s, loc, v in moves], 1),
         _best(apply_only, 1),
         _best(lambda: _current(replica, reply), 1),

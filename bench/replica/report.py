@@ -127,7 +127,7 @@ def costs_table(lag: LagResult, markdown: bool) -> str:
     rows = [
         ("fields dict: dict(zip(flat[::2], flat[1::2]))", c.fields_dict_ns),
         ("fields dict: dict(zip(it, it))", c.fields_dict_iter_ns),
-        ("_stream_id() for the lag sample", c.stream_id_ns),
+        ("parse_id() for the lag sample", c.stream_id_ns),
         ("PackedPositions.set_position", c.set_position_ns),
         ("one entry + bookkeeping (dict given)", c.apply_ns),
         ("current _read_once loop, per entry", c.current_ns),
