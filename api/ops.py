@@ -220,13 +220,25 @@ def _unavailable() -> ApiError:
 
 async def _serve(op: Op, request: Request) -> tuple[Response, str]:
     services: Services = request.app.state.services
-    try:
+
+    async def authenticated() -> tuple[Response, str]:
         if op.scope is None:
             principal = PUBLIC
         else:
             principal = await services.auth.authenticate(request.headers.get("authorization"))
             request.scope[KEY_ID] = principal.key_id
         return await run_authenticated(op, Ctx(request, services, principal))
+
+    return await answered(op, request, authenticated())
+
+
+async def answered(
+    op: Op, request: Request, work: Awaitable[tuple[Response, str]]
+) -> tuple[Response, str]:
+    """``work``'s answer, or the problem for what it raised: the one mapping of errors to
+    answers, for /v1 and for the page's calls (ui/calls.py) alike."""
+    try:
+        return await work
     except InvalidInput as exc:
         return codec.problem_response(invalid(exc.field, exc.message), request_id(request)), (
             "invalid-input"

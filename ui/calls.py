@@ -7,38 +7,20 @@ durability wait. So what a page shows and allows is, by construction, what the k
 read and do on /v1: one rule, not a second copy of it here.
 """
 
-import logging
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import quote, urlencode
 
-import asyncpg
 import msgspec
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message
 
-from api import codec
 from api.auth import Principal, Scope
-from api.ops import Ctx, Op, run_authenticated
-from api.problems import ApiError, invalid
+from api.ops import Ctx, Op, answered, run_authenticated
 from api.routes import OPS
-from atp.model import InvalidInput, LedgerUnavailable
 
-log = logging.getLogger(__name__)
 BY_NAME: Final[dict[str, Op]] = {op.name: op for op in OPS}
-_UNAVAILABLE: Final = (
-    RedisConnectionError,
-    RedisTimeoutError,
-    ConnectionError,
-    TimeoutError,
-    OSError,
-    LedgerUnavailable,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-)
 
 
 @dataclass(frozen=True)
@@ -109,16 +91,8 @@ async def call(
         return await request.receive()
 
     inner = Request(_scope(request, op, path or {}, query, raw, last_event_id), receive)
-    try:
-        response, _ = await run_authenticated(op, Ctx(inner, request.app.state.services, principal))
-    except ApiError as exc:
-        response = codec.problem_response(exc, None)
-    except InvalidInput as exc:
-        response = codec.problem_response(invalid(exc.field, exc.message), None)
-    except _UNAVAILABLE:
-        log.warning("page: ledger unavailable in %s", name, exc_info=True)
-        error = ApiError(503, "unavailable", "Unavailable", "the ledger cannot be reached now")
-        response = codec.problem_response(error, None)
+    ctx = Ctx(inner, request.app.state.services, principal)
+    response, _ = await answered(op, inner, run_authenticated(op, ctx))  # /v1's error answers
     content = getattr(response, "body", None)
     decoded = msgspec.json.decode(content) if content else None
     return Answer(response.status_code, decoded, response)
