@@ -164,3 +164,41 @@ async def test_sign_out_needs_the_sessions_csrf_token(site: Api) -> None:
     r = await site.client.post("/ui/sign-out", data={"csrf_token": "forged"})
     assert r.status_code == 403
     assert (await site.client.get("/ui/reservations")).status_code == 200  # still signed in
+
+
+# The page's routes a visitor without a session may reach: signing in, the static files.
+_OPEN = {("GET", "/ui/sign-in"), ("POST", "/ui/sign-in")}
+
+
+def _page_routes() -> list[tuple[str, str]]:
+    """Every (method, path) of ui/app.py's table, path parameters filled in."""
+    from starlette.routing import Route
+
+    from ui.app import ROUTES
+
+    found = []
+    for route in ROUTES:
+        assert isinstance(route, Route)
+        path = re.sub(r"\{[a-z_]+\}", "x", route.path)
+        for method in sorted((route.methods or set()) - {"HEAD"}):
+            found.append((method, path))
+    return found
+
+
+async def test_every_page_route_needs_a_session_and_every_post_its_csrf_token(
+    site: Api,
+) -> None:
+    """Enumerated from the route table, so a new page cannot slip past either rule."""
+    routes = [r for r in _page_routes() if r not in _OPEN and not r[1].startswith(assets.PREFIX)]
+    assert len(routes) > 10  # the table was read
+    for method, path in routes:
+        r = await site.client.request(method, path)
+        # A page sends the visitor to sign in; the live stream (an EventSource) is refused.
+        assert r.status_code in (303, 401), (method, path, r.status_code)
+        if r.status_code == 303:
+            assert r.headers["location"].startswith("/ui/sign-in"), (method, path)
+    await sign_in(site.client, site.keys["admin"])
+    for method, path in routes:
+        if method == "POST":
+            r = await site.client.post(path, data={"csrf_token": "forged"})
+            assert r.status_code == 403, (path, r.status_code)
