@@ -34,10 +34,10 @@ from api.wiring import Services
 from atp.clock import Clock
 from atp.register_events import Registers
 from atp.replica_reads import ReplicaReads
-from atp.tasks import Periodic
+from atp.tasks import Periodic, ended_within
 from catalog.routing_directory import CatalogDirectory
 from changes.feed import ChangeFeed
-from durability.db import create_pool
+from durability.db import close_pool, create_pool
 from engine.durable import start_durability
 from engine.local import Engine
 from engine.protocol import LedgerEngine
@@ -50,6 +50,8 @@ from webhooks.runner import Webhooks
 
 TITLE = "ATP engine API"
 log = logging.getLogger(__name__)
+
+SHUTDOWN_STEP_S = 10.0  # each part of the engine gets this long to stop (atp.tasks.ended_within)
 ACCESS_LOGGER = logging.getLogger(ACCESS_LOG)
 VERSION = "1"
 
@@ -171,11 +173,11 @@ def _connect(dsn: str) -> Callable[[], Awaitable["asyncpg.Connection[asyncpg.Rec
 async def _close(services: Services) -> None:
     metrics.flush()
     if services.feed is not None:
-        await services.feed.stop()
-    await services.durability.stop()
-    await services.engine.close()
-    await services.instance.stop()
-    await services.pool.close()
+        await ended_within("the changes feed", services.feed.stop(), SHUTDOWN_STEP_S)
+    await ended_within("durability", services.durability.stop(), SHUTDOWN_STEP_S)
+    await ended_within("the engine", services.engine.close(), SHUTDOWN_STEP_S)
+    await ended_within("the instance lock", services.instance.stop(), SHUTDOWN_STEP_S)
+    await close_pool(services.pool, SHUTDOWN_STEP_S)
 
 
 async def _webhooks(settings: Settings) -> Webhooks | None:
@@ -213,10 +215,10 @@ def _lifespan(settings: Settings, clock: Clock | None, freeze_gc: bool) -> Any:
             yield
         finally:
             if webhooks is not None:
-                await webhooks.stop()
-            await alerts.stop()
+                await ended_within("webhooks", webhooks.stop(), SHUTDOWN_STEP_S)
+            await ended_within("alerts", alerts.stop(), SHUTDOWN_STEP_S)
             for task in tasks:
-                await task.stop()
+                await ended_within(task.name, task.stop(), SHUTDOWN_STEP_S)
             for handler in ACCESS_LOGGER.handlers:
                 handler.flush()
             await _close(services)

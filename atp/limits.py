@@ -40,7 +40,11 @@ EXPIRY_SWEEP_INTERVAL_MS: Final = 100
 EVENT_STREAM_MAXLEN: Final = 1_000_000
 
 PIPELINE_INFLIGHT_MAX: Final = 10_000  # commands written but not yet answered, per connection
-CLUSTER_INFLIGHT_MAX: Final = 64  # concurrent commands per process on a cluster (= pool size)
+CLUSTER_INFLIGHT_MAX: Final = 64  # concurrent commands per process on a cluster
+# Connections per cluster node: redis-py 8.1 releases a connection marked for reconnect (a
+# slot map change, a failover) from a background task and counts it until then, so a pool
+# only as large as the commands in flight raised MaxConnectionsError after a failover.
+CLUSTER_NODE_CONNECTIONS_MAX: Final = 2 * CLUSTER_INFLIGHT_MAX
 
 assert LINE_QTY_MAX <= QTY_MAX
 assert BATCH_SKUS_MAX * BATCH_LOCATIONS_MAX >= BATCH_POSITIONS_MAX

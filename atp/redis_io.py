@@ -22,7 +22,7 @@ from redis.exceptions import NoScriptError, ResponseError
 from redis.retry import Retry
 
 from atp import actor
-from atp.limits import CLUSTER_INFLIGHT_MAX, PIPELINE_INFLIGHT_MAX
+from atp.limits import CLUSTER_INFLIGHT_MAX, CLUSTER_NODE_CONNECTIONS_MAX, PIPELINE_INFLIGHT_MAX
 from atp.scripts import Script
 
 Arg = str | int
@@ -243,7 +243,7 @@ class ClusterRedis:
             decode_responses=True,
             retry=Retry(NoBackoff(), 0),
             reinitialize_steps=0,  # patch the moved slot; never drop live connections
-            max_connections=CLUSTER_INFLIGHT_MAX,
+            max_connections=CLUSTER_NODE_CONNECTIONS_MAX,
             **options,
         )
         return cls(client)

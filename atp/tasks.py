@@ -8,6 +8,17 @@ from collections.abc import Awaitable, Callable
 log = logging.getLogger(__name__)
 
 
+async def ended_within(name: str, work: Awaitable[object], seconds: float) -> bool:
+    """Awaits ``work`` for at most ``seconds`` (then cancels it): one step of a shutdown
+    that hangs must not keep the rest from ending, nor the process from exiting."""
+    try:
+        await asyncio.wait_for(work, seconds)
+        return True
+    except TimeoutError:
+        log.error("%s did not end within %.0f s; going on without it", name, seconds)
+        return False
+
+
 async def cancel_and_wait(task: "asyncio.Task[None] | None") -> None:
     if task is None:
         return

@@ -7,6 +7,7 @@ from urllib.parse import urlparse, urlunparse
 import asyncpg
 
 from atp.redis_io import DEFAULT_REDIS_URL
+from atp.tasks import ended_within
 
 if TYPE_CHECKING:
     from asyncpg.pool import PoolConnectionProxy
@@ -76,3 +77,10 @@ async def create_pool(dsn: str, max_size: int = 4) -> asyncpg.Pool:
     )
     assert pool is not None
     return pool
+
+
+async def close_pool(pool: asyncpg.Pool, within_s: float) -> None:
+    """Closes gracefully, waiting for connections in use; if one is still held after
+    ``within_s`` (a task that never gave it back), the pool is terminated instead."""
+    if not await ended_within("closing the PostgreSQL pool", pool.close(), within_s):
+        pool.terminate()

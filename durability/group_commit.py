@@ -10,7 +10,8 @@ queued before the flush began. Callers that arrive during a flush ride the next 
 PostgreSQL commit per flush, not per write.
 
 Each read round also reads the ledger epoch on the same connection, and each partition is
-read together with its own copy of the epoch (durability/fence.py), in one script. If
+read together with its own copy of the epoch (durability/fence.py), in one script; the
+write to PostgreSQL is fenced by that epoch too (durability/store.py). If
 Redis restarted empty, or on a cluster one master did, an epoch or a copy is gone: the
 flush journals nothing (those entries were written into an empty ledger), fails its callers
 with LedgerUnavailable, and the process rebuilds (or waits for another process's rebuild)
@@ -36,7 +37,7 @@ from atp.tasks import cancel_and_wait
 from durability.journal_cursor import advance, read_after
 from durability.limits import DURABILITY_HEALTH_INTERVAL_MS, DURABILITY_READ_MAX, JOURNAL_BATCH_MAX
 from durability.rebuild import ensure_ledger
-from durability.store import Entry, write_entries
+from durability.store import Entry, StaleEpoch, write_entries
 from durability.streams import EPOCH_KEY, PARTITIONS, current_epoch
 from reservations.model import Reservation
 
@@ -120,6 +121,9 @@ class Durability:
         # Writes queued during the flush that found the loss ran against the lost ledger.
         self._fail(self._waiters, LedgerUnavailable("Redis lost the ledger; rebuilding"))
         self._waiters, self._wanted = [], set()
+        # Ids of the lost ledger's streams: shared with the new one they could lie past its
+        # first entries, and every process would skip those.
+        self._journaled = {}
         while True:
             try:
                 async with self.pool.acquire() as conn:
@@ -159,7 +163,7 @@ class Durability:
                     raise _EpochChanged
                 if waiters:
                     await self._flush(wanted)
-            except _EpochChanged:
+            except (_EpochChanged, StaleEpoch):
                 self._fail(waiters, LedgerUnavailable("Redis lost the ledger; rebuilding"))
                 await self._recover()
                 continue
@@ -249,8 +253,9 @@ class Durability:
             return
         started = time.perf_counter()
         # The held events carry what the journal records of their headers: no Redis read.
+        assert self._epoch is not None  # healthy: a flush runs only under an epoch
         async with self.pool.acquire() as conn:
-            self.events_written += await write_entries(conn, batch)
+            self.events_written += await write_entries(conn, batch, self._epoch)
         self.write_s_total += time.perf_counter() - started
 
 

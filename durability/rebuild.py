@@ -204,10 +204,7 @@ async def rebuild(redis: RedisIO, conn: Conn, reason: str) -> RebuildReport:
 
 async def _rebuild_locked(redis: RedisIO, conn: Conn, reason: str) -> RebuildReport:
     started = time.monotonic()
-    epoch = await conn.fetchval(
-        "INSERT INTO ledger_epochs (reason) VALUES ($1) RETURNING epoch", reason
-    )
-    report = RebuildReport(epoch=epoch, reason=reason)
+    report = RebuildReport(epoch=0, reason=reason)
     for _ in range(REBUILD_ATTEMPTS_MAX):
         await redis.command("DEL", EPOCH_KEY)
         await _wipe(redis)
@@ -229,16 +226,22 @@ async def _rebuild_locked(redis: RedisIO, conn: Conn, reason: str) -> RebuildRep
         raise RebuildError(
             f"engines kept writing while the ledger was rebuilt ({REBUILD_ATTEMPTS_MAX} tries)"
         )
-    await set_epoch(redis, str(epoch))
+    # The epoch exists only once its ledger is complete: journal batches read under an
+    # older one are refused from here on (durability/store.py), and one that failed
+    # half-way leaves Redis without an epoch, so it is rebuilt again.
+    report.epoch = await conn.fetchval(
+        "INSERT INTO ledger_epochs (reason, positions, reservations) VALUES ($1, $2, $3)"
+        " RETURNING epoch",
+        reason, report.positions, report.reservations,
+    )  # fmt: skip
+    await set_epoch(redis, str(report.epoch))
     async with bulk_writer(redis) as pipe:
         for key, deadline, member in expiries:
             await pipe.command("ZADD", key, deadline, member)
     report.seconds = time.monotonic() - started
     await conn.execute(
-        "UPDATE ledger_epochs SET positions = $2, reservations = $3, seconds = $4"
-        " WHERE epoch = $1",
-        epoch, report.positions, report.reservations, report.seconds,
-    )  # fmt: skip
+        "UPDATE ledger_epochs SET seconds = $2 WHERE epoch = $1", report.epoch, report.seconds
+    )
     return report
 
 

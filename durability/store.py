@@ -4,15 +4,24 @@ Shared by the stream consumer (durability/writer.py) and the engines' group comm
 (durability/group_commit.py). Both may write the same events in any order: the journal ignores
 an event id it has, the positions table keeps only a newer event's position, and a
 reservation's state only moves forward.
+
+Every batch is fenced by the ledger epoch it was read under: entries read from a Redis that
+was then lost and rebuilt must not reach the journal after the rebuild read it (the rebuilt
+ledger would lack what the journal has, and a retried write would be applied again). A
+batch takes the rebuild lock shared, so a rebuild waits for batches already writing and
+batches wait for a running rebuild, then writes only if the epoch it was read under is
+still the newest (durability/rebuild.py adds an epoch only when its ledger is complete).
 """
 
 from collections.abc import Sequence
 from typing import cast
 
+import asyncpg
 import msgspec
 
 from atp.events import FIELDS, SHORT, Field
 from durability.db import Conn
+from durability.limits import LOCK_REBUILD
 
 # Stream entry as read: (partition, stream id "ms-seq", fields).
 Entry = tuple[int, str, dict[str, str]]
@@ -211,16 +220,45 @@ def _reservation_columns(rows: Sequence[ReservationRow]) -> list[list[object]]:
     return [[getattr(r, f) for r in rows] for f in ReservationRow.__struct_fields__]
 
 
-async def write_entries(conn: Conn, entries: Sequence[Entry]) -> int:
-    """Journals a batch atomically; returns how many events were new."""
+class StaleEpoch(Exception):
+    """The entries were read from a ledger that has since been rebuilt: not journaled."""
+
+
+STALE_EPOCH_SQLSTATE = "AT001"
+# One round trip: PL/pgSQL takes a fresh snapshot per statement, so the epoch read after
+# the lock is granted includes a rebuild that ended while this batch waited for it.
+_FENCE = f"""
+DO $$ BEGIN
+    PERFORM pg_advisory_xact_lock_shared({LOCK_REBUILD});
+    IF (SELECT max(epoch) FROM ledger_epochs) IS DISTINCT FROM {{epoch}} THEN
+        RAISE EXCEPTION USING ERRCODE = '{STALE_EPOCH_SQLSTATE}',
+            MESSAGE = 'read under ledger epoch {{epoch}}, since rebuilt';
+    END IF;
+END $$
+"""
+
+
+async def _fence(conn: Conn, epoch: str) -> None:
+    try:
+        await conn.execute(_FENCE.format(epoch=int(epoch)))
+    except asyncpg.PostgresError as error:
+        if error.sqlstate == STALE_EPOCH_SQLSTATE:
+            raise StaleEpoch(str(error)) from error
+        raise
+
+
+async def write_entries(conn: Conn, entries: Sequence[Entry], epoch: str) -> int:
+    """Journals a batch read under ledger ``epoch`` atomically; returns how many events were
+    new. Raises StaleEpoch, writing nothing, if the ledger was rebuilt since."""
     if not entries:
         return 0
     columns = entry_columns(entries)
     res = _reservation_columns(reservation_rows(entries))
-    if len(entries) < COPY_BATCH_MIN:  # a group commit: one statement, one round trip
-        inserted: int = await conn.fetchval(_INSERT_ALL, *columns, *res)
-        return inserted
     async with conn.transaction():
+        await _fence(conn, epoch)
+        if len(entries) < COPY_BATCH_MIN:  # a group commit: one statement
+            inserted: int = await conn.fetchval(_INSERT_ALL, *columns, *res)
+            return inserted
         await conn.execute(_SETUP_COPY)
         records = list(zip(*columns, strict=True))
         await conn.copy_records_to_table("journal_incoming", records=records, columns=_COLUMNS)

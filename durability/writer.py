@@ -7,7 +7,8 @@ between commit and XACK leaves entries pending; whoever reads them again writes 
 twice (the journal is keyed by event id).
 
 It journals only while Redis holds a ledger epoch and every partition its copy of it
-(durability/fence.py), read before and again after a round's reads: entries written into a
+(durability/fence.py), read before and again after a round's reads, and writes a round only
+if that epoch is still the journal's newest (durability/store.py): entries written into a
 Redis (or, on a cluster, a master) that restarted empty describe a ledger that is about to
 be rebuilt, not the truth.
 """
@@ -27,7 +28,7 @@ from durability.limits import (
     JOURNAL_CLAIM_IDLE_MS,
     JOURNAL_CONSUMER_GROUP,
 )
-from durability.store import Entry, write_entries
+from durability.store import Entry, StaleEpoch, write_entries
 from durability.streams import PARTITIONS, current_epoch, entries_of
 
 log = logging.getLogger(__name__)
@@ -129,8 +130,11 @@ class JournalWriter:
             if ids:
                 acks.setdefault(partition, set()).update(ids)
         if entries:
-            async with self.pool.acquire() as conn:
-                self.written_total += await write_entries(conn, entries)
+            try:
+                async with self.pool.acquire() as conn:
+                    self.written_total += await write_entries(conn, entries, epoch)
+            except StaleEpoch:
+                return 0  # rebuilt while we read: those entries are not the ledger's
             self.read_total += len(entries)
         await asyncio.gather(
             *(

@@ -79,7 +79,8 @@ async def test_writer_journals_every_event_once(
             for e, fields in await _raw(rio, p)
         ]
         async with db.acquire() as conn:
-            assert await write_entries(conn, entries) == 0
+            epoch = str(await conn.fetchval("SELECT max(epoch) FROM ledger_epochs"))
+            assert await write_entries(conn, entries, epoch) == 0
         assert await journal_events(db) == stream
         async with db.acquire() as conn:
             assert await verify(rio, conn) == []
