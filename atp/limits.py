@@ -45,6 +45,10 @@ CLUSTER_INFLIGHT_MAX: Final = 64  # concurrent commands per process on a cluster
 # slot map change, a failover) from a background task and counts it until then, so a pool
 # only as large as the commands in flight raised MaxConnectionsError after a failover.
 CLUSTER_NODE_CONNECTIONS_MAX: Final = 2 * CLUSTER_INFLIGHT_MAX
+# A master's pipelined connection (atp/redis_cluster_pipe.py) whose oldest command has had
+# no reply for this long, or whose connect takes this long, fails its callers with a
+# timeout and is closed: redis-py's default socket timeout, which the cluster had before.
+CLUSTER_REPLY_TIMEOUT_S: Final = 5.0
 
 assert LINE_QTY_MAX <= QTY_MAX
 assert BATCH_SKUS_MAX * BATCH_LOCATIONS_MAX >= BATCH_POSITIONS_MAX

@@ -3,8 +3,9 @@
 ``PipelinedRedis`` (a single Redis) writes every command issued during one event-loop turn
 as one socket write and parses replies with hiredis: redis-py's asyncio client costs
 ~35 us of Python per call, which caps one process near 25k calls/s, while Redis itself
-answers a script in ~5 us. ``ClusterRedis`` routes by hash slot through redis-py's
-RedisCluster. The engine code above them is the same.
+answers a script in ~5 us. ``ClusterRedis`` sends script calls (the hot path) through one
+``PipelinedRedis`` per master, by hash slot (atp/redis_cluster_pipe.py), and everything
+else through redis-py's RedisCluster. The engine code above them is the same.
 """
 
 import asyncio
@@ -220,21 +221,26 @@ class PipelinedRedis:
 
 
 class ClusterRedis:
-    """A Redis Cluster through redis-py, which follows MOVED/ASK and knows the slot map.
+    """A Redis Cluster: script calls (the hot path) go pipelined to each master by hash
+    slot (atp/redis_cluster_pipe.py: redis-py's cluster client does not pipeline and costs
+    ~5x the Python a call); every other command goes through redis-py, whose slot map both use.
 
-    Configured never to resend a command after a connection error: redis-py's default
-    closes every connection after a few MOVED replies and resends what was in flight, which
-    applied scripts twice (tests/system/test_cluster.py). Our writes answer retries themselves
-    (ids, op receipts); a lost reply surfaces to the caller instead.
+    Never resends after a connection error: redis-py's default closes every connection after
+    a few MOVED replies and resends what was in flight, which applied scripts twice
+    (tests/system/test_cluster.py). Our writes answer retries themselves (ids, op receipts);
+    a lost reply surfaces to the caller instead.
     """
 
     cross_slot_scripts = False
 
     def __init__(self, client: RedisCluster) -> None:
+        from atp.redis_cluster_pipe import SlotPipes  # it builds on PipelinedRedis, above
+
         self.client = client
         self._initialized = False
         # redis-py raises instead of waiting when a node's pool is exhausted.
         self._room = asyncio.Semaphore(CLUSTER_INFLIGHT_MAX)
+        self.pipes = SlotPipes(client, self._through_client)
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> "ClusterRedis":
@@ -260,7 +266,14 @@ class ClusterRedis:
             return await client.execute_command(*args)
 
     async def run(self, script: Script, keys: Sequence[str], args: Sequence[Arg]) -> Any:
-        args = script_args(script, args)
+        return (await self.run_many([(script, keys, args)]))[0]
+
+    async def run_many(self, calls: Sequence[ScriptCall]) -> list[Any]:
+        await self._ready()
+        return await self.pipes.run_many([(s, k, script_args(s, a)) for s, k, a in calls])
+
+    async def _through_client(self, call: ScriptCall) -> Any:
+        script, keys, args = call
         client = await self._ready()
         async with self._room, _lost_under_it():
             try:
@@ -268,11 +281,11 @@ class ClusterRedis:
             except NoScriptError:
                 return await client.eval(script.source, len(keys), *keys, *args)
 
-    async def run_many(self, calls: Sequence[ScriptCall]) -> list[Any]:
-        return list(await asyncio.gather(*(self.run(s, k, a) for s, k, a in calls)))
-
     async def close(self) -> None:
-        await self.client.aclose()
+        try:
+            await self.pipes.close()
+        finally:
+            await self.client.aclose()
 
 
 @contextlib.asynccontextmanager
