@@ -113,7 +113,11 @@ async def _open(settings: Settings, clock: Clock | None) -> Services:
     # A local engine: api/ops.py waits for durability once per write request. The ledger
     # is rebuilt first if Redis lost it, and marked ready after every rebuild.
     engine = Engine.connect(
-        settings.redis_url, clock, replica=settings.use_replica, directory=directory
+        settings.redis_url,
+        clock,
+        replica=settings.use_replica,
+        replica_partitions=settings.replica_partitions,
+        directory=directory,
     )
     durability = await start_durability(engine.redis, pool, health.mark_ledger)
     engine.readiness = lambda: durability.healthy

@@ -65,7 +65,7 @@ async def serve_availability(services: Services, asgi_scope: AsgiScope, send: Se
     if parsed is None or reads is None:
         return False
     try:
-        if replica_to_read(reads.replica, ledger_ready=services.engine.ready) is None:
+        if replica_to_read(reads.replica, ledger_ready=services.engine.ready, skus=[sku]) is None:
             return False
     except LedgerUnavailable:  # the general path answers the 503
         return False

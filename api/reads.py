@@ -65,21 +65,24 @@ def _parse_after(after: str) -> tuple[int, str]:
 
 
 async def replica_for(
-    services: Services, consistency: Consistency, after: str | None
+    services: Services, consistency: Consistency, after: str | None, skus: Sequence[str]
 ) -> ReplicaReads | None:
-    """The replica when this read may use it, else None (read Redis). While a durable
-    ledger is missing or being rebuilt, neither copy is the truth: 503."""
+    """The replica when this read of ``skus`` may use it, else None (read Redis). While a
+    durable ledger is missing or being rebuilt, neither copy is the truth: 503."""
     wanted = None if after is None else _parse_after(after)  # bad input is refused anyway
     reads = services.replica_reads
     replica = replica_to_read(
         None if reads is None else reads.replica,
         ledger_ready=services.engine.ready,
+        skus=skus,
         strong=consistency == "strong",
     )
     if reads is None or replica is None:
         return None
     if wanted is not None:
         partition, stream_id = wanted
+        if partition not in replica.partitions:
+            return None  # a write this replica does not follow: Redis has it
         if not replica.has_applied(partition, stream_id):
             wait_s = REPLICA_AFTER_WAIT_MS / 1000
             if not await replica.caught_up([(partition, stream_id)], wait_s):
@@ -118,7 +121,7 @@ async def availability(
         raise InvalidInput("location", "give location (repeatable), group, or both")
     check_id("sku", sku)  # before reads start, so the error names the parameter
     _check_locations(locations)
-    reads = await replica_for(services, consistency, after)
+    reads = await replica_for(services, consistency, after, [sku])
     if reads is not None:
         return await availability_from_replica(reads, sku, locations, group, channel)
     engine = services.engine
@@ -169,7 +172,7 @@ async def batch(
     after: str | None = None,
 ) -> AvailabilityBatch:
     one_of(locations, group, "locations")
-    reads = await replica_for(services, consistency, after)
+    reads = await replica_for(services, consistency, after, skus)
     engine = services.engine
     if reads is not None:
         members = list(locations or ()) if group is None else await reads.group_members(group)
@@ -213,7 +216,7 @@ async def promise(
     after: str | None = None,
 ) -> tuple[date | None, Fresh]:
     one_of(locations, group, "location")
-    reads = await replica_for(services, consistency, after)
+    reads = await replica_for(services, consistency, after, [sku])
     if reads is not None:
         members = list(locations) if group is None else await reads.group_members(group)
         return reads.promise(sku, qty, members, channel, today), freshness(reads, [sku])

@@ -108,7 +108,7 @@ async def nearby_(ctx: Ctx, _: None) -> Reply:
         raise invalid("radius_km", "must be greater than 0")
     qty = params.integer(query, "qty", 1, 1, QTY_MAX)
     channel = params.channel(query)
-    reads = await replica_for(ctx.services, params.consistency(query), None)
+    reads = await replica_for(ctx.services, params.consistency(query), None, [sku])
     engine, directory = _engine(ctx), _directory(ctx)
     strong = reads is None
     found = await nearby(engine, directory, sku, lat, lon, radius, qty, channel, strong=strong)

@@ -11,6 +11,7 @@ from typing import Final
 import msgspec
 
 from atp.clock import Clock, simulated
+from atp.keys import partitions_from_text
 from atp.limits import RESERVATION_TTL_S_MAX, RESERVATION_TTL_S_MIN
 from atp.redis_io import DEFAULT_REDIS_URL
 from changes.limits import SSE_CONNECTIONS_MAX, SSE_HEARTBEAT_S
@@ -44,8 +45,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     workers: int = 1
     run_sweeper: bool = True
     body_bytes_max: int = BODY_BYTES_MAX
-    # Availability reads from the in-memory replica (single Redis only; a cluster reads Redis).
+    # Availability reads from the in-memory replica (a single Redis or a cluster).
     replica: bool = True
+    # The ledger partitions the replica holds (None: all); reads of others go to Redis.
+    replica_partitions: frozenset[int] | None = None
     # One JSON line per request on the "atp.access" logger (api/middleware.py).
     access_log: bool = True
     # GET /v1/changes: streams one process serves at most, and the idle heartbeat.
@@ -120,6 +123,15 @@ def _flag(value: str) -> bool:
     raise SettingsError(f"not a boolean: {value!r}")
 
 
+def _partitions(text: str) -> frozenset[int] | None:
+    if not text.strip():
+        return None
+    try:
+        return partitions_from_text(text)
+    except ValueError as exc:
+        raise SettingsError(f"ATP_REPLICA_PARTITIONS: {exc}") from exc
+
+
 def access_log_from_env(environ: Mapping[str, str] | None = None) -> bool:
     """Read alone as well: the request middleware is built without the other settings."""
     env = os.environ if environ is None else environ
@@ -139,6 +151,7 @@ def from_env(environ: dict[str, str] | None = None) -> Settings:
             workers=int(env.get("ATP_WORKERS", 1)),
             run_sweeper=_flag(env.get("ATP_SWEEPER", "on")),
             replica=_flag(env.get("ATP_REPLICA", "on")),
+            replica_partitions=_partitions(env.get("ATP_REPLICA_PARTITIONS", "")),
             access_log=access_log_from_env(env),
             sse_connections_max=int(env.get("ATP_SSE_CONNECTIONS_MAX", SSE_CONNECTIONS_MAX)),
             sse_heartbeat_s=float(env.get("ATP_SSE_HEARTBEAT_S", SSE_HEARTBEAT_S)),

@@ -27,6 +27,20 @@ def partition_of_sku(sku: str) -> int:
     return zlib.crc32(sku.encode()) % LEDGER_PARTITIONS
 
 
+def partitions_from_text(text: str) -> frozenset[int]:
+    """A set of ledger partitions written as ranges and numbers: "0-15", "0-7,24-31", "3"."""
+    found: set[int] = set()
+    for part in text.split(","):
+        low, dash, high = part.strip().partition("-")
+        if not low.isdigit() or (dash and not high.isdigit()):
+            raise ValueError(f"{part.strip()!r} is not a partition nor a range (e.g. 0-15)")
+        first, last = int(low), int(high) if dash else int(low)
+        if not first <= last < LEDGER_PARTITIONS:
+            raise ValueError(f"{part.strip()!r}: partitions run from 0 to {LEDGER_PARTITIONS - 1}")
+        found.update(range(first, last + 1))
+    return frozenset(found)
+
+
 def partition_of_reservation(reservation_id: str) -> int:
     return zlib.crc32(b"r:" + reservation_id.encode()) % LEDGER_PARTITIONS
 

@@ -9,6 +9,11 @@ changed (a rebuild, or a Redis that came back empty). Writes never go through it
 
 A single Redis is followed by one XREAD over every partition (``tail``); a Redis Cluster
 by one reader per partition (atp/replica_tail.py), each with its own lag and heard time.
+
+A replica may hold only some partitions (``partitions``, ATP_REPLICA_PARTITIONS): it loads
+and follows just those, and reads of SKUs elsewhere go to Redis (atp/replica_reads.py), so
+processes that each serve a share of the SKUs (a load balancer routing by partition) keep
+that share of the ledger in memory, not all of it (README, capacity model).
 What the replica holds and answers (cursors, as_of, freshness, applying an event) is
 atp/replica_copy.py; what a load reads, atp/replica_load.py.
 """
@@ -21,7 +26,6 @@ from typing import Any
 
 from atp import keys
 from atp.limits import (
-    LEDGER_PARTITIONS,
     REPLICA_BLOCK_MS,
     REPLICA_CHECK_INTERVAL_MS,
     REPLICA_COALESCE_BELOW,
@@ -30,23 +34,27 @@ from atp.limits import (
 )
 from atp.packed import PackedPositions
 from atp.redis_io import RedisIO
-from atp.replica_copy import ReplicaCopy, ms_of, parse_id
+from atp.replica_copy import ReplicaCopy, all_partitions, ms_of, parse_id
 from atp.replica_load import load_batch, position_pages, stream_info
 from atp.replica_tail import PartitionReaders
 from atp.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
-_STREAMS = tuple(keys.stream(p) for p in range(LEDGER_PARTITIONS))
 
 
 class Replica(ReplicaCopy):
-    def __init__(self, redis: RedisIO, tail: RedisIO) -> None:
+    def __init__(
+        self, redis: RedisIO, tail: RedisIO, partitions: frozenset[int] | None = None
+    ) -> None:
         """``tail`` is a connection of its own: blocking reads would stall ``redis``. On a
-        single Redis one multi-stream XREAD on it follows every partition; on a cluster
-        (``redis`` cannot run cross-slot scripts) it is unused: each partition gets a
-        reader of its own."""
+        single Redis one multi-stream XREAD on it follows every partition held; on a
+        cluster (``redis`` cannot run cross-slot scripts) it is unused: each partition
+        gets a reader of its own."""
         self._cluster = not redis.cross_slot_scripts
-        super().__init__(LEDGER_PARTITIONS if self._cluster else 1)
+        held = all_partitions() if partitions is None else partitions
+        super().__init__(len(held) if self._cluster else 1, held)
+        self._reader_of = {p: i for i, p in enumerate(self.held)}  # a cluster's readers
+        self._streams = [keys.stream(p) for p in self.held]
         self._redis = redis
         self.tail = tail
         self._task: asyncio.Task[None] | None = None
@@ -68,19 +76,21 @@ class Replica(ReplicaCopy):
         async for page in position_pages(self._redis):
             pairs = []
             for key in page:
-                location, sku = key.split(":pos:", 1)[1].split(":", 1)
-                pairs.append((sku, location))
-            await load_batch(self._redis, self.positions, pairs)
+                if self.whole or keys.partition_of_key(key) in self.partitions:
+                    location, sku = key.split(":pos:", 1)[1].split(":", 1)
+                    pairs.append((sku, location))
+            if pairs:
+                await load_batch(self._redis, self.positions, pairs)
         finished = await self._stream_info()
         self._targets = [parse_id(last) for last, _, _ in finished]
-        self.complete_upto = min(self.cursor_ids)
+        self.complete_upto = min(self.cursor_ids[p] for p in self.held)
         self.loads += 1
         self._heard = [time.monotonic()] * len(self._heard)
         self._check_ready()
 
     # -- tailing -----------------------------------------------------------------------
     async def _read_once(self) -> int:
-        """One XREAD over every partition (single Redis)."""
+        """One XREAD over every partition held (single Redis)."""
         reply = await self.tail.command(
             "XREAD",
             "COUNT",
@@ -88,8 +98,8 @@ class Replica(ReplicaCopy):
             "BLOCK",
             REPLICA_BLOCK_MS,
             "STREAMS",
-            *_STREAMS,
-            *self.cursors,
+            *self._streams,
+            *(self.cursors[p] for p in self.held),
         )
         self._heard[0] = time.monotonic()
         if not reply:
@@ -122,15 +132,16 @@ class Replica(ReplicaCopy):
     async def _on_partition_reply(self, partition: int, reply: Any) -> int:
         """A cluster reader's reply (atp/replica_tail.py): only its partition moves, so
         ``complete_upto`` stays where the load left it and ``as_of`` is per partition."""
-        self._heard[partition] = time.monotonic()
+        reader = self._reader_of[partition]
+        self._heard[reader] = time.monotonic()
         if not reply:
-            self._last_lag_ms[partition] = 0.0
+            self._last_lag_ms[reader] = 0.0
             return 0
         entries = reply[0][1]
         self._apply_entries(partition, entries)
         lag = time.time() * 1000 - ms_of(entries[0][0])
         self.lag_ms.append(lag)
-        self._last_lag_ms[partition] = lag
+        self._last_lag_ms[reader] = lag
         self._check_ready()
         async with self._changed:
             self._changed.notify_all()
@@ -142,6 +153,8 @@ class Replica(ReplicaCopy):
             log.warning("ledger epoch changed (%s -> %s): reloading the replica", self.epoch, epoch)
             return True
         for partition, (_, added, length) in enumerate(await self._stream_info()):
+            if partition not in self.partitions:
+                continue  # not followed: its cursor stays where the load left it
             if self.applied[partition] < added - length:
                 log.warning("partition %d trimmed past the replica's cursor: reloading", partition)
                 return True
@@ -154,7 +167,9 @@ class Replica(ReplicaCopy):
 
     async def _follow_cluster(self) -> None:
         """The partition readers, until a reload is due (returns) or a reader fails (raises)."""
-        readers = PartitionReaders(self._redis, lambda p: self.cursors[p], self._on_partition_reply)
+        readers = PartitionReaders(
+            self._redis, self.held, lambda p: self.cursors[p], self._on_partition_reply
+        )
         await readers.open()
         following = asyncio.create_task(readers.run(), name="replica-partitions")
         try:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from atp.events import SHORT
+from atp.keys import partition_of_sku
 from atp.limits import (
     LEDGER_PARTITIONS,
     REPLICA_LAG_SAMPLES_MAX,
@@ -34,10 +35,18 @@ def ms_of(value: str) -> int:
     return int(value[: value.index("-")])
 
 
+def all_partitions() -> frozenset[int]:
+    return frozenset(range(LEDGER_PARTITIONS))
+
+
 class ReplicaCopy:
-    def __init__(self, readers: int) -> None:
+    def __init__(self, readers: int, partitions: frozenset[int] | None = None) -> None:
         """``readers``: how many tail readers feed it (one on a single Redis, one per
-        partition on a cluster); each has its own lag and heard time."""
+        partition held on a cluster); each has its own lag and heard time. ``partitions``:
+        the ledger partitions it holds (default all); reads of any other go to Redis."""
+        self.partitions = all_partitions() if partitions is None else partitions
+        self.held = sorted(self.partitions)  # the same, in order
+        self.whole = len(self.partitions) == LEDGER_PARTITIONS
         self.positions = PackedPositions()
         self.cursors = ["0-0"] * LEDGER_PARTITIONS  # last applied entry per partition
         self.cursor_ids = [(0, 0)] * LEDGER_PARTITIONS  # the same, parsed (reads compare them)
@@ -58,10 +67,14 @@ class ReplicaCopy:
         self._changed = asyncio.Condition()
 
     def _check_ready(self) -> None:
-        if not self.ready and all(
-            parse_id(c) >= t for c, t in zip(self.cursors, self._targets, strict=True)
-        ):
+        if not self.ready and all(parse_id(self.cursors[p]) >= self._targets[p] for p in self.held):
             self.ready = True
+
+    def holds(self, skus: Sequence[str]) -> bool:
+        """Whether every one of these SKUs' partitions is held here."""
+        if self.whole:
+            return True
+        return all(partition_of_sku(sku) in self.partitions for sku in skus)
 
     # -- applying ----------------------------------------------------------------------
     def apply_fields(self, fields: dict[str, str]) -> None:

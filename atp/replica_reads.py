@@ -27,17 +27,19 @@ from atp.validate import check_id, check_qty
 
 
 def replica_to_read(
-    replica: Replica | None, *, ledger_ready: bool, strong: bool = False
+    replica: Replica | None, *, ledger_ready: bool, skus: Sequence[str], strong: bool = False
 ) -> Replica | None:
-    """The one read policy: the in-memory replica when it may answer, None to read Redis.
+    """The one read policy: the in-memory replica when it may answer ``skus``, None to read
+    Redis.
 
     While a durable ledger is missing or being rebuilt neither copy is the truth
-    (LedgerUnavailable: a 503, not zeros). A strong read, or a replica not loaded or lagging
-    past REPLICA_READY_LAG_MS (Replica.serving), goes to Redis.
+    (LedgerUnavailable: a 503, not zeros). A strong read, a replica not loaded or lagging
+    past REPLICA_READY_LAG_MS (Replica.serving), or one that does not hold every SKU's
+    partition (ATP_REPLICA_PARTITIONS), goes to Redis.
     """
     if not ledger_ready:
         raise LedgerUnavailable("the ledger is being rebuilt")
-    if strong or replica is None or not replica.serving:
+    if strong or replica is None or not replica.serving or not replica.holds(skus):
         return None
     return replica
 

@@ -10,12 +10,11 @@ went away ends every reader; the replica then loads again from the new slot map.
 """
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from atp import keys, redis_nodes
 from atp.limits import (
-    LEDGER_PARTITIONS,
     REPLICA_BLOCK_MS,
     REPLICA_COALESCE_BELOW,
     REPLICA_COALESCE_MS,
@@ -28,8 +27,15 @@ OnReply = Callable[[int, Any], Awaitable[int]]
 
 
 class PartitionReaders:
-    def __init__(self, redis: RedisIO, cursor_of: Callable[[int], str], on_reply: OnReply) -> None:
+    def __init__(
+        self,
+        redis: RedisIO,
+        partitions: Sequence[int],
+        cursor_of: Callable[[int], str],
+        on_reply: OnReply,
+    ) -> None:
         self._redis = redis
+        self._partitions = partitions
         self._cursor_of = cursor_of
         self._on_reply = on_reply
         self._connections: dict[int, PipelinedRedis] = {}
@@ -39,12 +45,14 @@ class PartitionReaders:
         for node, partitions in (await redis_nodes.partitions_by_node(self._redis)).items():
             host, _, port = node.rpartition(":")
             for partition in partitions:
-                self._connections[partition] = PipelinedRedis(host, int(port))
+                if partition in self._partitions:
+                    self._connections[partition] = PipelinedRedis(host, int(port))
 
     async def run(self) -> None:
-        """Every partition followed until one reader fails (then all stop, and it raises)."""
+        """Every partition given followed until one reader fails (then all stop, and it
+        raises)."""
         async with asyncio.TaskGroup() as group:
-            for partition in range(LEDGER_PARTITIONS):
+            for partition in self._partitions:
                 group.create_task(self._follow(partition), name=f"replica-p{partition:02d}")
 
     async def _follow(self, partition: int) -> None:

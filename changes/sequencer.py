@@ -150,10 +150,10 @@ class ChangeSequencer:
         self._catalog_read_at = time.monotonic()
 
     async def _tails(self) -> dict[int, StreamId]:
-        """How far each stream goes: the replica's applied entries when it is ready (no
-        round trip), else the streams' last ids."""
+        """How far each stream goes: the replica's applied entries when it is ready and
+        follows every partition (no round trip), else the streams' last ids."""
         replica = self.replica
-        if replica is not None and replica.ready:
+        if replica is not None and replica.ready and replica.whole:
             return dict(enumerate(replica.cursor_ids))
         return {p: id_tuple(s) for p, s in (await last_ids(self.redis)).items()}
 

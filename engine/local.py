@@ -48,10 +48,12 @@ class Engine:
         clock: Clock | None = None,
         *,
         replica: bool = False,
+        replica_partitions: frozenset[int] | None = None,
         directory: LocationDirectory | None = None,
     ) -> "Engine":
+        """``replica_partitions``: the partitions the replica holds (None: all)."""
         redis = connect(url)
-        tail = Replica(redis, connect(url)) if replica else None
+        tail = Replica(redis, connect(url), replica_partitions) if replica else None
         return cls(redis, clock, tail, directory=directory)
 
     @property

@@ -18,9 +18,11 @@ from routing.model import Arrival
 from routing.port import LedgerPort
 
 
-def _replica(engine: LedgerPort, strong: bool = False) -> PackedPositions | None:
-    """The in-process copy of the ledger when the read policy lets it answer."""
-    replica = replica_to_read(engine.replica, ledger_ready=engine.ready, strong=strong)
+def _replica(
+    engine: LedgerPort, skus: Sequence[str], strong: bool = False
+) -> PackedPositions | None:
+    """The in-process copy of the ledger when the read policy lets it answer ``skus``."""
+    replica = replica_to_read(engine.replica, ledger_ready=engine.ready, skus=skus, strong=strong)
     return None if replica is None else replica.positions
 
 
@@ -34,7 +36,7 @@ async def fetch_atp(
 ) -> dict[str, dict[str, int]]:
     """location -> sku -> ATP for the channel (absent: none). From the replica when ready
     (unless ``strong``), else from Redis in chunks issued at once (pipelined)."""
-    packed = _replica(engine, strong)
+    packed = _replica(engine, skus, strong)
     if packed is not None:
         return packed.available(skus, locations, channel)
     atp: dict[str, dict[str, int]] = {loc: {} for loc in locations}
@@ -56,7 +58,7 @@ async def fetch_arrivals(
 ) -> dict[str, list[Arrival]]:
     """location -> incoming supply of these SKUs there (locations without any left out)."""
     arrivals: dict[str, list[Arrival]] = {}
-    packed = _replica(engine)
+    packed = _replica(engine, skus)
     if packed is not None:
         for loc in locations:
             for sku in skus:

@@ -154,3 +154,28 @@ async def test_a_rebuilt_ledger_makes_it_reload(live: Engine) -> None:
     outcome = await live.stock.adjust("C02", "W1", 2, "receipt")
     assert await replica.caught_up([_event(outcome.event_id)], CATCH_UP_S)
     assert replica.positions.get("C02", "W1")[0] == 5
+
+
+async def test_a_replica_of_some_partitions_follows_only_theirs(
+    live: Engine, cluster_url: str, clock: ManualClock
+) -> None:
+    """ATP_REPLICA_PARTITIONS on a cluster: readers for its partitions only, serving."""
+    held = frozenset(range(0, LEDGER_PARTITIONS, 2))
+    inside = [s for s in SKUS if keys.partition_of_sku(s) in held]
+    outside = [s for s in SKUS if keys.partition_of_sku(s) not in held]
+    for sku in inside[:3] + outside[:3]:
+        await live.stock.adjust(sku, "S1", 2, "receipt")
+    partial = Engine.connect(cluster_url, clock, replica=True, replica_partitions=held)
+    try:
+        await partial.start_replica()
+        replica = _replica(partial)
+        assert replica.serving and not replica.whole
+        assert set(replica.positions.sku_index) == set(inside[:3])
+        outcome = await live.stock.adjust(inside[0], "S1", 5, "receipt")
+        await live.stock.adjust(outside[0], "S1", 5, "receipt")
+        assert await replica.caught_up([_event(outcome.event_id)], CATCH_UP_S)
+        assert replica.positions.get(inside[0], "S1")[0] == 7
+        assert outside[0] not in replica.positions.sku_index
+        assert replica.serving  # the partitions it does not follow never make it stale
+    finally:
+        await partial.close()
