@@ -47,6 +47,7 @@ FULL_LAG_S, QUICK_LAG_S = (5.0, 15.0), (2.0, 5.0)
 WRITE_RATE_PER_S = 2_000
 SEED_CHUNK = 5_000
 READ_SAMPLES = 100_000
+HALF_THE_PARTITIONS = frozenset(range(LEDGER_PARTITIONS // 2))
 
 
 def _rss_bytes() -> int:
@@ -134,6 +135,28 @@ async def _lags(url: str, quick: bool, options: argparse.Namespace) -> list[LagR
         await redis.close()
 
 
+async def _half_the_partitions(url: str, positions: int) -> list[Figure]:
+    """A replica of partitions 0-15 only (ATP_REPLICA_PARTITIONS=0-15): what it holds and
+    costs, per position of the whole ledger."""
+    engine = Engine.connect(url, replica=True, replica_partitions=HALF_THE_PARTITIONS)
+    started = time.perf_counter()
+    await engine.start_replica()
+    load_s = time.perf_counter() - started
+    assert engine.replica is not None
+    held = len(engine.replica.positions.sku_index) * LOCATIONS
+    per_ledger_position = _packed_bytes(engine.replica.positions) / positions
+    await engine.close()
+    return [
+        Figure("half the partitions (0-15): positions held", held, "positions"),
+        Figure("half the partitions: load time", round(load_s, 2), "s"),
+        Figure(
+            "half the partitions: structures per ledger position",
+            round(per_ledger_position, 1),
+            "bytes",
+        ),
+    ]
+
+
 async def run(
     url: str, quick: bool, options: argparse.Namespace
 ) -> tuple[list[Figure], list[Target], list[LagResult]]:
@@ -155,12 +178,14 @@ async def run(
     single = sorted(_read_latencies(engine.replica, positions // LOCATIONS, batch=False))
     batch = sorted(_read_latencies(engine.replica, positions // LOCATIONS, batch=True))
     await engine.close()
+    half = await _half_the_partitions(url, positions)
     lags = await _lags(url, quick, options)
     figures = [
         Figure("positions loaded", positions, "positions"),
         Figure("load time", round(load_s, 2), "s"),
         Figure("replica structures per position", round(packed_per, 1), "bytes"),
         Figure("process RSS growth per position", round(rss_per, 1), "bytes"),
+        *half,
         Figure("single read p50", percentile_ns(single, 50) / NS_PER_US, "us"),
         Figure("single read p99", percentile_ns(single, 99) / NS_PER_US, "us"),
         Figure("100x20 batch read p50", percentile_ns(batch, 50) / NS_PER_US, "us"),
