@@ -161,19 +161,20 @@ class SlotPipes:
             if pipe is not None and pipe not in protocols:
                 protocols[pipe] = await self._ready(pipe)
         # Queued in this turn: each master gets its calls in one write.
-        sent: list[Awaitable[Any]] = [
-            self.fallback(call)
+        sent = [
+            None
             if pipe is None
-            else pipe.queue(
-                protocols[pipe], ("EVALSHA", call[0].sha, len(call[1]), *call[1], *call[2])
-            )
-            for pipe, call in zip(pipes, calls, strict=True)
+            else pipe.queue(protocols[pipe], ("EVALSHA", s.sha, len(k), *k, *a))
+            for pipe, (s, k, a) in zip(pipes, calls, strict=True)
         ]
         replies: list[Any] = []
         first_error: Exception | None = None
         for reply, call in zip(sent, calls, strict=True):
             try:
-                replies.append(await self._settled(reply, call, seen))
+                if reply is None:  # no keys, or a slot the map lacks: redis-py decides
+                    replies.append(await self.fallback(call))
+                else:
+                    replies.append(await self._settled(reply, call, seen))
             except Exception as error:
                 first_error = first_error or error
         if first_error is not None:

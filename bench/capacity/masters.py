@@ -1,6 +1,8 @@
 """One Redis against a 3-master cluster, same load, same run: reservations (3 lines in
-3 partitions, held then released) and Redis-side reads, by concurrent callers through the
-engine for a fixed time. Reported: operations/s and Redis CPU per operation (every node's
+3 partitions, held then released; held only, which is script calls alone: a release also
+reads the header and legs with HGETALL, through redis-py on a cluster) and Redis-side reads
+(one HMGET, through redis-py on a cluster), by concurrent callers through the engine for a
+fixed time. Reported: operations/s and Redis CPU per operation (every node's
 ``used_cpu_sys + used_cpu_user`` over the phase, divided by the operations). On two cores
 the load generator and the masters share the CPU, so throughput says little about scale;
 Redis CPU per operation says what the cluster path costs."""
@@ -73,10 +75,18 @@ async def _phases(name: str, url: str, nodes: list[redis.Redis]) -> list[Phase]:
             await engine.reservations.reserve(rid, Channel.online, lines, ttl_s=60)
             await engine.reservations.release(rid)
 
+        async def hold(n: int, step: int) -> None:  # script calls only (release reads too)
+            lines = [Line(skus[(n * 89 + step * 3 + k) % SKUS], LOCATION, 1) for k in range(3)]
+            await engine.reservations.reserve(f"h{name[0]}-{n}-{step}", Channel.online, lines, 60)
+
         async def read(n: int, step: int) -> None:
             await engine.availability.position(skus[(n * 31 + step) % SKUS], LOCATION)
 
-        for operation, work in (("reserve 3 lines + release", reserve), ("read 1 position", read)):
+        for operation, work in (
+            ("reserve 3 lines + release", reserve),
+            ("reserve 3 lines", hold),
+            ("read 1 position", read),
+        ):
             before, started = _cpu_s(nodes), time.monotonic()
             ops = await _timed(work)
             took, cpu = time.monotonic() - started, _cpu_s(nodes) - before

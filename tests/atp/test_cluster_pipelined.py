@@ -149,6 +149,15 @@ def pipes_only(redis_io: ClusterRedis) -> None:
     redis_io.pipes.fallback = refused
 
 
+async def test_a_keyless_call_goes_through_redis_py(cluster_io: ClusterRedis) -> None:
+    keyless = Script("keyless", "return ARGV[1]")
+    calls: list[ScriptCall] = [
+        (keyless, [], ["none"]),
+        (SET_AND_ECHO, [partition_key(1, "k")], ["k"]),
+    ]
+    assert await cluster_io.run_many(calls) == ["none", "k"]
+
+
 def node_id(node: PrivateRedis) -> str:
     with contextlib.closing(node.client()) as client:
         return str(client.execute_command("CLUSTER", "MYID"))
