@@ -11,6 +11,7 @@ import asyncpg
 
 from atp.model import Channel
 from durability.db import Conn
+from durability.limits import PENDING
 from durability.restore_reservations import fold_legs
 from reservations.model import Reservation, State, derived_state
 
@@ -26,8 +27,8 @@ async def reservation_from_journal(
 ) -> Reservation | None:
     """The reservation ``rid`` rebuilt from the journal, or None when it never was journaled."""
     header = await conn_or_pool.fetchrow(_HEADER, rid)
-    if header is None:
-        return None
+    if header is None or header["state"] == PENDING:
+        return None  # never journaled, or legs of an attempt whose header never was
     legs = fold_legs(await conn_or_pool.fetch(_EVENTS, rid))
     lines = sorted(
         (ln for lines in legs.values() for ln in lines), key=lambda ln: (ln.sku, ln.location)

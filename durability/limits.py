@@ -29,6 +29,9 @@ LOCK_REBUILD: Final = 0x4154_5002
 # (api/instance.py), so an idempotency claim of a dead process is released at once.
 LOCK_INSTANCE_CLASS: Final = 0x4154_5003
 
+# The reservations row of an attempt whose legs are journaled and whose header is not.
+PENDING: Final = "pending"
+
 IMPORT_ROWS_PER_BATCH: Final = 5_000
 IMPORT_ERRORS_REPORTED_MAX: Final = 10_000  # beyond this an import reports only a count
 

@@ -32,7 +32,12 @@ from durability.db import Conn
 from durability.fence import fence_state, set_epoch
 from durability.limits import LOCK_REBUILD, REBUILD_ATTEMPTS_MAX, REBUILD_PIPELINE_MAX
 from durability.restore_registers import load_registers
-from durability.restore_reservations import ExpiryEntry, load_reservations
+from durability.restore_reservations import (
+    ExpiryEntry,
+    load_orphans,
+    load_reservations,
+    roll_back_orphans,
+)
 from durability.restore_stock import load_incoming, load_receipts
 from durability.streams import EPOCH_KEY, PARTITIONS, id_tuple, last_ids, still_holds
 from durability.writer import create_groups
@@ -47,6 +52,7 @@ class RebuildReport(msgspec.Struct):
     receipts: int = 0
     register_receipts: int = 0
     routes: int = 0
+    orphans: int = 0  # legs of holds whose header never reached the journal, rolled back
     seconds: float = 0.0
 
 
@@ -219,6 +225,7 @@ async def _rebuild_locked(redis: RedisIO, conn: Conn, reason: str) -> RebuildRep
             await _load_groups(conn, pipe)
             report.routes = await _load_routes(conn, pipe)
             await _load_attention(conn, pipe)
+            orphans = await load_orphans(conn, pipe)
         await _set_stream_ids(conn, redis)
         if await _streams_clean(redis):
             break
@@ -226,6 +233,9 @@ async def _rebuild_locked(redis: RedisIO, conn: Conn, reason: str) -> RebuildRep
         raise RebuildError(
             f"engines kept writing while the ledger was rebuilt ({REBUILD_ATTEMPTS_MAX} tries)"
         )
+    # Before the epoch: no retry of those holds can meet a leg without its digest.
+    await roll_back_orphans(redis, orphans)
+    report.orphans = len(orphans)
     # The epoch exists only once its ledger is complete: journal batches read under an
     # older one are refused from here on (durability/store.py), and one that failed
     # half-way leaves Redis without an epoch, so it is rebuilt again.

@@ -1,7 +1,13 @@
 """Restoring live reservations from the journal: headers, legs (folded from their position
 events, as the scripts changed them) with their op receipts, the committed index and the
 expiry entries. The same fold gives the journal's view of any reservation's lines
-(durability/history.py, durability/verify.py)."""
+(durability/history.py, durability/verify.py).
+
+Orphan legs too: units a hold attempt reserved whose header never reached the journal (on
+a cluster the legs and the header are separate scripts, and the master of the header can
+die between them). No such attempt was acknowledged, yet its units are in the positions
+journaled; they are restored as legs and then rolled back (``roll_back_orphans``) as the
+coordinator would have, so a retry of the same hold reserves once."""
 
 from collections import defaultdict
 from collections.abc import Iterable
@@ -11,10 +17,15 @@ from msgspec.structs import replace
 
 from atp import keys
 from atp.limits import LEG_EXPIRY_GRACE_MS
+from atp.redis_io import RedisIO
 from durability.bulk import BulkWriter
 from durability.db import Conn
+from durability.limits import PENDING
+from reservations import calls
 from reservations.layout import LEG, Header, LegState, header_fields, leg_fields, op_receipt
 from reservations.model import LineStatus
+
+Orphan = tuple[str, int, list[LineStatus]]  # (reservation id, partition, its leg's lines)
 
 _RID_CHUNK = 5_000
 Row = asyncpg.Record
@@ -158,3 +169,35 @@ async def _restore_one(
         if leg_state == LegState.held:
             deadline = exp + LEG_EXPIRY_GRACE_MS
             later.append((keys.expiry_index(partition), deadline, f"l:{rid}"))
+
+
+async def load_orphans(conn: Conn, pipe: BulkWriter) -> list[Orphan]:
+    """Restores every leg with open units of a ``pending`` reservation (legs journaled,
+    header not) as a held leg, for ``roll_back_orphans``."""
+    rids = [r["id"] for r in await conn.fetch(_PENDING, PENDING)]
+    orphans: list[Orphan] = []
+    for start in range(0, len(rids), _RID_CHUNK):
+        events = await conn.fetch(_LEG_EVENTS, rids[start : start + _RID_CHUNK])
+        for (rid, partition), lines in fold_legs(events).items():
+            if any(ln.open for ln in lines):
+                orphans.append((rid, partition, lines))
+                # No digest: nobody retries into it before it is rolled back.
+                fields = leg_fields("", LegState.held.value, "", lines)
+                await pipe.command("HSET", keys.leg(partition, rid), *fields)
+    return orphans
+
+
+async def roll_back_orphans(redis: RedisIO, orphans: list[Orphan]) -> None:
+    """Each orphan leg's open units returned and the leg deleted (``rolled_back`` events,
+    journaled as any other), so the same id may be tried again."""
+    for rid, partition, lines in orphans:
+        positions = [(ln.sku, ln.location) for ln in lines]
+        await calls.leg_expire(redis, rid, partition, positions, "rolled_back", 0)
+
+
+_PENDING = "SELECT id FROM reservations WHERE state = $1"
+_LEG_EVENTS = (
+    "SELECT partition, type, sku, location, d_reserved, reservation_id FROM ledger_events"
+    " WHERE reservation_id = ANY($1::text[]) AND sku <> ''"
+    " ORDER BY partition, stream_ms, stream_seq"
+)

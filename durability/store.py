@@ -21,7 +21,7 @@ import msgspec
 
 from atp.events import FIELDS, SHORT, Field
 from durability.db import Conn
-from durability.limits import LOCK_REBUILD
+from durability.limits import LOCK_REBUILD, PENDING
 
 # Stream entry as read: (partition, stream id "ms-seq", fields).
 Entry = tuple[int, str, dict[str, str]]
@@ -50,8 +50,10 @@ _TYPES = [kind for _, kind in SCHEMA]
 _TYPE, _RID, _TS, _WHY = (SHORT[name] for name in ("type", "reservation_id", "ts_ms", "reason"))
 _DIGEST, _EXPIRES, _PARTS = (SHORT[name] for name in ("digest", "expires_ms", "parts"))
 
-# A header's state only moves up this ranking; extended keeps a hold held.
+# A header's state only moves up this ranking; extended keeps a hold held. A leg's units
+# held before its header is journaled make the row ``pending`` (migrations/0018).
 _STATE_RANK = {
+    "reserved": (PENDING, 0),
     "reservation_held": ("held", 1),
     "reservation_extended": ("held", 1),
     "reservation_committed": ("committed", 2),
@@ -125,8 +127,9 @@ def entry_columns(entries: Sequence[Entry]) -> list[list[object]]:
 
 
 def reservation_rows(entries: Sequence[Entry]) -> list[ReservationRow]:
-    """One merged row per reservation touched by header events, in stream order. The held
-    event carries its header's channel (why), creation (ts), digest, deadline and parts."""
+    """One merged row per reservation touched by header events or holding a leg's units,
+    in stream order. The held event carries its header's channel (why), creation (ts),
+    digest, deadline and parts."""
     rows: dict[str, ReservationRow] = {}
     for _, _, f in entries:
         kind = f[_TYPE]

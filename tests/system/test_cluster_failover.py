@@ -13,9 +13,10 @@ engine must find the promoted ledger behind the journal and rebuild it.
 
 Afterwards: every write acknowledged exactly once in the ledger and in PostgreSQL, nothing
 applied twice, ``verify`` clean, and the window (journaled events the replica lacked) not
-empty, so the test shows the loss it repairs. One known gap is reported as xfail when the
-kill lands in it: a hold whose leg was journaled but whose header never reached the dead
-master keeps the leg's units after the rebuild, and its retry holds them again.
+empty, so the test shows the loss it repairs. A hold whose leg was journaled but whose
+header never reached the dead master (the kill lands there about one run in six) must not
+be held twice: the rebuild rolls such legs back (durability/restore_reservations.py) and
+the retry holds once.
 
 The second test is the race the first does not force: something writes into the promoted
 replica before a durable process looks, so the streams' last ids are newer than the
@@ -231,14 +232,7 @@ async def test_a_replica_promoted_under_load_loses_no_acknowledged_write(
         )
         assert window > 0  # the failover did lose acknowledged writes from Redis
         assert reasons[-1] == "ledger behind"  # and the engine restored them from the journal
-        doubled = await _held_twice(db)
-        if doubled:
-            pytest.xfail(
-                f"holds {doubled} were held twice: a try cut between its leg and its header"
-                " leaves a journaled leg that the rebuild does not restore (only legs of"
-                " journaled headers are), so its units stay reserved and the retry holds"
-                " again (README, Known limitations)"
-            )
+        assert not await _held_twice(db), "a hold cut between its leg and header held twice"
         async with db.acquire() as conn:
             assert await verify(engine.redis, conn) == []
         await _check_ledger(engine, db, tally, skus)
