@@ -5,25 +5,23 @@ as one socket write and parses replies with hiredis: redis-py's asyncio client c
 ~35 us of Python per call, which caps one process near 25k calls/s, while Redis itself
 answers a script in ~5 us. ``ClusterRedis`` sends script calls (the hot path) through one
 ``PipelinedRedis`` per master, by hash slot (atp/redis_cluster_pipe.py), and everything
-else through redis-py's RedisCluster. The engine code above them is the same.
+else through redis-py's RedisCluster (atp/redis_cluster.py). The engine code above them is
+the same.
 """
 
 import asyncio
 import collections
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from typing import Any, Protocol, cast
 from urllib.parse import urlparse
 
 import hiredis
-from redis.asyncio.cluster import RedisCluster
-from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
-from redis.retry import Retry
 
 from atp import actor
-from atp.limits import CLUSTER_INFLIGHT_MAX, CLUSTER_NODE_CONNECTIONS_MAX, PIPELINE_INFLIGHT_MAX
+from atp.limits import PIPELINE_INFLIGHT_MAX
 from atp.scripts import Script
 
 Arg = str | int
@@ -220,89 +218,11 @@ class PipelinedRedis:
         self._protocol = None
 
 
-class ClusterRedis:
-    """A Redis Cluster: script calls (the hot path) go pipelined to each master by hash
-    slot (atp/redis_cluster_pipe.py: redis-py's cluster client does not pipeline and costs
-    ~5x the Python a call); every other command goes through redis-py, whose slot map both use.
-
-    Never resends after a connection error: redis-py's default closes every connection after
-    a few MOVED replies and resends what was in flight, which applied scripts twice
-    (tests/system/test_cluster.py). Our writes answer retries themselves (ids, op receipts);
-    a lost reply surfaces to the caller instead.
-    """
-
-    cross_slot_scripts = False
-
-    def __init__(self, client: RedisCluster) -> None:
-        from atp.redis_cluster_pipe import SlotPipes  # it builds on PipelinedRedis, above
-
-        self.client = client
-        self._initialized = False
-        # redis-py raises instead of waiting when a node's pool is exhausted.
-        self._room = asyncio.Semaphore(CLUSTER_INFLIGHT_MAX)
-        self.pipes = SlotPipes(client, self._through_client)
-
-    @classmethod
-    def from_url(cls, url: str, **options: Any) -> "ClusterRedis":
-        client = RedisCluster.from_url(
-            url,
-            decode_responses=True,
-            retry=Retry(NoBackoff(), 0),
-            reinitialize_steps=0,  # patch the moved slot; never drop live connections
-            max_connections=CLUSTER_NODE_CONNECTIONS_MAX,
-            **options,
-        )
-        return cls(client)
-
-    async def _ready(self) -> RedisCluster:
-        if not self._initialized:
-            await self.client.initialize()  # the slot map first: no burst of MOVED replies
-            self._initialized = True
-        return self.client
-
-    async def command(self, *args: Arg) -> Any:
-        client = await self._ready()
-        async with self._room, _lost_under_it():
-            return await client.execute_command(*args)
-
-    async def run(self, script: Script, keys: Sequence[str], args: Sequence[Arg]) -> Any:
-        return (await self.run_many([(script, keys, args)]))[0]
-
-    async def run_many(self, calls: Sequence[ScriptCall]) -> list[Any]:
-        await self._ready()
-        return await self.pipes.run_many([(s, k, script_args(s, a)) for s, k, a in calls])
-
-    async def _through_client(self, call: ScriptCall) -> Any:
-        script, keys, args = call
-        client = await self._ready()
-        async with self._room, _lost_under_it():
-            try:
-                return await client.evalsha(script.sha, len(keys), *keys, *args)
-            except NoScriptError:
-                return await client.eval(script.source, len(keys), *keys, *args)
-
-    async def close(self) -> None:
-        try:
-            await self.pipes.close()
-        finally:
-            await self.client.aclose()
-
-
-@contextlib.asynccontextmanager
-async def _lost_under_it() -> AsyncIterator[None]:
-    """redis-py 8.1 can meet a connection a failover closed under it as ``AttributeError:
-    'NoneType' object has no attribute 'writelines'`` (its writer already gone): that is a
-    lost connection (retry with the same ids, a 503), not a bug of ours (a 500)."""
-    try:
-        yield
-    except AttributeError as exc:
-        if "'NoneType'" not in str(exc):
-            raise
-        raise RedisConnectionError(f"connection to Redis lost under a command: {exc}") from exc
-
-
 def connect(url: str) -> RedisIO:
-    """``redis://host:port/db`` for one Redis; ``redis+cluster://host:port`` for a cluster."""
+    """``redis://host:port/db`` for one Redis; ``redis+cluster://host:port[,host:port...]``
+    for a cluster (any node listed that answers gives the slot map)."""
     if url.startswith("redis+cluster://"):
-        return ClusterRedis.from_url("redis://" + url.removeprefix("redis+cluster://"))
+        from atp.redis_cluster import ClusterRedis  # it builds on PipelinedRedis, here
+
+        return ClusterRedis.from_url(url)
     return PipelinedRedis.from_url(url)

@@ -9,7 +9,8 @@ from typing import Any
 
 from atp import keys
 from atp.limits import LEDGER_PARTITIONS
-from atp.redis_io import Arg, ClusterRedis, RedisIO
+from atp.redis_cluster import ClusterRedis
+from atp.redis_io import Arg, RedisIO
 
 SINGLE_NODE = ""
 SCAN_COUNT = 10_000  # keys one SCAN step looks at

@@ -40,7 +40,7 @@ def redis_url_option(parser: argparse.ArgumentParser, dest: str = "redis_url") -
     default = os.environ.get("ATP_REDIS_URL", DEFAULT_REDIS_URL)
     help_ = (
         f"the ledger's Redis (env ATP_REDIS_URL, default {DEFAULT_REDIS_URL};"
-        " redis+cluster://host:port for a cluster)"
+        " redis+cluster://host:port[,host:port...] for a cluster)"
     )
     _option(parser, ("--redis-url", "--redis"), dest, default, "URL", help_)
 

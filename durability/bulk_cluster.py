@@ -7,7 +7,8 @@ up once. Commands on one key keep their order (one connection per master); a reb
 no order across keys.
 """
 
-from atp.redis_io import Arg, ClusterRedis
+from atp.redis_cluster import ClusterRedis
+from atp.redis_io import Arg
 from durability.bulk import BulkWriter
 from durability.limits import REBUILD_PIPELINE_MAX
 

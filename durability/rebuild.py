@@ -24,7 +24,8 @@ import msgspec
 from atp import keys
 from atp.events import SHORT
 from atp.limits import LEDGER_PARTITIONS, RETENTION_S
-from atp.redis_io import ClusterRedis, PipelinedRedis, RedisIO
+from atp.redis_cluster import ClusterRedis
+from atp.redis_io import PipelinedRedis, RedisIO
 from atp.redis_nodes import scan_keys
 from durability.bulk import BulkWriter
 from durability.bulk_cluster import ClusterBulkWriter, hash_tag

@@ -13,7 +13,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from atp import keys
 from atp.events import REQUIRED
 from atp.limits import LEDGER_PARTITIONS
-from atp.redis_io import ClusterRedis, RedisIO, hash_reply
+from atp.redis_cluster import ClusterRedis
+from atp.redis_io import RedisIO, hash_reply
 from durability.store import Entry
 
 # The incarnation of the ledger Redis holds; set last by a rebuild. Missing means Redis lost

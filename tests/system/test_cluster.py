@@ -12,11 +12,12 @@ from atp.clock import ManualClock
 from atp.events import read_events
 from atp.limits import LEDGER_PARTITIONS, LEG_EXPIRY_GRACE_MS
 from atp.model import StockResult
+from atp.redis_io import connect
 from atp.scripts import load_script
 from engine.local import Engine
 from reservations.model import Line, ReserveResult, State, TransitionResult
 from support.invariants import check_ledger
-from support.servers import PrivateCluster
+from support.servers import PrivateCluster, free_ports
 
 pytestmark = [pytest.mark.slow, pytest.mark.servers]
 T = TypeVar("T")
@@ -314,3 +315,20 @@ async def test_more_commands_in_flight_than_the_pool_are_queued(cluster_engine: 
     await settle_all([cluster_engine.stock.adjust(s, LOC, 1, "receipt") for s in skus])
     positions = await cluster_engine.availability.positions(skus, [LOC])
     assert [p.on_hand for p in positions] == [1] * len(skus)
+
+
+async def test_a_url_lists_seed_nodes_and_any_live_one_will_do(
+    redis_cluster: PrivateCluster,
+) -> None:
+    """``redis+cluster://a,b,c``: the first node dead, the engine starts on the next."""
+    dead = free_ports(1, exclude=redis_cluster.ports)[0]
+    live = ",".join(f"127.0.0.1:{p}" for p in redis_cluster.ports)
+    redis = connect(f"redis+cluster://127.0.0.1:{dead},{live}")
+    try:
+        engine = Engine(redis)
+        outcome = await engine.stock.adjust("SEED-1", "S1", 2, "receipt")
+        assert outcome.position.on_hand == 2
+    finally:
+        await redis.close()
+    with pytest.raises(ValueError, match="host:port"):
+        connect("redis+cluster://127.0.0.1:7001,nonsense")

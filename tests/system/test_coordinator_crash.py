@@ -29,7 +29,7 @@ from atp.clock import ManualClock
 from atp.events import read_all_events
 from atp.limits import LEDGER_PARTITIONS, LEG_EXPIRY_GRACE_MS
 from atp.model import Channel, Event
-from atp.redis_io import ClusterRedis
+from atp.redis_cluster import ClusterRedis
 from atp.scripts import load_script
 from engine.local import Engine
 from reservations import calls
