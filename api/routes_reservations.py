@@ -95,13 +95,13 @@ def _lines(body: SettleBody | None) -> list[Line] | None:
 
 
 async def fulfill(ctx: Ctx, body: SettleBody | None) -> Reply:
-    service = ctx.services.engine.reservations
-    return _transition(ctx, await service.fulfill(ctx.path("id"), _lines(body), ctx.op_id()))
+    outcome = await ctx.services.settle(ctx.path("id"), "fulfilled", _lines(body), ctx.op_id())
+    return _transition(ctx, outcome)
 
 
 async def release(ctx: Ctx, body: SettleBody | None) -> Reply:
-    service = ctx.services.engine.reservations
-    return _transition(ctx, await service.release(ctx.path("id"), _lines(body), ctx.op_id()))
+    outcome = await ctx.services.settle(ctx.path("id"), "released", _lines(body), ctx.op_id())
+    return _transition(ctx, outcome)
 
 
 _ID = params.path_id("id", "the reservation id")

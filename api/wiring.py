@@ -14,10 +14,10 @@ from atp.register_events import Registers
 from atp.replica_reads import ReplicaReads
 from changes.feed import ChangeFeed
 from durability.group_commit import Durability
-from durability.history import reservation_from_journal
+from durability.history import reservation_from_journal, settle
 from engine.protocol import LedgerEngine
 from orders.service import Orders
-from reservations.model import Reservation
+from reservations.model import Line, Reservation, TransitionOutcome
 from routing.location_directory import LocationDirectory
 from routing.model import Policy
 from routing.pickload import PickLoad
@@ -49,6 +49,13 @@ class Services:
         the journal."""
         found = await self.engine.reservations.get(rid)
         return found if found is not None else await reservation_from_journal(self.pool, rid)
+
+    async def settle(
+        self, rid: str, action: str, lines: list[Line] | None, op_id: str | None
+    ) -> TransitionOutcome:
+        """A fulfill or release (``action``: 'fulfilled', 'released'); one Redis no longer
+        has (ended before a rebuild) is answered from the journal, as it would have been."""
+        return await settle(self.engine.reservations, self.pool, rid, action, lines, op_id)
 
     @property
     def ledger_ready(self) -> bool:

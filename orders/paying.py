@@ -3,6 +3,7 @@ still held goes back), each a begun step finished by its ledger write."""
 
 import functools
 
+from durability.history import settle
 from orders import store
 from orders.core import LOST_RACES_MAX, ORDER_CANCELLED, ORDER_NO_SHOW, OrdersCore, busy, illegal
 from orders.errors import Refusal
@@ -88,7 +89,14 @@ class Paying(OrdersCore):
         assert r is not None
         rid = r["reservation_id"]
         await self._ledger(
-            functools.partial(self.engine.reservations.release, rid, op_id=op_id(order_id, step))
+            functools.partial(
+                settle,
+                self.engine.reservations,
+                self.pool,
+                rid,
+                "released",
+                op_id=op_id(order_id, step),
+            )
         )
         now = self.now()
         state, column, event = (

@@ -4,6 +4,7 @@ hand-over fulfills the units."""
 import functools
 from typing import Any, Final
 
+from durability.history import settle
 from orders import order_lines, store
 from orders.core import LOST_RACES_MAX, ORDER_PICKED_UP, ORDER_READY, OrdersCore, busy
 from orders.errors import Refusal
@@ -88,7 +89,12 @@ class PickupWork(OrdersCore):
         rid = r["reservation_id"]
         done = await self._ledger(
             functools.partial(
-                self.engine.reservations.fulfill, rid, op_id=op_id(order_id, "picked_up")
+                settle,
+                self.engine.reservations,
+                self.pool,
+                rid,
+                "fulfilled",
+                op_id=op_id(order_id, "picked_up"),
             )
         )
         if not done.ok:

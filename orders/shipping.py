@@ -5,6 +5,7 @@ import functools
 
 import msgspec
 
+from durability.history import settle
 from orders import order_lines, store
 from orders.core import ORDER_SHIPPED, OrdersCore, illegal
 from orders.errors import Refusal, bad_input
@@ -92,8 +93,11 @@ class Shipping(OrdersCore):
         ledger_lines = [Line(ln.sku, s["location"], ln.qty) for ln in lines]
         done = await self._ledger(
             functools.partial(
-                self.engine.reservations.fulfill,
+                settle,
+                self.engine.reservations,
+                self.pool,
                 rid,
+                "fulfilled",
                 ledger_lines,
                 op_id=op_id(order_id, "ship", shipment_id),
             )

@@ -102,9 +102,9 @@ def markdown(r: Report, argv: list[str]) -> str:
         *targets_markdown(r.targets),
         "",
         "Not targets, counted: steps answered refused when retried after a Redis loss "
-        f"although their first try was applied: {r.refused_yet_applied} (the README's known "
-        "limitation: a retried settle of a reservation that ended before the rebuild answers "
-        f"`not_found`); of them, orders left unhanded-over with their hold fulfilled: "
+        f"although their first try was applied: {r.refused_yet_applied} (a retried settle of "
+        "an ended reservation answers from the journal; a retried commit of one does not); "
+        f"of them, orders left unhanded-over with their hold fulfilled: "
         f"{r.order_disagrees}. Every such reservation was read back and its units counted, "
         "so the lost check stays exact.",
         "",

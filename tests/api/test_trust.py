@@ -8,6 +8,7 @@ import asyncpg
 
 from api.instance import alive
 from durability.limits import LOCK_INSTANCE_CLASS
+from reservations.model import State, TransitionResult
 from support.harness import Api, assert_problem, field_of
 
 REBUILD_WAIT_S = 10.0
@@ -226,3 +227,35 @@ async def test_answers_released_together_are_stored_by_one_statement(api: Api) -
     again = await asyncio.gather(*(hold(i) for i in range(holds)))
     assert all(r.headers["idempotent-replayed"] == "true" for r in again)
     assert [r.json()["id"] for r in again] == [r.json()["id"] for r in first]
+
+
+async def test_a_settle_retried_after_a_rebuild_answers_as_before(api: Api) -> None:
+    """Issue 17 finding: a fulfill whose answer was lost (its worker died before the
+    Idempotency-Key's record was stored) and retried after a rebuild answered 404, since a
+    rebuild restores live reservations only. The journal now answers it, by the engine's
+    own rule (durability/history.py settle_from_journal)."""
+    hold = {
+        "id": "r-shipped",
+        "channel": "online",
+        "lines": [{"sku": "A", "location": "S1", "qty": 1}],
+    }
+    adjust = {"sku": "A", "location": "S1", "delta": 3, "reason": "receipt"}
+    assert (await api.call("POST", ADJUST, "stock", json=adjust)).status_code == 200
+    assert (await api.call("POST", "/v1/reservations", "oms", json=hold)).status_code == 201
+    assert (await api.call("POST", "/v1/reservations/r-shipped/commit", "oms")).status_code == 200
+    # The first try, applied and journaled; its answer never reached the caller.
+    first = await api.services.settle("r-shipped", "fulfilled", None, "op-ship")
+    assert first.ok
+    await api.services.durability.sync()
+    await lose_redis(api)
+    assert await api.engine.reservations.get("r-shipped") is None  # ended: not restored
+    retry = await api.services.settle("r-shipped", "fulfilled", None, "op-ship")
+    assert retry.result is TransitionResult.duplicate and retry.reservation is not None
+    assert retry.reservation.state is State.fulfilled
+    other = await api.services.settle("r-shipped", "fulfilled", None, "op-other")
+    assert other.result is TransitionResult.illegal  # as Redis answers an ended one
+    released = await api.call("POST", "/v1/reservations/r-shipped/release", "oms")
+    assert released.status_code == 200 and released.json()["state"] == "fulfilled"
+    unknown = await api.call("POST", "/v1/reservations/r-never/fulfill", "oms")
+    assert unknown.status_code == 404
+    assert await on_hand(api) == 2  # shipped once
