@@ -15,6 +15,7 @@ from atp.events import REQUIRED
 from atp.limits import LEDGER_PARTITIONS
 from atp.redis_cluster import ClusterRedis
 from atp.redis_io import RedisIO, hash_reply
+from atp.scripts import load_script
 from durability.store import Entry
 
 # The incarnation of the ledger Redis holds; set last by a rebuild. Missing means Redis lost
@@ -25,6 +26,7 @@ PARTITIONS = tuple(range(LEDGER_PARTITIONS))
 # Each partition's copy of the epoch (durability/fence.py): the ledger is whole only while
 # the epoch and every copy agree.
 PARTITION_EPOCH_KEYS = tuple(keys.partition_epoch(p) for p in PARTITIONS)
+_STREAM_HOLDS = load_script("durability.lua", "stream_holds")
 log = logging.getLogger(__name__)
 
 
@@ -82,14 +84,9 @@ async def last_ids(redis: RedisIO) -> dict[int, str]:
 async def still_holds(redis: RedisIO, partition: int, stream_id: str) -> bool:
     """Whether the stream still accounts for entry ``stream_id``: it is there, or it was the
     last id and was deleted (a rebuild's marker), or trimming took it (the first entry is
-    newer). False means a hole: a failed-over master's replica never got it (issue 17)."""
-    stream = keys.stream(partition)
-    if await redis.command("XRANGE", stream, stream_id, stream_id):
-        return True
-    if await last_id(redis, partition) == stream_id:
-        return True
-    first = await redis.command("XRANGE", stream, "-", "+", "COUNT", 1)
-    return bool(first) and id_tuple(str(first[0][0])) > id_tuple(stream_id)
+    newer). False means a hole: a failed-over master's replica never got it (issue 17).
+    The rule is durability/lua/_prelude.lua's, which every journal read applies too."""
+    return bool(await redis.run(_STREAM_HOLDS, [keys.stream(partition)], [stream_id]))
 
 
 def id_tuple(stream_id: str) -> tuple[int, int]:
