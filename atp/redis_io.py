@@ -216,13 +216,3 @@ class PipelinedRedis:
         if self._protocol is not None and self._protocol.transport is not None:
             self._protocol.transport.close()
         self._protocol = None
-
-
-def connect(url: str) -> RedisIO:
-    """``redis://host:port/db`` for one Redis; ``redis+cluster://host:port[,host:port...]``
-    for a cluster (any node listed that answers gives the slot map)."""
-    if url.startswith("redis+cluster://"):
-        from atp.redis_cluster import ClusterRedis  # it builds on PipelinedRedis, here
-
-        return ClusterRedis.from_url(url)
-    return PipelinedRedis.from_url(url)

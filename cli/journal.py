@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from atp import actor
-from atp.redis_io import connect
+from atp.redis_connect import connect
 from catalog.csvrows import FileRefused, Progress, write_errors
 from catalog.importer import ImportReport, import_locations, import_quantities
 from cli.main import pg_dsn_option, redis_url_option

@@ -16,7 +16,8 @@ import asyncpg
 
 from atp.clock import Clock
 from atp.model import StockOutcome, SupplyOutcome
-from atp.redis_io import RedisIO, connect
+from atp.redis_connect import connect
+from atp.redis_io import RedisIO
 from atp.replica import Replica
 from atp.stock import Stock
 from durability.group_commit import Durability, acknowledged

@@ -7,7 +7,8 @@ from collections.abc import Callable
 
 from atp.availability import Availability
 from atp.clock import Clock
-from atp.redis_io import RedisIO, connect
+from atp.redis_connect import connect
+from atp.redis_io import RedisIO
 from atp.replica import Replica
 from atp.stock import Stock
 from reservations.coordinator import Reservations

@@ -20,7 +20,8 @@ import pytest
 import redis
 
 from atp.clock import ManualClock
-from atp.redis_io import RedisIO, connect
+from atp.redis_connect import connect
+from atp.redis_io import RedisIO
 from engine.local import Engine
 from support.env import JOURNAL_REDIS_URL, REDIS_URL
 from support.machine import ensure_redis

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from api.settings import from_env
-from atp.redis_io import connect
+from atp.redis_connect import connect
 from atp.scripts import Script
 
 KEY = "atp:{p00}:pos:BASE:BASE"

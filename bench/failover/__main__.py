@@ -34,7 +34,7 @@ import redis as sync_redis
 
 from atp import keys
 from atp.limits import LEDGER_PARTITIONS
-from atp.redis_io import connect
+from atp.redis_connect import connect
 from bench.common.machine import load_average
 from bench.common.results import OUT, RESULTS_MD, update_markdown_section, write_json
 from bench.common.stats import percentile_ns

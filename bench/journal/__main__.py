@@ -19,7 +19,8 @@ from pathlib import Path
 import asyncpg
 import msgspec
 
-from atp.redis_io import RedisIO, connect
+from atp.redis_connect import connect
+from atp.redis_io import RedisIO
 from bench.common.machine import cpu_snapshot, cpu_use, load_average, machine
 from bench.common.results import RESULTS_MD, update_markdown_section, write_json
 from bench.common.stats import target

@@ -270,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 async def _flush(url: str) -> None:
-    from atp.redis_io import connect
+    from atp.redis_connect import connect
 
     redis = connect(url)
     try:

@@ -5,7 +5,7 @@ and only that: any other AttributeError is a bug and stays one."""
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from atp.redis_io import _lost_under_it
+from atp.redis_cluster import _lost_under_it
 
 
 async def test_a_writer_gone_under_the_command_is_a_lost_connection() -> None:

@@ -25,7 +25,8 @@ from atp.limits import LEDGER_PARTITIONS
 from atp.model import Channel
 from atp.redis_cluster import ClusterRedis
 from atp.redis_cluster_pipe import MasterPipe
-from atp.redis_io import ScriptCall, connect
+from atp.redis_connect import connect
+from atp.redis_io import ScriptCall
 from atp.scripts import Script
 from engine.local import Engine
 from reservations.model import Line

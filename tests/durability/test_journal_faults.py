@@ -13,7 +13,7 @@ import pytest
 
 from atp import keys
 from atp.limits import LEDGER_PARTITIONS
-from atp.redis_io import connect
+from atp.redis_connect import connect
 from durability.verify import replay_positions, verify
 from durability.writer import JournalWriter, create_groups
 from engine.durable import DurableEngine
@@ -177,7 +177,7 @@ import asyncio, sys
 import asyncpg
 from atp import keys
 from atp.limits import LEDGER_PARTITIONS
-from atp.redis_io import connect
+from atp.redis_connect import connect
 from durability.writer import JournalWriter
 
 async def main():

@@ -58,7 +58,7 @@ class ReplicatedCluster:
 
     @property
     def url(self) -> str:
-        """The engine's URL (atp.redis_io.connect), seeded with every node."""
+        """The engine's URL (atp.redis_connect.connect), seeded with every node."""
         return f"redis+cluster://{HOST}:{self.masters[0].require_port()}"
 
     def start(self) -> "ReplicatedCluster":

@@ -229,7 +229,7 @@ class PrivateCluster:
 
     @property
     def url(self) -> str:
-        """The engine's URL (atp.redis_io.connect)."""
+        """The engine's URL (atp.redis_connect.connect)."""
         return f"redis+cluster://{HOST}:{self.ports[0]}"
 
     @property

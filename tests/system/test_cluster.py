@@ -12,7 +12,7 @@ from atp.clock import ManualClock
 from atp.events import read_events
 from atp.limits import LEDGER_PARTITIONS, LEG_EXPIRY_GRACE_MS
 from atp.model import StockResult
-from atp.redis_io import connect
+from atp.redis_connect import connect
 from atp.scripts import load_script
 from engine.local import Engine
 from reservations.model import Line, ReserveResult, State, TransitionResult

@@ -40,7 +40,7 @@ from redis.exceptions import RedisError
 from atp import keys
 from atp.limits import LEDGER_PARTITIONS
 from atp.model import LedgerUnavailable, StockResult
-from atp.redis_io import connect
+from atp.redis_connect import connect
 from durability.verify import verify
 from durability.writer import JournalWriter
 from engine.durable import DurableEngine

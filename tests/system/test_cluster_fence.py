@@ -15,7 +15,8 @@ import pytest
 
 from atp import keys
 from atp.model import LedgerUnavailable, StockResult
-from atp.redis_io import RedisIO, connect
+from atp.redis_connect import connect
+from atp.redis_io import RedisIO
 from durability.rebuild import ensure_ledger, ledger_state
 from durability.streams import PARTITION_EPOCH_KEYS, current_epoch
 from durability.verify import verify

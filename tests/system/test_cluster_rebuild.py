@@ -13,7 +13,8 @@ from redis.exceptions import RedisError
 from atp import keys
 from atp.clock import ManualClock
 from atp.model import LedgerUnavailable, StockResult
-from atp.redis_io import RedisIO, connect
+from atp.redis_connect import connect
+from atp.redis_io import RedisIO
 from durability.rebuild import ensure_ledger, ledger_state
 from durability.streams import EPOCH_KEY
 from durability.verify import replay_positions, verify
