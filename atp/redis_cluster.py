@@ -71,7 +71,7 @@ class ClusterRedis:
 
     async def command(self, *args: Arg) -> Any:
         client = await self._ready()
-        async with self._room, _lost_under_it():
+        async with self._room, lost_under_it():
             return await client.execute_command(*args)
 
     async def run(self, script: Script, keys: Sequence[str], args: Sequence[Arg]) -> Any:
@@ -84,7 +84,7 @@ class ClusterRedis:
     async def _through_client(self, call: ScriptCall) -> Any:
         script, keys, args = call
         client = await self._ready()
-        async with self._room, _lost_under_it():
+        async with self._room, lost_under_it():
             try:
                 return await client.evalsha(script.sha, len(keys), *keys, *args)
             except NoScriptError:
@@ -98,7 +98,7 @@ class ClusterRedis:
 
 
 @contextlib.asynccontextmanager
-async def _lost_under_it() -> AsyncIterator[None]:
+async def lost_under_it() -> AsyncIterator[None]:
     """redis-py 8.1 can meet a connection a failover closed under it as ``AttributeError:
     'NoneType' object has no attribute 'writelines'`` (its writer already gone): that is a
     lost connection (retry with the same ids, a 503), not a bug of ours (a 500)."""

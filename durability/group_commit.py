@@ -145,7 +145,7 @@ class Durability:
                         await self.on_ready()
                     self.healthy = True
                     return
-            except (OSError, RedisError, asyncpg.PostgresError):
+            except Exception:  # whatever it was, the one task that can heal must not end
                 log.warning("ledger recovery failed; retrying", exc_info=True)
             await asyncio.sleep(DURABILITY_HEALTH_INTERVAL_MS / 1000)
 

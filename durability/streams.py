@@ -13,7 +13,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from atp import keys
 from atp.events import REQUIRED
 from atp.limits import LEDGER_PARTITIONS
-from atp.redis_cluster import ClusterRedis
+from atp.redis_cluster import ClusterRedis, lost_under_it
 from atp.redis_io import RedisIO, hash_reply
 from atp.scripts import load_script
 from durability.store import Entry
@@ -114,7 +114,8 @@ async def _cluster_gets(redis: ClusterRedis, names: Sequence[str]) -> list[Any]:
     for name in names:
         pipe.get(name)
     try:
-        return list(await pipe.execute())
+        async with lost_under_it():  # redis-py 8.1's AttributeError on a closed connection
+            return list(await pipe.execute())
     except (RedisConnectionError, RedisTimeoutError):
         # A lost node: unlike a command, redis-py's pipeline (with retries off) leaves the
         # slot map as it was, so a process whose only reads are these (a flusher refusing

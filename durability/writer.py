@@ -18,7 +18,7 @@ import logging
 import time
 
 import asyncpg
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import ResponseError
 
 from atp import keys
 from atp.limits import LEDGER_PARTITIONS
@@ -157,7 +157,7 @@ class JournalWriter:
         while not stop.is_set():
             try:
                 handled = await self.step()
-            except (OSError, RedisError, asyncpg.PostgresError):
+            except Exception:  # an outage, or a client's surprise: the consumer stays up
                 log.exception("journal round failed; retrying")
                 handled = 0
                 await asyncio.sleep(1)
