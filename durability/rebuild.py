@@ -34,6 +34,7 @@ from durability.limits import LOCK_REBUILD, REBUILD_ATTEMPTS_MAX, REBUILD_PIPELI
 from durability.restore_registers import load_registers
 from durability.restore_reservations import (
     ExpiryEntry,
+    forget_resolved,
     load_orphans,
     load_reservations,
     roll_back_orphans,
@@ -171,7 +172,7 @@ async def _rebuild_locked(redis: RedisIO, conn: Conn, reason: str) -> RebuildRep
             await load_groups(conn, pipe)
             report.routes = await load_routes(conn, pipe)
             await load_attention(conn, pipe)
-            orphans = await load_orphans(conn, pipe)
+            orphans = await load_orphans(conn, pipe, int(time.time() * 1000))
         await _set_stream_ids(conn, redis)
         if await _streams_clean(redis):
             break
@@ -181,6 +182,7 @@ async def _rebuild_locked(redis: RedisIO, conn: Conn, reason: str) -> RebuildRep
         )
     # Before the epoch: no retry of those holds can meet a leg without its digest.
     await roll_back_orphans(redis, orphans)
+    await forget_resolved(conn, orphans)
     report.orphans = len(orphans)
     # The epoch exists only once its ledger is complete: journal batches read under an
     # older one are refused from here on (durability/store.py), and one that failed

@@ -16,7 +16,7 @@ import asyncpg
 from msgspec.structs import replace
 
 from atp import keys
-from atp.limits import LEG_EXPIRY_GRACE_MS
+from atp.limits import LEG_EXPIRY_GRACE_MS, RESERVATION_TTL_S_MAX
 from atp.redis_io import RedisIO
 from durability.bulk import BulkWriter
 from durability.db import Conn
@@ -171,10 +171,12 @@ async def _restore_one(
             later.append((keys.expiry_index(partition), deadline, f"l:{rid}"))
 
 
-async def load_orphans(conn: Conn, pipe: BulkWriter) -> list[Orphan]:
+async def load_orphans(conn: Conn, pipe: BulkWriter, now_ms: int) -> list[Orphan]:
     """Restores every leg with open units of a ``pending`` reservation (legs journaled,
-    header not) as a held leg, for ``roll_back_orphans``."""
-    rids = [r["id"] for r in await conn.fetch(_PENDING, PENDING)]
+    header not) as a held leg, for ``roll_back_orphans``. Only rows young enough to hold a
+    leg still (``ORPHAN_WINDOW_MS``) are looked at."""
+    cutoff = now_ms - ORPHAN_WINDOW_MS
+    rids = [r["id"] for r in await conn.fetch(_PENDING, PENDING, cutoff)]
     orphans: list[Orphan] = []
     for start in range(0, len(rids), _RID_CHUNK):
         events = await conn.fetch(_LEG_EVENTS, rids[start : start + _RID_CHUNK])
@@ -187,6 +189,13 @@ async def load_orphans(conn: Conn, pipe: BulkWriter) -> list[Orphan]:
     return orphans
 
 
+async def forget_resolved(conn: Conn, orphans: list[Orphan]) -> None:
+    """Drops every ``pending`` row but the orphans' (theirs stay open until their rollback
+    is journaled): the rest have no open leg, by ``load_orphans``'s look or by age (on a
+    cluster every hold refused after a leg was held leaves one), so the rows stay few."""
+    await conn.execute(_FORGET, PENDING, sorted({rid for rid, _, _ in orphans}))
+
+
 async def roll_back_orphans(redis: RedisIO, orphans: list[Orphan]) -> None:
     """Each orphan leg's open units returned and the leg deleted (``rolled_back`` events,
     journaled as any other), so the same id may be tried again."""
@@ -195,7 +204,12 @@ async def roll_back_orphans(redis: RedisIO, orphans: list[Orphan]) -> None:
         await calls.leg_expire(redis, rid, partition, positions, "rolled_back", 0)
 
 
-_PENDING = "SELECT id FROM reservations WHERE state = $1"
+# A leg's deadline is its hold's TTL (at most RESERVATION_TTL_S_MAX) and a grace after its
+# events; past that the sweeper expired it, or a rebuild rolled it back.
+ORPHAN_WINDOW_MS = RESERVATION_TTL_S_MAX * 1000 + 2 * LEG_EXPIRY_GRACE_MS
+_PENDING = "SELECT id FROM reservations WHERE state = $1 AND updated_ms >= $2"
+# Under the rebuild lock no batch is journaled, so no row turns pending meanwhile.
+_FORGET = "DELETE FROM reservations WHERE state = $1 AND NOT id = ANY($2::text[])"
 _LEG_EVENTS = (
     "SELECT partition, type, sku, location, d_reserved, reservation_id FROM ledger_events"
     " WHERE reservation_id = ANY($1::text[]) AND sku <> ''"

@@ -34,13 +34,19 @@ async def _unjournaled(rio: RedisIO) -> list[Entry]:
     return found
 
 
+async def _built(db: asyncpg.Pool, rio: RedisIO) -> str:
+    """The ledger built (epoch 1 on an empty start); its epoch."""
+    async with db.acquire() as conn:
+        await ensure_ledger(rio, conn)
+    epoch = await current_epoch(rio)
+    assert epoch is not None
+    return epoch
+
+
 async def test_a_batch_read_before_a_rebuild_is_not_journaled_after_it(
     db: asyncpg.Pool, rio: RedisIO
 ) -> None:
-    async with db.acquire() as conn:
-        await ensure_ledger(rio, conn)
-    old_epoch = await current_epoch(rio)
-    assert old_epoch is not None
+    old_epoch = await _built(db, rio)
     engine = Engine(rio)
     await engine.stock.adjust(SKU, WAREHOUSE, 10, "receipt")
     assert (await engine.reservations.reserve("R-1", "online", [Line(SKU, WAREHOUSE, 3)])).ok
@@ -62,10 +68,7 @@ async def test_a_batch_read_before_a_rebuild_is_not_journaled_after_it(
 async def test_a_batch_waits_for_a_running_rebuild_then_is_refused(
     db: asyncpg.Pool, pg_dsn: str, rio: RedisIO
 ) -> None:
-    async with db.acquire() as conn:
-        await ensure_ledger(rio, conn)
-    epoch = await current_epoch(rio)
-    assert epoch is not None
+    epoch = await _built(db, rio)
     engine = Engine(rio)
     assert (await engine.stock.adjust(SKU, WAREHOUSE, 5, "receipt")).position.on_hand == 5
     entries = await _unjournaled(rio)
@@ -97,14 +100,12 @@ async def test_a_batch_waits_for_a_running_rebuild_then_is_refused(
 
 
 async def test_a_batch_under_the_newest_epoch_is_journaled(db: asyncpg.Pool, rio: RedisIO) -> None:
+    epoch = await _built(db, rio)
+    engine = Engine(rio)
+    await engine.stock.adjust(SKU, WAREHOUSE, 4, "receipt")
+    assert (await engine.reservations.reserve("R-1", "online", [Line(SKU, WAREHOUSE, 1)])).ok
+    entries = await _unjournaled(rio)
     async with db.acquire() as conn:
-        await ensure_ledger(rio, conn)
-        epoch = await current_epoch(rio)
-        assert epoch is not None
-        engine = Engine(rio)
-        await engine.stock.adjust(SKU, WAREHOUSE, 4, "receipt")
-        assert (await engine.reservations.reserve("R-1", "online", [Line(SKU, WAREHOUSE, 1)])).ok
-        entries = await _unjournaled(rio)
         assert await write_entries(conn, entries, epoch) == len(entries)
         held = await conn.fetchval("SELECT state FROM reservations WHERE id = 'R-1'")
     assert held == State.held.value

@@ -44,6 +44,11 @@ async def test_a_rebuild_rolls_back_legs_whose_header_never_was_journaled(
         rio, "R-cut", "digest-of-the-attempt", Channel.online, partition, leg, TTL_MS, 0
     )
     assert reply.positions
+    # An attempt refused after a leg was held (the cluster path rolls the leg back).
+    refused = [Line(SKU_B, STORE, 2)]
+    at = next(iter(lines_by_partition(refused)))
+    await calls.reserve_leg(rio, "R-refused", "d", Channel.online, at, refused, TTL_MS, 0)
+    await calls.leg_expire(rio, "R-refused", at, [(SKU_B, STORE)], "rolled_back", 0)
     await JournalWriter(rio, db, "w").drain()
     state = await db.fetchval("SELECT state FROM reservations WHERE id = 'R-cut'")
     assert state == "pending"
@@ -53,6 +58,8 @@ async def test_a_rebuild_rolls_back_legs_whose_header_never_was_journaled(
     async with db.acquire() as conn:
         report = await ensure_ledger(rio, conn)
     assert report is not None and report.orphans == 1
+    pending = await db.fetch("SELECT id FROM reservations WHERE state = 'pending'")
+    assert [r["id"] for r in pending] == ["R-cut"]  # the refused attempt's row is dropped
     assert await _reserved(engine, SKU_A) == 0
     assert await _reserved(engine, SKU_B) == 1  # the acknowledged hold stays
     assert (await engine.reservations.get("R-kept")) is not None
