@@ -3,6 +3,7 @@ Redis database and PostgreSQL database, a loopback port), the day's errands over
 the report. Every check the issue names must pass, the report's files must be there, and
 the KPIs the log recomputes must equal the engine's. The CLI ends its engine by PID."""
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import pytest
 
 from support.env import PG_DSN, REDIS_URL
 from support.machine import ensure_postgres, ensure_redis
+from support.postgres import reset_database
 from support.servers import free_ports, port_is_free
 
 pytestmark = pytest.mark.slow
@@ -44,6 +46,8 @@ def test_the_small_day_passes_every_check_and_writes_its_report(tmp_path: Path) 
     pg_dsn = urlunparse(urlparse(PG_DSN)._replace(path=f"/{DAY_PG_DATABASE}"))
     ensure_redis(redis_url)
     ensure_postgres(pg_dsn)
+    # The test's own database, from scratch: a schema an older checkout migrated is not ours.
+    asyncio.run(reset_database(pg_dsn))
     out = tmp_path / "day"
     run = subprocess.run(
         [str(ATP), "simulate", "--preset", "small", "--out", str(out),
