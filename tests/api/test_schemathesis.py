@@ -30,7 +30,7 @@ ROUTING_LOCATIONS = [
 ]
 ROOT = Path(__file__).resolve().parents[2]
 # Per operation: the suite stays under 10 minutes; ATP_SCHEMATHESIS_EXAMPLES=300 digs deeper.
-MAX_EXAMPLES = int(os.environ.get("ATP_SCHEMATHESIS_EXAMPLES", "40"))
+MAX_EXAMPLES = int(os.environ.get("ATP_SCHEMATHESIS_EXAMPLES", "25"))
 
 
 @pytest.mark.slow
