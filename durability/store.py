@@ -227,27 +227,22 @@ class StaleEpoch(Exception):
     """The entries were read from a ledger that has since been rebuilt: not journaled."""
 
 
-STALE_EPOCH_SQLSTATE = "AT001"
-# One round trip: PL/pgSQL takes a fresh snapshot per statement, so the epoch read after
-# the lock is granted includes a rebuild that ended while this batch waited for it.
-_FENCE = f"""
-DO $$ BEGIN
-    PERFORM pg_advisory_xact_lock_shared({LOCK_REBUILD});
-    IF (SELECT max(epoch) FROM ledger_epochs) IS DISTINCT FROM {{epoch}} THEN
-        RAISE EXCEPTION USING ERRCODE = '{STALE_EPOCH_SQLSTATE}',
-            MESSAGE = 'read under ledger epoch {{epoch}}, since rebuilt';
-    END IF;
-END $$
-"""
+STALE_EPOCH_SQLSTATE = "AT001"  # raised by atp_journal_fence (migrations/0019)
+_FENCE = "SELECT atp_journal_fence($1, $2)"
+# Small batches: the fence inside the one statement. Whichever order PostgreSQL runs the
+# parts in, a failed fence aborts the statement and the lock is held to its commit; the
+# fence is read in the statement's own FROM, so it always runs.
+_N_ARGS = len(_COLUMNS) + len(ReservationRow.__struct_fields__)
+_INSERT_FENCED = _INSERT_ALL.replace(
+    "WITH batch AS (",
+    f"WITH fence AS (SELECT atp_journal_fence(${_N_ARGS + 1}, ${_N_ARGS + 2}) AS ok), batch AS (",
+    1,
+).replace("\nSELECT count(*) FROM ins", "\nSELECT (SELECT count(*) FROM ins) FROM fence")
+assert "FROM fence" in _INSERT_FENCED and "fence AS" in _INSERT_FENCED
 
 
-async def _fence(conn: Conn, epoch: str) -> None:
-    try:
-        await conn.execute(_FENCE.format(epoch=int(epoch)))
-    except asyncpg.PostgresError as error:
-        if error.sqlstate == STALE_EPOCH_SQLSTATE:
-            raise StaleEpoch(str(error)) from error
-        raise
+def _stale(error: asyncpg.PostgresError) -> bool:
+    return error.sqlstate == STALE_EPOCH_SQLSTATE
 
 
 async def write_entries(conn: Conn, entries: Sequence[Entry], epoch: str) -> int:
@@ -257,15 +252,22 @@ async def write_entries(conn: Conn, entries: Sequence[Entry], epoch: str) -> int
         return 0
     columns = entry_columns(entries)
     res = _reservation_columns(reservation_rows(entries))
-    async with conn.transaction():
-        await _fence(conn, epoch)
-        if len(entries) < COPY_BATCH_MIN:  # a group commit: one statement
-            inserted: int = await conn.fetchval(_INSERT_ALL, *columns, *res)
+    try:
+        if len(entries) < COPY_BATCH_MIN:  # a group commit: one statement, one round trip
+            inserted: int = await conn.fetchval(
+                _INSERT_FENCED, *columns, *res, int(epoch), LOCK_REBUILD
+            )
             return inserted
-        await conn.execute(_SETUP_COPY)
-        records = list(zip(*columns, strict=True))
-        await conn.copy_records_to_table("journal_incoming", records=records, columns=_COLUMNS)
-        inserted = await conn.fetchval(_INSERT_COPIED)
-        if res[0]:
-            await conn.execute(_UPSERT_RESERVATIONS, *res)
-    return inserted
+        async with conn.transaction():
+            await conn.execute(_FENCE, int(epoch), LOCK_REBUILD)
+            await conn.execute(_SETUP_COPY)
+            records = list(zip(*columns, strict=True))
+            await conn.copy_records_to_table("journal_incoming", records=records, columns=_COLUMNS)
+            inserted = await conn.fetchval(_INSERT_COPIED)
+            if res[0]:
+                await conn.execute(_UPSERT_RESERVATIONS, *res)
+        return inserted
+    except asyncpg.PostgresError as error:
+        if _stale(error):
+            raise StaleEpoch(str(error)) from error
+        raise
