@@ -15,7 +15,7 @@ import asyncpg
 from atp.model import Channel
 from durability.db import Conn
 from durability.limits import PENDING
-from durability.restore_reservations import fold_legs, fold_op_receipts
+from durability.restore_reservations import LEG_EVENTS, fold_legs, fold_op_receipts
 from reservations.coordinator import Reservations
 from reservations.layout import Header, LegState, as_dict, header_fields, leg_fields
 from reservations.model import (
@@ -33,11 +33,6 @@ _ROW = (
     "SELECT channel, state, digest, expires_at_ms, created_ms, parts FROM reservations"
     " WHERE id = $1"
 )
-_EVENTS = (
-    "SELECT partition, type, sku, location, d_reserved, reservation_id, op_id, op_digest"
-    " FROM ledger_events WHERE reservation_id = $1 AND sku <> ''"
-    " ORDER BY partition, stream_ms, stream_seq"
-)
 
 
 async def reservation_from_journal(
@@ -47,7 +42,7 @@ async def reservation_from_journal(
     header = await conn_or_pool.fetchrow(_HEADER, rid)
     if header is None or header["state"] == PENDING:
         return None  # never journaled, or legs of an attempt whose header never was
-    legs = fold_legs(await conn_or_pool.fetch(_EVENTS, rid))
+    legs = fold_legs(await conn_or_pool.fetch(LEG_EVENTS, [rid]))
     lines = sorted(
         (ln for lines in legs.values() for ln in lines), key=lambda ln: (ln.sku, ln.location)
     )
@@ -77,7 +72,7 @@ async def settle_from_journal(
     row = await conn_or_pool.fetchrow(_ROW, rid)
     if row is None or row["state"] == PENDING:
         return None
-    events = await conn_or_pool.fetch(_EVENTS, rid)
+    events = await conn_or_pool.fetch(LEG_EVENTS, [rid])
     receipts = fold_op_receipts(events)
     digest, channel = str(row["digest"]), str(row["channel"])
     header = Header(

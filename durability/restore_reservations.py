@@ -30,6 +30,14 @@ Orphan = tuple[str, int, list[LineStatus]]  # (reservation id, partition, its le
 _RID_CHUNK = 5_000
 Row = asyncpg.Record
 Legs = dict[tuple[str, int], list[LineStatus]]  # (reservation id, partition) -> its lines
+# The position events of some reservations ($1: their ids), in stream order: what
+# ``fold_legs`` and ``fold_op_receipts`` read, for a rebuild, verify and the journal's
+# answers (durability/history.py).
+LEG_EVENTS = (
+    "SELECT partition, type, sku, location, d_reserved, reservation_id, op_id, op_digest"
+    " FROM ledger_events WHERE reservation_id = ANY($1::text[]) AND sku <> ''"
+    " ORDER BY partition, stream_ms, stream_seq"
+)
 
 
 def fold_legs(rows: Iterable[Row]) -> Legs:
@@ -103,13 +111,7 @@ async def load_reservations(conn: Conn, pipe: BulkWriter, later: list[ExpiryEntr
     )
     for start in range(0, len(headers), _RID_CHUNK):
         chunk = headers[start : start + _RID_CHUNK]
-        events = await conn.fetch(
-            "SELECT partition, type, sku, location, d_reserved, reservation_id, op_id,"
-            " op_digest FROM ledger_events"
-            " WHERE reservation_id = ANY($1::text[]) AND sku <> ''"
-            " ORDER BY partition, stream_ms, stream_seq",
-            [h["id"] for h in chunk],
-        )
+        events = await conn.fetch(LEG_EVENTS, [h["id"] for h in chunk])
         legs = fold_legs(events)
         receipts = fold_op_receipts(events)
         committed_ms = await _commit_times(conn, [h["id"] for h in chunk])
@@ -179,7 +181,7 @@ async def load_orphans(conn: Conn, pipe: BulkWriter, now_ms: int) -> list[Orphan
     rids = [r["id"] for r in await conn.fetch(_PENDING, PENDING, cutoff)]
     orphans: list[Orphan] = []
     for start in range(0, len(rids), _RID_CHUNK):
-        events = await conn.fetch(_LEG_EVENTS, rids[start : start + _RID_CHUNK])
+        events = await conn.fetch(LEG_EVENTS, rids[start : start + _RID_CHUNK])
         for (rid, partition), lines in fold_legs(events).items():
             if any(ln.open for ln in lines):
                 orphans.append((rid, partition, lines))
@@ -210,8 +212,3 @@ ORPHAN_WINDOW_MS = RESERVATION_TTL_S_MAX * 1000 + 2 * LEG_EXPIRY_GRACE_MS
 _PENDING = "SELECT id FROM reservations WHERE state = $1 AND updated_ms >= $2"
 # Under the rebuild lock no batch is journaled, so no row turns pending meanwhile.
 _FORGET = "DELETE FROM reservations WHERE state = $1 AND NOT id = ANY($2::text[])"
-_LEG_EVENTS = (
-    "SELECT partition, type, sku, location, d_reserved, reservation_id FROM ledger_events"
-    " WHERE reservation_id = ANY($1::text[]) AND sku <> ''"
-    " ORDER BY partition, stream_ms, stream_seq"
-)

@@ -13,7 +13,7 @@ from atp import keys
 from atp.redis_io import RedisIO
 from atp.redis_nodes import scan_keys
 from durability.db import Conn
-from durability.restore_reservations import fold_legs
+from durability.restore_reservations import LEG_EVENTS, fold_legs
 from reservations.layout import HEADER, as_dict, leg_lines
 from reservations.model import LineStatus
 
@@ -93,12 +93,7 @@ async def compare_legs(redis: RedisIO, conn: Conn) -> list[Difference]:
     diffs = []
     for start in range(0, len(rows), _CHUNK):
         rids = [r["id"] for r in rows[start : start + _CHUNK]]
-        events = await conn.fetch(
-            "SELECT partition, type, sku, location, d_reserved, reservation_id FROM ledger_events"
-            " WHERE reservation_id = ANY($1::text[]) AND sku <> ''"
-            " ORDER BY partition, stream_ms, stream_seq",
-            rids,
-        )
+        events = await conn.fetch(LEG_EVENTS, rids)
         for (rid, partition), want in sorted(fold_legs(events).items()):
             leg = as_dict(await redis.command("HGETALL", keys.leg(partition, rid)))
             got = leg_lines(leg)
