@@ -78,19 +78,20 @@ def request_digest(action: str, lines: Sequence[Line] | None) -> str:
     return f"{action}|" + ";".join(f"{ln.location}|{ln.sku}|{ln.qty}" for ln in sorted_lines(lines))
 
 
-def receipt(
+def settled_by_retry(
     legs: dict[int, dict[str, str]], op_id: str, digest: str
-) -> tuple[TransitionResult, str] | None:
-    """A retried op id answers from its receipts before anything else is judged: the first
-    attempt may have ended the reservation or taken the quantities asked."""
+) -> set[int] | tuple[TransitionResult, str]:
+    """The legs a retried op id already settled (its receipt on them): its first attempt may
+    have ended the reservation, or been cut after some legs (a lost Redis, a killed worker),
+    so the retry settles only the others. op_conflict when a receipt says the id was used
+    for another request."""
     if not op_id:
-        return None
-    seen = {leg.get(op_receipt(op_id)) for leg in legs.values()} - {None}
-    if seen == {digest}:
-        return TransitionResult.duplicate, ""
-    if seen:
+        return set()
+    seen = {p: leg.get(op_receipt(op_id)) for p, leg in legs.items()}
+    done = {p for p, found in seen.items() if found is not None}
+    if any(seen[p] != digest for p in done):
         return TransitionResult.op_conflict, f"op_id {op_id} was used for another request"
-    return None
+    return done
 
 
 def exceeding(
@@ -120,9 +121,15 @@ def decide_settle(
     a refusal, or the targets per leg and the digest their receipts will carry."""
     before = reservation_from(rid, header, list(legs.values()))
     digest = request_digest(action, lines)
-    replayed = receipt(legs, op_id, digest)
-    if replayed is not None:
-        return TransitionOutcome(replayed[0], before, replayed[1]), {}, digest
+    done = settled_by_retry(legs, op_id, digest)
+    if isinstance(done, tuple):
+        return TransitionOutcome(done[0], before, done[1]), {}, digest
+    found = settle_targets(legs, lines)
+    if done:  # answered from the receipts before anything else is judged
+        left = {} if isinstance(found, TransitionOutcome) else found
+        found = {p: ts for p, ts in left.items() if p not in done}
+        if not found:
+            return TransitionOutcome(TransitionResult.duplicate, before), {}, digest
     allowed = (State.committed,) if action == "fulfilled" else (State.held, State.committed)
     if before.state not in allowed:
         ended = before.state in (State.released, State.fulfilled)
@@ -131,7 +138,6 @@ def decide_settle(
         expired = before.state is State.expired
         result = TransitionResult.expired if expired else TransitionResult.illegal
         return TransitionOutcome(result, before, f"reservation is {before.state.value}"), {}, digest
-    found = settle_targets(legs, lines)
     if isinstance(found, TransitionOutcome):
         return TransitionOutcome(found.result, before, found.detail), {}, digest
     refused = exceeding(legs, found)
